@@ -1,0 +1,140 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Engine } from "../engine.js";
+import { UserError } from "../errors.js";
+import type { SshTarget } from "../remote/ssh.js";
+import { DEFAULT_SYSTEM_PROFILE, hostNameSchema, loadInventory, resolveInventoryPath } from "./inventory.js";
+
+/** A machine nix-deploy can deploy to: its configuration in the flake and how to reach it. */
+export interface Host {
+  name: string;
+  /** The flake has `nixosConfigurations.<name>`. */
+  inFlake: boolean;
+  /** The inventory has an entry for it. */
+  inInventory: boolean;
+  ssh: SshTarget;
+  /** The system profile whose generations are the host's systems. */
+  profile: string;
+  tags: string[];
+  criticalServices: string[];
+}
+
+export interface Fleet {
+  flake: string;
+  inventoryPath?: string;
+  hosts: Host[];
+  warnings: string[];
+}
+
+export function assertFlakeDir(flake: string): void {
+  if (!existsSync(join(flake, "flake.nix"))) {
+    throw new UserError(
+      `no flake.nix in ${flake}`,
+      "run nix-deploy from your flake's directory, or pass --flake PATH (NIX_DEPLOY_FLAKE)",
+    );
+  }
+}
+
+/** Host names of `nixosConfigurations`, read by evaluating only the attribute names. */
+export async function flakeHostNames(engine: Engine, flake: string, signal?: AbortSignal): Promise<string[]> {
+  try {
+    return await engine.nix.evalJson<string[]>(`${flake}#nixosConfigurations`, {
+      apply: "builtins.attrNames",
+      signal,
+    });
+  } catch (error) {
+    if (error instanceof UserError && /does not provide attribute/.test(error.message)) return [];
+    throw error;
+  }
+}
+
+/** The hosts of a flake: `nixosConfigurations` merged with the inventory, sorted by name. */
+export async function discoverFleet(
+  engine: Engine,
+  options: { flake?: string; signal?: AbortSignal } = {},
+): Promise<Fleet> {
+  const flake = options.flake ?? engine.flake;
+  assertFlakeDir(flake);
+  const [{ inventory, path: inventoryPath }, flakeNames] = await Promise.all([
+    loadInventory(flake, engine.inventoryFile),
+    flakeHostNames(engine, flake, options.signal),
+  ]);
+  const warnings: string[] = [];
+  const baseDir = inventoryPath ? dirname(inventoryPath) : flake;
+  const defaults = inventory.defaults ?? {};
+  const entries = inventory.hosts ?? {};
+  const names = new Set<string>();
+  for (const name of flakeNames) {
+    if (hostNameSchema.safeParse(name).success) names.add(name);
+    else
+      warnings.push(
+        `nixosConfigurations.${JSON.stringify(name)} is skipped: its name cannot be used as a host name`,
+      );
+  }
+  for (const name of Object.keys(entries)) names.add(name);
+
+  const hosts = [...names].sort().map((name): Host => {
+    const entry = entries[name] ?? {};
+    const address = entry.target ?? name;
+    const destination = address.includes("@") || !defaults.user ? address : `${defaults.user}@${address}`;
+    return {
+      name,
+      inFlake: flakeNames.includes(name),
+      inInventory: name in entries,
+      ssh: {
+        destination,
+        port: entry.port ?? defaults.port,
+        identityFile: resolveInventoryPath(baseDir, entry.identityFile ?? defaults.identityFile),
+        knownHostsFile: resolveInventoryPath(baseDir, entry.knownHostsFile ?? defaults.knownHostsFile),
+        options: [...(defaults.sshOptions ?? []), ...(entry.sshOptions ?? [])],
+      },
+      profile: entry.profile ?? defaults.profile ?? DEFAULT_SYSTEM_PROFILE,
+      tags: entry.tags ?? [],
+      criticalServices: [
+        ...new Set([...(defaults.criticalServices ?? []), ...(entry.criticalServices ?? [])]),
+      ],
+    };
+  });
+  for (const host of hosts) {
+    if (!host.inFlake)
+      warnings.push(
+        `${host.name} is in the inventory but has no nixosConfigurations.${host.name} in the flake`,
+      );
+  }
+  return { flake, inventoryPath, hosts, warnings };
+}
+
+/**
+ * Picks hosts by selectors as colmena does: a name, `@tag`, or `all`. An unknown name is an error that
+ * lists the valid ones.
+ */
+export function selectHosts(fleet: Fleet, selectors: readonly string[]): Host[] {
+  const chosen = new Map<string, Host>();
+  for (const selector of selectors) {
+    if (selector === "all" || selector === "*") {
+      for (const host of fleet.hosts) chosen.set(host.name, host);
+    } else if (selector.startsWith("@")) {
+      const tagged = fleet.hosts.filter((h) => h.tags.includes(selector.slice(1)));
+      if (tagged.length === 0) {
+        const tags = [...new Set(fleet.hosts.flatMap((h) => h.tags))].sort();
+        throw new UserError(
+          `no host has the tag ${selector}`,
+          tags.length
+            ? `known tags: ${tags.map((t) => `@${t}`).join(", ")}`
+            : "no host has tags; add them in nix-deploy.json",
+        );
+      }
+      for (const host of tagged) chosen.set(host.name, host);
+    } else {
+      const host = fleet.hosts.find((h) => h.name === selector);
+      if (!host) {
+        throw new UserError(
+          `unknown host "${selector}"`,
+          `known hosts: ${fleet.hosts.map((h) => h.name).join(", ") || "(none)"}`,
+        );
+      }
+      chosen.set(host.name, host);
+    }
+  }
+  return [...chosen.values()];
+}

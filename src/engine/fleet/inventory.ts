@@ -1,0 +1,127 @@
+import { readFile } from "node:fs/promises";
+import { isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+import { UserError } from "../errors.js";
+
+export const INVENTORY_FILE = "nix-deploy.json";
+export const DEFAULT_SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
+
+/** Host names become Nix attribute names, file names and log fields: keep them plain. */
+export const hostNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/,
+    "a host name is letters, digits, '.', '_' and '-', starting with a letter or digit",
+  );
+
+/** `user@address` or `address`; never starting with '-', so ssh cannot read it as an option. */
+const destinationSchema = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9[][A-Za-z0-9_.:%[\]-]*$/,
+    "an ssh target is address or user@address (letters, digits, '.', '-', ':', '[]'), not starting with '-'",
+  );
+
+const sshOptionSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9]*=[^\n\r\0]*$/, "an ssh option is Key=value, as ssh -o takes it");
+
+const unitNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9@:._\\-]+$/,
+    "a unit name is like sshd.service or nginx (letters, digits, '@', ':', '.', '_', '-')",
+  );
+
+const connectionFields = {
+  port: z.number().int().min(1).max(65535).optional(),
+  identityFile: z.string().min(1).optional(),
+  knownHostsFile: z.string().min(1).optional(),
+  sshOptions: z.array(sshOptionSchema).optional(),
+  profile: z.string().startsWith("/", "the system profile is an absolute path").optional(),
+};
+
+const hostEntrySchema = z.strictObject({
+  target: destinationSchema.optional(),
+  ...connectionFields,
+  tags: z
+    .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, "a tag is letters, digits, '.', '_' and '-'"))
+    .optional(),
+  criticalServices: z.array(unitNameSchema).optional(),
+});
+
+export const inventorySchema = z.strictObject({
+  $schema: z.string().optional(),
+  defaults: z
+    .strictObject({
+      user: z
+        .string()
+        .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "a user name is letters, digits, '.', '_' and '-'")
+        .optional(),
+      ...connectionFields,
+      criticalServices: z.array(unitNameSchema).optional(),
+    })
+    .optional(),
+  hosts: z.record(hostNameSchema, hostEntrySchema).optional(),
+});
+
+export type Inventory = z.infer<typeof inventorySchema>;
+export type InventoryHost = z.infer<typeof hostEntrySchema>;
+
+/** Turns zod's issues into lines that name the field: `hosts.p620.port: expected ...`. */
+export function formatSchemaIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.length ? issue.path.map(String).join(".") : "(top level)";
+      // A bad record key says only "Invalid key"; its own issues say why.
+      const message =
+        issue.code === "invalid_key" ? issue.issues.map((inner) => inner.message).join("; ") : issue.message;
+      return `${path}: ${message}`;
+    })
+    .join("\n");
+}
+
+export function parseInventory(text: string, source: string): Inventory {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(
+      `${source} is not valid JSON: ${(error as Error).message}`,
+      `fix the JSON syntax of ${source}`,
+    );
+  }
+  const parsed = inventorySchema.safeParse(json);
+  if (!parsed.success) {
+    throw new UserError(
+      `${source} is not a valid inventory:\n${formatSchemaIssues(parsed.error)}`,
+      `correct the fields named above in ${source}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Reads the inventory at the flake root, or an explicit file; none at all is an empty inventory. */
+export async function loadInventory(
+  flakeDir: string,
+  explicitPath?: string,
+): Promise<{ inventory: Inventory; path?: string }> {
+  const path = explicitPath ? resolve(explicitPath) : join(flakeDir, INVENTORY_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" && !explicitPath) return { inventory: {} };
+    throw new UserError(
+      `cannot read the inventory ${path}: ${(error as Error).message}`,
+      "check the path given as the inventory",
+    );
+  }
+  return { inventory: parseInventory(text, path), path };
+}
+
+/** Relative file names in the inventory are relative to the file itself, like a flake's paths. */
+export function resolveInventoryPath(baseDir: string, file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  return isAbsolute(file) ? file : resolve(baseDir, file);
+}

@@ -1,0 +1,117 @@
+import { z } from "zod";
+import type { Engine } from "../engine.js";
+import { discoverFleet, selectHosts } from "./hosts.js";
+import { hostStatus, probeHosts } from "./status.js";
+
+/** The engine operations behind `fleet_list` and `host_status`; their schemas are the tools' contract. */
+
+export const fleetHostSchema = z.object({
+  name: z.string(),
+  target: z.string().describe("ssh destination, user@address"),
+  port: z.number().optional(),
+  tags: z.array(z.string()),
+  inFlake: z.boolean().describe("the flake has nixosConfigurations.<name>"),
+  reachable: z.boolean().optional().describe("ssh answered (absent when not probed)"),
+  currentSystem: z.string().optional().describe("store path of /run/current-system"),
+  reason: z.string().optional().describe("why the host did not answer"),
+});
+
+export const fleetListResultSchema = z.object({
+  flake: z.string(),
+  inventory: z.string().optional(),
+  hosts: z.array(fleetHostSchema),
+  summary: z.string(),
+  warnings: z.array(z.string()),
+});
+export type FleetListResult = z.infer<typeof fleetListResultSchema>;
+
+export async function listFleet(
+  engine: Engine,
+  options: { flake?: string; probe?: boolean; signal?: AbortSignal } = {},
+): Promise<FleetListResult> {
+  const fleet = await discoverFleet(engine, options);
+  const probe = options.probe ?? true;
+  const probes = probe ? await probeHosts(engine, fleet.hosts, options.signal) : [];
+  const hosts = fleet.hosts.map((host, i) => ({
+    name: host.name,
+    target: host.ssh.destination,
+    port: host.ssh.port,
+    tags: host.tags,
+    inFlake: host.inFlake,
+    ...probes[i],
+  }));
+  const answering = hosts.filter((h) => h.reachable).length;
+  const summary = probe
+    ? `${hosts.length} hosts, ${answering} answering${
+        answering < hosts.length
+          ? `; not answering: ${hosts
+              .filter((h) => !h.reachable)
+              .map((h) => h.name)
+              .join(", ")}`
+          : ""
+      }`
+    : `${hosts.length} hosts (not probed)`;
+  engine.log.info({ flake: fleet.flake, hosts: hosts.length, answering }, "fleet listed");
+  return { flake: fleet.flake, inventory: fleet.inventoryPath, hosts, summary, warnings: fleet.warnings };
+}
+
+export const hostStatusResultSchema = z.object({
+  host: z.string(),
+  target: z.string(),
+  reachable: z.boolean(),
+  reason: z.string().optional(),
+  currentSystem: z.string().optional(),
+  generations: z.array(
+    z.object({ number: z.number(), date: z.string(), current: z.boolean(), path: z.string().optional() }),
+  ),
+  systemState: z.string().optional().describe("systemctl is-system-running"),
+  failedUnits: z.array(
+    z.object({
+      unit: z.string(),
+      load: z.string(),
+      active: z.string(),
+      sub: z.string(),
+      description: z.string(),
+    }),
+  ),
+  criticalServices: z.array(z.string()),
+  nixVersion: z.string().optional(),
+  summary: z.string(),
+  next: z.string().describe("what to do next"),
+});
+export type HostStatusResult = z.infer<typeof hostStatusResultSchema>;
+
+export async function describeHost(
+  engine: Engine,
+  options: { host: string; flake?: string; signal?: AbortSignal },
+): Promise<HostStatusResult> {
+  const fleet = await discoverFleet(engine, options);
+  const [host] = selectHosts(fleet, [options.host]);
+  if (!host) throw new Error("selectHosts returned nothing for one name");
+  const status = await hostStatus(engine, host, options.signal);
+  const current = status.generations.find((g) => g.current);
+  let summary: string;
+  let next: string;
+  if (!status.reachable) {
+    summary = `${host.name} does not answer over ssh (${host.ssh.destination}): ${status.reason}`;
+    next = `check that the host is up and that ssh works: ssh ${host.ssh.destination}`;
+  } else if (status.failedUnits.length > 0) {
+    summary = `${host.name} is ${status.systemState ?? "degraded"}: ${status.failedUnits.length} failed unit(s): ${status.failedUnits.map((u) => u.unit).join(", ")}`;
+    next = `inspect the failed units (journalctl -u ${status.failedUnits[0]?.unit} -n 50) or roll back`;
+  } else {
+    summary = `${host.name} is ${status.systemState ?? "up"}${current ? ` on generation ${current.number}` : ""}`;
+    next = "nothing to do; deploy when you have changes";
+  }
+  engine.log.info(
+    { host: host.name, reachable: status.reachable, systemState: status.systemState },
+    "host status",
+  );
+  return {
+    host: host.name,
+    target: host.ssh.destination,
+    ...status,
+    criticalServices: host.criticalServices,
+    summary,
+    next,
+  };
+}

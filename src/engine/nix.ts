@@ -1,0 +1,184 @@
+import { UserError } from "./errors.js";
+import { type CommandResult, runCommand } from "./process.js";
+
+/**
+ * The one adapter over the `nix` command line. It knows the differences between Nix versions so the
+ * rest of the engine does not: Nix 2.8 (Debian's, and CI's) has no `--print-out-paths`, so builds read
+ * `--json` (present since 2.4 and stable since); Nix 2.19 turned `path-info --json` from an array into
+ * an object keyed by store path, so both shapes are parsed.
+ */
+
+export interface NixVersion {
+  implementation: "nix" | "lix";
+  version: string;
+  major: number;
+  minor: number;
+  patch: number;
+  /** `nix build --print-out-paths` (Nix 2.11+, every Lix). */
+  hasPrintOutPaths: boolean;
+  /** `nix path-info --json` prints `{ path: info }` (Nix 2.19+) rather than `[{ path, ... }]`. */
+  pathInfoIsObject: boolean;
+}
+
+export interface PathInfo {
+  path: string;
+  narSize: number;
+  closureSize?: number;
+  references: string[];
+  valid: boolean;
+}
+
+export interface BuildResult {
+  drvPath: string;
+  outputs: Record<string, string>;
+}
+
+export function parseNixVersion(text: string): NixVersion {
+  const match = /\((Nix|Lix)[^)]*\)\s+(\d+)\.(\d+)(?:\.(\d+))?\S*/.exec(text.trim());
+  if (!match)
+    throw new UserError(
+      `cannot read the Nix version from "${text.trim()}"`,
+      "install Nix 2.8 or newer, or Lix",
+    );
+  const implementation = match[1] === "Lix" ? "lix" : "nix";
+  const major = Number(match[2]);
+  const minor = Number(match[3]);
+  const patch = Number(match[4] ?? 0);
+  const atLeast = (mi: number) => major > 2 || (major === 2 && minor >= mi);
+  return {
+    implementation,
+    version: `${major}.${minor}.${patch}`,
+    major,
+    minor,
+    patch,
+    hasPrintOutPaths: implementation === "lix" || atLeast(11),
+    // Lix forked from Nix 2.18 and kept the array.
+    pathInfoIsObject: implementation === "nix" && atLeast(19),
+  };
+}
+
+/** `nix build --json`: `[{ drvPath, outputs: { out: path } }]` on every version that has flakes. */
+export function parseBuildJson(text: string): BuildResult[] {
+  const parsed: unknown = JSON.parse(text);
+  if (!Array.isArray(parsed)) throw new Error("nix build --json did not print a list");
+  return parsed.map((entry) => {
+    const { drvPath, outputs } = entry as { drvPath?: unknown; outputs?: unknown };
+    if (typeof drvPath !== "string" || typeof outputs !== "object" || outputs === null) {
+      throw new Error("nix build --json printed an entry without drvPath and outputs");
+    }
+    return { drvPath, outputs: outputs as Record<string, string> };
+  });
+}
+
+/** `nix path-info --json` in both shapes; an invalid path is `null` (object form) or `valid: false`. */
+export function parsePathInfoJson(text: string): PathInfo[] {
+  const parsed: unknown = JSON.parse(text);
+  const entries: Array<[string, Record<string, unknown> | null]> = Array.isArray(parsed)
+    ? parsed.map((entry: Record<string, unknown>) => [String(entry.path), entry])
+    : Object.entries(parsed as Record<string, Record<string, unknown> | null>);
+  return entries.map(([path, info]) => ({
+    path,
+    valid: info !== null && info.valid !== false,
+    narSize: typeof info?.narSize === "number" ? info.narSize : 0,
+    closureSize: typeof info?.closureSize === "number" ? info.closureSize : undefined,
+    references: Array.isArray(info?.references) ? (info.references as string[]) : [],
+  }));
+}
+
+/** The last lines of a Nix failure, starting at its first `error:` line when there is one. */
+export function nixErrorExcerpt(stderr: string, maxLines = 15): string {
+  const lines = stderr
+    .split("\n")
+    .filter((l) => l.trim() !== "" && !/^warning: Git tree .* is dirty$/.test(l));
+  const first = lines.findIndex((l) => l.startsWith("error:"));
+  const relevant = first >= 0 ? lines.slice(first) : lines;
+  return relevant.slice(-maxLines).join("\n");
+}
+
+export interface NixOptions {
+  /** The `nix` program; `NIX_DEPLOY_NIX` overrides it. */
+  program?: string;
+  /** Extra `--option NAME VALUE` pairs for every call. */
+  options?: Record<string, string>;
+}
+
+export class Nix {
+  private versionPromise?: Promise<NixVersion>;
+  private readonly program: string;
+  private readonly globalArgs: string[];
+
+  constructor(options: NixOptions = {}) {
+    this.program = options.program ?? process.env.NIX_DEPLOY_NIX ?? "nix";
+    this.globalArgs = ["--extra-experimental-features", "nix-command flakes"];
+    for (const [name, value] of Object.entries(options.options ?? {}))
+      this.globalArgs.push("--option", name, value);
+  }
+
+  version(): Promise<NixVersion> {
+    this.versionPromise ??= runCommand(this.program, ["--version"], { timeoutMs: 30_000 }).then((result) => {
+      if (result.exitCode !== 0) {
+        throw new UserError(
+          `cannot run ${this.program}: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
+          "install Nix (Debian: apt-get install nix-bin) and make sure `nix` is on PATH",
+        );
+      }
+      return parseNixVersion(result.stdout);
+    });
+    return this.versionPromise;
+  }
+
+  /** Runs `nix ARGS` with flakes enabled; a non-zero exit is returned, not thrown. */
+  run(
+    args: readonly string[],
+    options: { timeoutMs?: number; signal?: AbortSignal; cwd?: string } = {},
+  ): Promise<CommandResult> {
+    return runCommand(this.program, [...this.globalArgs, ...args], options);
+  }
+
+  /** `nix eval --json INSTALLABLE`, optionally through `--apply FN`. */
+  async evalJson<T = unknown>(
+    installable: string,
+    options: { apply?: string; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const args = ["eval", "--json", installable];
+    if (options.apply) args.push("--apply", options.apply);
+    const result = await this.run(args, { signal: options.signal });
+    if (result.exitCode !== 0) {
+      throw new UserError(
+        `nix eval ${installable} failed:\n${nixErrorExcerpt(result.stderr)}`,
+        "fix the evaluation error above, then try again",
+      );
+    }
+    return JSON.parse(result.stdout) as T;
+  }
+
+  /** Builds installables without result links. Nix does not print them in the order given. */
+  async build(
+    installables: readonly string[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<BuildResult[]> {
+    const result = await this.run(["build", "--no-link", "--json", ...installables], {
+      signal: options.signal,
+    });
+    if (result.exitCode !== 0) {
+      throw new UserError(
+        `nix build failed:\n${nixErrorExcerpt(result.stderr)}`,
+        "fix the build error above, then try again",
+      );
+    }
+    return parseBuildJson(result.stdout);
+  }
+
+  async pathInfo(paths: readonly string[], options: { closureSize?: boolean } = {}): Promise<PathInfo[]> {
+    const args = ["path-info", "--json", ...(options.closureSize ? ["--closure-size"] : []), ...paths];
+    const result = await this.run(args);
+    if (result.exitCode !== 0)
+      throw new UserError(`nix path-info failed:\n${nixErrorExcerpt(result.stderr)}`);
+    return parsePathInfoJson(result.stdout);
+  }
+}
+
+/** `FLAKE#nixosConfigurations."HOST".ATTR`, with the host name quoted as a Nix attribute. */
+export function hostInstallable(flake: string, host: string, attr = "config.system.build.toplevel"): string {
+  return `${flake}#nixosConfigurations.${JSON.stringify(host)}.${attr}`;
+}

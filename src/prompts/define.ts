@@ -1,0 +1,24 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { z } from "zod";
+
+/** A prompt: few, short arguments, since clients pass them positionally. */
+export interface PromptDefinition<Args extends Record<string, z.ZodType<string | undefined>>> {
+  name: string;
+  title: string;
+  description: string;
+  args: Args;
+  text(args: z.infer<z.ZodObject<Args>>): string;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds prompts of every argument shape.
+export type AnyPromptDefinition = PromptDefinition<any>;
+
+export function registerPrompt(server: McpServer, prompt: AnyPromptDefinition): void {
+  server.registerPrompt(
+    prompt.name,
+    { title: prompt.title, description: prompt.description, argsSchema: prompt.args },
+    (args: Record<string, string | undefined>) => ({
+      messages: [{ role: "user" as const, content: { type: "text" as const, text: prompt.text(args) } }],
+    }),
+  );
+}

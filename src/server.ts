@@ -1,0 +1,29 @@
+import { readFileSync } from "node:fs";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Engine } from "./engine/engine.js";
+import { registerPrompt } from "./prompts/define.js";
+import { prompts } from "./prompts/index.js";
+import { registerResource } from "./resources/define.js";
+import { resources } from "./resources/index.js";
+import { registerTool } from "./tools/define.js";
+import { tools } from "./tools/index.js";
+
+export const packageVersion: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+/** The MCP server: every tool, resource and prompt from their folders, over one engine. */
+export function createServer(engine: Engine): McpServer {
+  const server = new McpServer(
+    { name: "nix-deploy", version: packageVersion },
+    {
+      capabilities: { logging: {} },
+      instructions:
+        "nix-deploy deploys the NixOS configurations of a flake to their hosts. Call fleet_list first to learn the hosts.",
+    },
+  );
+  for (const tool of tools) registerTool(server, engine, tool);
+  for (const resource of resources) registerResource(server, engine, resource);
+  for (const prompt of prompts) registerPrompt(server, prompt);
+  return server;
+}

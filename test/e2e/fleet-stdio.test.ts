@@ -1,0 +1,179 @@
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
+import { connectStdio, textOf } from "./client.js";
+
+const skip = skipFleetReason();
+
+describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fleet", () => {
+  let fleet: SimFleet;
+  let server: Awaited<ReturnType<typeof connectStdio>>;
+
+  beforeAll(async () => {
+    fleet = await startFleet();
+    server = await connectStdio(["--flake", fleet.flakeDir], fleet.env);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await fleet?.stop();
+  });
+
+  it("lists tools with annotations and output schemas, resources and prompts", async () => {
+    const { tools } = await server.client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    for (const name of ["fleet_list", "host_status"]) {
+      const tool = byName.get(name);
+      expect(tool?.outputSchema?.type).toBe("object");
+      expect(tool?.annotations).toMatchObject({
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: true,
+      });
+    }
+    const { resources } = await server.client.listResources();
+    expect(resources.map((r) => r.uri)).toContain("nix-deploy://fleet");
+    const { prompts } = await server.client.listPrompts();
+    expect(prompts.map((p) => p.name)).toContain("nix-deploy");
+  });
+
+  it("lists the four hosts, each answering with the system it runs", async () => {
+    const result = await server.client.callTool({ name: "fleet_list", arguments: {} });
+    expect(result.isError).toBeFalsy();
+    const out = result.structuredContent as {
+      hosts: Array<{
+        name: string;
+        reachable: boolean;
+        currentSystem?: string;
+        tags: string[];
+        port?: number;
+      }>;
+      summary: string;
+    };
+    expect(out.hosts.map((h) => h.name)).toEqual(["p510", "p620", "razer", "samsung"]);
+    for (const host of out.hosts) {
+      const sim = fleet.hosts.get(host.name);
+      expect(host.reachable).toBe(true);
+      expect(host.currentSystem).toBe(sim?.initialSystem);
+      expect(host.port).toBe(sim?.port);
+    }
+    expect(out.hosts.find((h) => h.name === "p510")?.tags).toEqual(["server"]);
+    expect(out.summary).toBe("4 hosts, 4 answering");
+  });
+
+  it("reports one host's system, generations and units", async () => {
+    const result = await server.client.callTool({ name: "host_status", arguments: { host: "p620" } });
+    expect(result.isError).toBeFalsy();
+    const out = result.structuredContent as Record<string, unknown>;
+    const initial = fleet.hosts.get("p620")?.initialSystem;
+    expect(out).toMatchObject({
+      host: "p620",
+      reachable: true,
+      currentSystem: initial,
+      systemState: "running",
+      failedUnits: [],
+      criticalServices: ["sshd.service"],
+    });
+    expect(out.generations).toEqual([
+      {
+        number: 1,
+        date: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
+        current: true,
+        path: initial,
+      },
+    ]);
+    expect(out.nixVersion).toMatch(/^nix \(Nix\) 2\./);
+  });
+
+  it("shows a failed unit and a degraded system", async () => {
+    const failed = await fleet.onHost("p510", "echo failed > /run/nix-deploy-sim/units/postgresql.service");
+    expect(failed.exitCode).toBe(0);
+    try {
+      const result = await server.client.callTool({ name: "host_status", arguments: { host: "p510" } });
+      const out = result.structuredContent as {
+        systemState: string;
+        failedUnits: Array<{ unit: string }>;
+        summary: string;
+        next: string;
+      };
+      expect(out.systemState).toBe("degraded");
+      expect(out.failedUnits.map((u) => u.unit)).toEqual(["postgresql.service"]);
+      expect(out.summary).toContain("postgresql.service");
+      expect(out.next).toContain("journalctl -u postgresql.service");
+    } finally {
+      await fleet.onHost("p510", "echo active > /run/nix-deploy-sim/units/postgresql.service");
+    }
+  });
+
+  it("reports a host whose sshd is down as unreachable, not as a crash", async () => {
+    await fleet.stopHost("razer");
+    try {
+      const list = await server.client.callTool({ name: "fleet_list", arguments: {} });
+      expect(list.isError).toBeFalsy();
+      const out = list.structuredContent as {
+        hosts: Array<{ name: string; reachable: boolean; reason?: string }>;
+        summary: string;
+      };
+      const razer = out.hosts.find((h) => h.name === "razer");
+      expect(razer?.reachable).toBe(false);
+      expect(razer?.reason).toMatch(/Connection refused/);
+      expect(out.hosts.filter((h) => h.reachable).map((h) => h.name)).toEqual(["p510", "p620", "samsung"]);
+      expect(out.summary).toBe("4 hosts, 3 answering; not answering: razer");
+
+      const status = await server.client.callTool({ name: "host_status", arguments: { host: "razer" } });
+      expect(status.isError).toBeFalsy();
+      expect(status.structuredContent).toMatchObject({
+        host: "razer",
+        reachable: false,
+        generations: [],
+        failedUnits: [],
+      });
+    } finally {
+      await fleet.startHost("razer");
+    }
+    const again = await server.client.callTool({ name: "host_status", arguments: { host: "razer" } });
+    expect(again.structuredContent).toMatchObject({ reachable: true, systemState: "running" });
+  });
+
+  it("answers bad input with a tool error naming the field, never a stack trace", async () => {
+    const hostile = await server.client.callTool({
+      name: "host_status",
+      arguments: { host: "p620; touch /tmp/nix-deploy-pwned" },
+    });
+    expect(hostile.isError).toBe(true);
+    expect(textOf(hostile)).toMatch(/host/);
+    expect(textOf(hostile)).not.toMatch(/\n\s+at /);
+    expect(existsSync("/tmp/nix-deploy-pwned")).toBe(false);
+
+    const missing = await server.client.callTool({ name: "host_status", arguments: {} });
+    expect(missing.isError).toBe(true);
+    expect(textOf(missing)).toMatch(/host/);
+
+    const unknown = await server.client.callTool({ name: "host_status", arguments: { host: "nosuchhost" } });
+    expect(unknown.isError).toBe(true);
+    expect(textOf(unknown)).toBe(
+      'unknown host "nosuchhost"\nWhat to do: known hosts: p510, p620, razer, samsung',
+    );
+
+    const badFlake = await server.client.callTool({
+      name: "fleet_list",
+      arguments: { flake: "/nonexistent" },
+    });
+    expect(badFlake.isError).toBe(true);
+    expect(textOf(badFlake)).toMatch(/no flake.nix in \/nonexistent/);
+  });
+
+  it("serves the fleet resource", async () => {
+    const { contents } = await server.client.readResource({ uri: "nix-deploy://fleet" });
+    const fleetJson = JSON.parse(String((contents[0] as { text: string }).text)) as {
+      hosts: Array<{ name: string }>;
+    };
+    expect(fleetJson.hosts).toHaveLength(4);
+  });
+
+  it("writes nothing but the protocol to stdout and logs to stderr", () => {
+    // Every call above parsed as MCP; the log lines went to stderr.
+    expect(server.stderr()).toMatch(/"msg":"fleet listed"/);
+  });
+});

@@ -1,0 +1,438 @@
+/**
+ * The simulated NixOS fleet: each host is a real sshd on 127.0.0.1, started in its own mount and pid
+ * namespace where /nix, /run and /usr/local/bin are the host's own. `nix copy --to ssh://` really
+ * copies into that host's store, its system profile and generations are real, and the fixture's
+ * switch-to-configuration records units for a stand-in systemctl. Only the kernel and systemd are
+ * not there.
+ *
+ * Every process started here is stopped by its pid in stop(), also when a test fails.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+
+const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), "fixture");
+export const FLEET_HOSTS = ["p620", "p510", "razer", "samsung"] as const;
+
+/** Why the fleet cannot run here, or undefined when it can: root, nix, sshd and unshare are needed. */
+export function fleetUnavailableReason(): string | undefined {
+  if (process.getuid?.() !== 0)
+    return "the simulated fleet needs root (mount namespaces, a nix store per host)";
+  for (const [program, args] of [
+    ["nix", ["--version"]],
+    ["/usr/sbin/sshd", ["-V"]],
+    ["unshare", ["--version"]],
+    ["ssh-keygen", ["-?"]],
+  ] as const) {
+    const result = spawnSync(program, args, { stdio: "ignore" });
+    if (result.error) return `${program} is missing (apt-get install nix-bin openssh-server)`;
+  }
+  return undefined;
+}
+
+/**
+ * For `describe.skipIf(...)`: the reason to skip fleet tests on this machine, printed once, or
+ * undefined. On CI (CI=true) the fleet must run, so a missing piece is an error there, not a skip.
+ */
+export function skipFleetReason(): string | undefined {
+  const reason = fleetUnavailableReason();
+  if (reason && process.env.CI === "true") throw new Error(`CI must run the fleet tests, but ${reason}`);
+  if (reason) console.warn(`skipping simulated-fleet tests: ${reason}`);
+  return reason;
+}
+
+export interface SimHost {
+  name: string;
+  port: number;
+  dir: string;
+  /** Target of the host's initial generation. */
+  initialSystem: string;
+  /** pid of `unshare`, and of sshd, the init of the host's pid namespace (killing it ends them all). */
+  unsharePid?: number;
+  sshdPid?: number;
+}
+
+export interface SimFleet {
+  dir: string;
+  flakeDir: string;
+  nixpkgsDir: string;
+  clientKey: string;
+  knownHosts: string;
+  hosts: Map<string, SimHost>;
+  /** Environment for every process that talks to the fleet: nix settings, state dir, ssh control dir. */
+  env: Record<string, string>;
+  /** Runs a shell script on a host as root, over ssh with the deployer's key. */
+  onHost(name: string, script: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  stopHost(name: string): Promise<void>;
+  startHost(name: string): Promise<void>;
+  /** Commits the fleet flake's working tree (git-tracked files are what a flake build sees). */
+  commit(message: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: "nix-deploy test",
+  GIT_AUTHOR_EMAIL: "test@nix-deploy.invalid",
+  GIT_COMMITTER_NAME: "nix-deploy test",
+  GIT_COMMITTER_EMAIL: "test@nix-deploy.invalid",
+};
+
+export async function startFleet(options: { hosts?: readonly string[] } = {}): Promise<SimFleet> {
+  const names = options.hosts ?? FLEET_HOSTS;
+  const dir = mkdtempSync(join(tmpdir(), "nix-deploy-fleet-"));
+  const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
+  const registry = join(dir, "flake-registry.json");
+  writeFileSync(registry, JSON.stringify({ flakes: [], version: 2 }));
+  const env: Record<string, string> = {
+    // No binary cache (nothing to reach), no global registry download, no sandbox: builders are /bin/sh.
+    NIX_CONFIG: `experimental-features = nix-command flakes\nsubstituters =\nflake-registry = ${registry}\nsandbox = false\nwarn-dirty = false`,
+    NIX_REMOTE: "local",
+    XDG_STATE_HOME: join(dir, "state"),
+    NIX_DEPLOY_SSH_CONTROL_DIR: join(dir, "ssh"),
+    ...GIT_ENV,
+  };
+  const run = (file: string, args: string[], cwd?: string) =>
+    execa(file, args, { cwd, env: { ...process.env, ...env } });
+
+  const hosts = new Map<string, SimHost>();
+  const fleet: SimFleet = {
+    dir,
+    flakeDir: join(dir, "fleet"),
+    nixpkgsDir: join(dir, "nixpkgs"),
+    clientKey: join(dir, "id_ed25519"),
+    knownHosts: join(dir, "known_hosts"),
+    hosts,
+    env,
+    onHost: async (name, script) => {
+      const host = mustGet(hosts, name);
+      const result = await execa(
+        "ssh",
+        [
+          "-p",
+          String(host.port),
+          "-i",
+          fleet.clientKey,
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          `UserKnownHostsFile=${fleet.knownHosts}`,
+          "root@127.0.0.1",
+          script,
+        ],
+        { reject: false },
+      );
+      return {
+        exitCode: result.exitCode ?? -1,
+        stdout: String(result.stdout),
+        stderr: String(result.stderr),
+      };
+    },
+    stopHost: async (name) => stopHost(mustGet(hosts, name)),
+    startHost: async (name) => startHost(mustGet(hosts, name), false),
+    commit: async (message) => {
+      await run("git", ["add", "-A"], fleet.flakeDir);
+      await run("git", ["commit", "-q", "--allow-empty", "-m", message], fleet.flakeDir);
+    },
+    stop: async () => {
+      await Promise.all([...hosts.values()].map(stopHost));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  // If the test process dies without stop(), the hosts must not outlive it.
+  const killOnExit = () => {
+    for (const host of hosts.values()) killPids(host);
+  };
+  process.once("exit", killOnExit);
+
+  try {
+    // The fixture nixpkgs and the fleet flake, both git repositories as real flakes are.
+    cpSync(join(FIXTURE, "nixpkgs"), fleet.nixpkgsDir, { recursive: true });
+    fillPlaceholders(join(fleet.nixpkgsDir, "flake.nix"), { SYSTEM: system });
+    await run("git", ["init", "-q", "-b", "main"], fleet.nixpkgsDir);
+    await run("git", ["add", "-A"], fleet.nixpkgsDir);
+    await run("git", ["commit", "-q", "-m", "fixture nixpkgs"], fleet.nixpkgsDir);
+
+    cpSync(join(FIXTURE, "fleet"), fleet.flakeDir, { recursive: true });
+    fillPlaceholders(join(fleet.flakeDir, "flake.nix"), {
+      SYSTEM: system,
+      NIXPKGS_URL: `git+file://${fleet.nixpkgsDir}`,
+    });
+    await run("git", ["init", "-q", "-b", "main"], fleet.flakeDir);
+    await run("git", ["add", "-A"], fleet.flakeDir);
+    await run("nix", ["flake", "lock"], fleet.flakeDir);
+
+    await run("ssh-keygen", [
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "",
+      "-C",
+      "nix-deploy-deployer",
+      "-f",
+      fleet.clientKey,
+    ]);
+
+    // Every host's first generation, built once and copied into each host's own store.
+    const installables = names.map(
+      (n) => `${fleet.flakeDir}#nixosConfigurations.${n}.config.system.build.toplevel`,
+    );
+    const built = JSON.parse(
+      (await run("nix", ["build", "--no-link", "--json", ...installables])).stdout,
+    ) as Array<{ outputs: { out: string } }>;
+
+    const knownHostLines: string[] = [];
+    const inventoryHosts: Record<string, unknown> = {};
+    await Promise.all(
+      names.map(async (name) => {
+        const hostDir = join(dir, "hosts", name);
+        for (const sub of ["root", "run", "bin", "etc"]) mkdirSync(join(hostDir, sub), { recursive: true });
+        cpSync(join(FIXTURE, "host-bin"), join(hostDir, "bin"), { recursive: true });
+        // `nix build --json` does not keep the order of its installables: match by name.
+        const initialSystem = built
+          .map((b) => b.outputs.out)
+          .find((out) => out.endsWith(`-nixos-system-${name}-fixture`));
+        if (!initialSystem) throw new Error(`nix build printed no system for ${name}`);
+        await run("nix", [
+          "copy",
+          "--no-check-sigs",
+          "--to",
+          `local?root=${join(hostDir, "root")}`,
+          initialSystem,
+        ]);
+        await run("ssh-keygen", [
+          "-q",
+          "-t",
+          "ed25519",
+          "-N",
+          "",
+          "-C",
+          `host-${name}`,
+          "-f",
+          join(hostDir, "etc", "ssh_host_ed25519_key"),
+        ]);
+        writeFileSync(join(hostDir, "etc", "authorized_keys"), readFileSync(`${fleet.clientKey}.pub`));
+        const host: SimHost = { name, port: 0, dir: hostDir, initialSystem };
+        hosts.set(name, host);
+        await startHost(host, true);
+        const hostKey = readFileSync(join(hostDir, "etc", "ssh_host_ed25519_key.pub"), "utf8")
+          .split(" ")
+          .slice(0, 2)
+          .join(" ");
+        knownHostLines.push(`[127.0.0.1]:${host.port} ${hostKey}`);
+        inventoryHosts[name] = {
+          target: "root@127.0.0.1",
+          port: host.port,
+          tags: tagsOf(name),
+          criticalServices: ["sshd.service"],
+        };
+      }),
+    );
+    // Hosts of the flake that this fleet does not start still point at loopback (a closed port), so
+    // no test ever looks up or contacts another address.
+    for (const name of FLEET_HOSTS.filter((n) => !names.includes(n))) {
+      inventoryHosts[name] = {
+        target: "root@127.0.0.1",
+        port: await freePort(),
+        tags: tagsOf(name),
+        criticalServices: ["sshd.service"],
+      };
+    }
+    writeFileSync(fleet.knownHosts, `${knownHostLines.join("\n")}\n`);
+    writeFileSync(
+      join(fleet.flakeDir, "nix-deploy.json"),
+      `${JSON.stringify({ defaults: { identityFile: fleet.clientKey, knownHostsFile: fleet.knownHosts }, hosts: inventoryHosts }, null, 2)}\n`,
+    );
+    await fleet.commit("fixture fleet");
+    return fleet;
+  } catch (error) {
+    await fleet.stop();
+    throw error;
+  }
+}
+
+function tagsOf(name: string): string[] {
+  return name === "p510" ? ["server"] : name === "p620" ? ["workstation", "server"] : ["laptop"];
+}
+
+async function startHost(host: SimHost, provision: boolean): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    // A restarted host keeps its port, so the inventory and known_hosts stay true.
+    if (attempt > 0 || host.port === 0) host.port = await freePort();
+    writeFileSync(
+      join(host.dir, "etc", "sshd_config"),
+      [
+        `Port ${host.port}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${join(host.dir, "etc", "ssh_host_ed25519_key")}`,
+        `AuthorizedKeysFile ${join(host.dir, "etc", "authorized_keys")}`,
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "PidFile none",
+        "MaxStartups 100",
+        "MaxSessions 50",
+        "",
+      ].join("\n"),
+    );
+    // Inside the namespaces: the host's own /nix, /run and /usr/local/bin, its first generation
+    // activated on first start, then sshd as pid 1 of the namespace.
+    const script = [
+      'mount --bind "$1/root/nix" /nix',
+      'mount --bind "$1/run" /run',
+      'mount --bind "$1/bin" /usr/local/bin',
+      "mkdir -p /run/sshd && chmod 0755 /run/sshd",
+      'if [ -n "$2" ]; then nix-env -p /nix/var/nix/profiles/system --set "$2" && "$2/bin/switch-to-configuration" switch >/dev/null || exit 1; fi',
+      'exec /usr/sbin/sshd -D -e -f "$1/etc/sshd_config"',
+    ].join(" && ");
+    const logFile = join(host.dir, "sshd.log");
+    const logFd = openSync(logFile, "a", 0o600);
+    const child = spawn(
+      "unshare",
+      [
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        host.dir,
+        provision ? host.initialSystem : "",
+      ],
+      {
+        stdio: ["ignore", logFd, logFd],
+        env: { ...process.env, PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+      },
+    );
+    closeSync(logFd);
+    host.unsharePid = child.pid;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    if (await waitForSsh(host.port, exited)) {
+      host.sshdPid = childPid(child.pid as number);
+      provision = false;
+      return;
+    }
+    killPids(host);
+    const log = readFileSync(logFile, "utf8");
+    if (!/Address already in use|Cannot bind/.test(log))
+      throw new Error(`host ${host.name} did not start:\n${log.slice(-2000)}`);
+  }
+  throw new Error(`host ${host.name}: no free port after 5 attempts`);
+}
+
+async function stopHost(host: SimHost): Promise<void> {
+  const pid = host.unsharePid;
+  killPids(host);
+  if (pid) await waitForExit(pid);
+}
+
+function killPids(host: SimHost): void {
+  // sshd is init of the host's pid namespace: killing it makes the kernel kill every process in it.
+  for (const pid of [
+    host.sshdPid ?? (host.unsharePid ? childPid(host.unsharePid) : undefined),
+    host.unsharePid,
+  ]) {
+    if (!pid) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  host.sshdPid = undefined;
+  host.unsharePid = undefined;
+}
+
+function childPid(pid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/);
+    return children[0] ? Number(children[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2] === "Z")
+      return;
+    await sleep(20);
+  }
+}
+
+/** True once the port greets with an SSH banner; false if the process exits first or 15 s pass. */
+async function waitForSsh(port: number, exited: Promise<void>): Promise<boolean> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && !gone) {
+    const banner = await new Promise<string>((resolve) => {
+      const socket = createConnection({ host: "127.0.0.1", port });
+      let data = "";
+      socket.setTimeout(1000);
+      socket.on("data", (chunk) => {
+        data += chunk.toString();
+        if (data.includes("\n")) socket.end();
+      });
+      socket.on("close", () => resolve(data));
+      socket.on("timeout", () => socket.destroy());
+      socket.on("error", () => resolve(""));
+    });
+    if (banner.startsWith("SSH-")) return true;
+    await sleep(30);
+  }
+  return false;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function fillPlaceholders(file: string, values: Record<string, string>): void {
+  let text = readFileSync(file, "utf8");
+  for (const [key, value] of Object.entries(values)) text = text.replaceAll(`@${key}@`, value);
+  writeFileSync(file, text);
+  chmodSync(file, 0o644);
+}
+
+function mustGet<K, V>(map: Map<K, V>, key: K): V {
+  const value = map.get(key);
+  if (value === undefined) throw new Error(`no host ${String(key)} in the simulated fleet`);
+  return value;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,26 @@
+/** Strings an attacker or an unlucky user could put in a host name, a path or an option. */
+export const HOSTILE = [
+  "it's",
+  `"double" quotes`,
+  "$(touch /tmp/nix-deploy-pwned)",
+  "`touch /tmp/nix-deploy-pwned`",
+  "a; rm -rf /tmp/nix-deploy-pwned",
+  "line one\nline two",
+  "  leading and trailing spaces  ",
+  "tab\there",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal shell expansion is the point.
+  "$HOME ${PATH} $$ $? $!",
+  "glob * ? [a-z] ~root",
+  "pipe | amp & redirect > /tmp/x < /etc/passwd",
+  "back\\slash\\",
+  "'",
+  "''",
+  "'\\''",
+  "-n",
+  "--option=value",
+  "",
+  "unicode: → ∅ ε ü",
+  "#comment",
+  "a=b c=d",
+  "!history",
+];
