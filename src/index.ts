@@ -3,7 +3,6 @@ import { parseArgs } from "node:util";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { createEngine } from "./engine/engine.js";
 import { describeError } from "./engine/errors.js";
-import { startHttpServer } from "./http.js";
 import { createServer, packageVersion } from "./server.js";
 
 const USAGE = `nix-deploy-mcp: the nix-deploy MCP server
@@ -50,6 +49,8 @@ async function main(): Promise<void> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new Error(`--http needs a port number from 0 to 65535, not "${values.http}"`);
     }
+    // Loaded only when asked for: the HTTP transport costs start-up time the stdio server need not pay.
+    const { startHttpServer } = await import("./http.js");
     const { url } = await startHttpServer(engine, {
       port,
       host: values.host,

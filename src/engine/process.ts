@@ -1,5 +1,3 @@
-import { execa } from "execa";
-
 /** What a finished command left behind; a non-zero exit is a result, not an exception. */
 export interface CommandResult {
   command: string;
@@ -26,6 +24,8 @@ export async function runCommand(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<CommandResult> {
+  // Imported on first use: the server answers tools/list before it ever runs a command.
+  const { execa } = await import("execa");
   const result = await execa(file, args, {
     reject: false,
     stdin: options.input === undefined ? "ignore" : "pipe",

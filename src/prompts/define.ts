@@ -10,7 +10,6 @@ export interface PromptDefinition<Args extends Record<string, z.ZodType<string |
   text(args: z.infer<z.ZodObject<Args>>): string;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: a registry holds prompts of every argument shape.
 export type AnyPromptDefinition = PromptDefinition<any>;
 
 export function registerPrompt(server: McpServer, prompt: AnyPromptDefinition): void {

@@ -35,7 +35,6 @@ export function defineTool<Input extends z.ZodRawShape, Output extends z.ZodObje
   return definition;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: a registry holds tools of every input and output type.
 export type AnyToolDefinition = ToolDefinition<any, any>;
 
 /**

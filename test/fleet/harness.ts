@@ -106,6 +106,8 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     NIX_DEPLOY_SSH_CONTROL_DIR: join(dir, "ssh"),
     ...GIT_ENV,
   };
+  const newKey = (file: string, comment: string) =>
+    run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
   const run = (file: string, args: string[], cwd?: string) =>
     execa(file, args, { cwd, env: { ...process.env, ...env } });
 
@@ -176,17 +178,7 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     await run("git", ["add", "-A"], fleet.flakeDir);
     await run("nix", ["flake", "lock"], fleet.flakeDir);
 
-    await run("ssh-keygen", [
-      "-q",
-      "-t",
-      "ed25519",
-      "-N",
-      "",
-      "-C",
-      "nix-deploy-deployer",
-      "-f",
-      fleet.clientKey,
-    ]);
+    await newKey(fleet.clientKey, "nix-deploy-deployer");
 
     // Every host's first generation, built once and copied into each host's own store.
     const installables = names.map(
@@ -215,17 +207,7 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
           `local?root=${join(hostDir, "root")}`,
           initialSystem,
         ]);
-        await run("ssh-keygen", [
-          "-q",
-          "-t",
-          "ed25519",
-          "-N",
-          "",
-          "-C",
-          `host-${name}`,
-          "-f",
-          join(hostDir, "etc", "ssh_host_ed25519_key"),
-        ]);
+        await newKey(join(hostDir, "etc", "ssh_host_ed25519_key"), `host-${name}`);
         writeFileSync(join(hostDir, "etc", "authorized_keys"), readFileSync(`${fleet.clientKey}.pub`));
         const host: SimHost = { name, port: 0, dir: hostDir, initialSystem };
         hosts.set(name, host);

@@ -8,7 +8,6 @@ export const HOSTILE = [
   "line one\nline two",
   "  leading and trailing spaces  ",
   "tab\there",
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal shell expansion is the point.
   "$HOME ${PATH} $$ $? $!",
   "glob * ? [a-z] ~root",
   "pipe | amp & redirect > /tmp/x < /etc/passwd",

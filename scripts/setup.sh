@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what nix-deploy and its simulated fleet need on Debian/Ubuntu: Nix (nix-bin), OpenSSH
+# (server and client), git; then the npm dependencies. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v nix >/dev/null 2>&1 || missing+=(nix-bin)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v git >/dev/null 2>&1 || missing+=(git)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing ${missing[*]}; install them (as root: apt-get install ${missing[*]})" >&2
+    echo "setup: the simulated-fleet tests will be skipped without them" >&2
+  fi
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
