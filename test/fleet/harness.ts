@@ -16,7 +16,9 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -26,6 +28,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 
+const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), "fixture");
 export const FLEET_HOSTS = ["p620", "p510", "razer", "samsung"] as const;
 
@@ -62,9 +65,10 @@ export interface SimHost {
   dir: string;
   /** Target of the host's initial generation. */
   initialSystem: string;
-  /** pid of `unshare`, and of sshd, the init of the host's pid namespace (killing it ends them all). */
+  /** pid of `unshare`; of the init of the host's pid namespace (killing it ends them all); of the nsenter running sshd. */
   unsharePid?: number;
-  sshdPid?: number;
+  initPid?: number;
+  nsenterPid?: number;
 }
 
 export interface SimFleet {
@@ -78,7 +82,9 @@ export interface SimFleet {
   env: Record<string, string>;
   /** Runs a shell script on a host as root, over ssh with the deployer's key. */
   onHost(name: string, script: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** Kills the host's sshd and its sessions (connections drop); the machine and its processes run on. */
   stopHost(name: string): Promise<void>;
+  /** Starts the host's sshd again, on the same port. */
   startHost(name: string): Promise<void>;
   /** Commits the fleet flake's working tree (git-tracked files are what a flake build sees). */
   commit(message: string): Promise<void>;
@@ -144,20 +150,22 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
         stderr: String(result.stderr),
       };
     },
-    stopHost: async (name) => stopHost(mustGet(hosts, name)),
-    startHost: async (name) => startHost(mustGet(hosts, name), false),
+    stopHost: async (name) => stopSshd(mustGet(hosts, name)),
+    startHost: async (name) => startSshd(mustGet(hosts, name)),
     commit: async (message) => {
       await run("git", ["add", "-A"], fleet.flakeDir);
       await run("git", ["commit", "-q", "--allow-empty", "-m", message], fleet.flakeDir);
     },
     stop: async () => {
-      await Promise.all([...hosts.values()].map(stopHost));
+      const pids = [...hosts.values()].map((host) => host.unsharePid);
+      for (const host of hosts.values()) killHost(host);
+      await Promise.all(pids.map((pid) => (pid ? waitForExit(pid) : undefined)));
       rmSync(dir, { recursive: true, force: true });
     },
   };
   // If the test process dies without stop(), the hosts must not outlive it.
   const killOnExit = () => {
-    for (const host of hosts.values()) killPids(host);
+    for (const host of hosts.values()) killHost(host);
   };
   process.once("exit", killOnExit);
 
@@ -211,7 +219,8 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
         writeFileSync(join(hostDir, "etc", "authorized_keys"), readFileSync(`${fleet.clientKey}.pub`));
         const host: SimHost = { name, port: 0, dir: hostDir, initialSystem };
         hosts.set(name, host);
-        await startHost(host, true);
+        await bootHost(host);
+        await startSshd(host);
         const hostKey = readFileSync(join(hostDir, "etc", "ssh_host_ed25519_key.pub"), "utf8")
           .split(" ")
           .slice(0, 2)
@@ -252,9 +261,66 @@ function tagsOf(name: string): string[] {
   return name === "p510" ? ["server"] : name === "p620" ? ["workstation", "server"] : ["laptop"];
 }
 
-async function startHost(host: SimHost, provision: boolean): Promise<void> {
+/**
+ * Boots a host: a mount and pid namespace whose init (`sleep infinity`) holds the host's own /nix,
+ * /run and /usr/local/bin, with its first generation activated. sshd runs beside it (startSshd), so
+ * that sshd can die while the machine, and anything it runs such as an activation watchdog, lives on.
+ */
+async function bootHost(host: SimHost): Promise<void> {
+  const booted = join(host.dir, "booted");
+  rmSync(booted, { force: true });
+  const script = [
+    'mount --bind "$1/root/nix" /nix',
+    'mount --bind "$1/run" /run',
+    'mount --bind "$1/bin" /usr/local/bin',
+    "mkdir -p /run/sshd && chmod 0755 /run/sshd",
+    'nix-env -p /nix/var/nix/profiles/system --set "$2"',
+    '"$2/bin/switch-to-configuration" switch >/dev/null',
+    'touch "$1/booted"',
+    "exec sleep infinity",
+  ].join(" && ");
+  const logFd = openSync(join(host.dir, "boot.log"), "a", 0o600);
+  const child = spawn(
+    "unshare",
+    [
+      "--mount",
+      "--pid",
+      "--fork",
+      "--kill-child",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      script,
+      "sh",
+      host.dir,
+      host.initialSystem,
+    ],
+    { stdio: ["ignore", logFd, logFd], env: { ...process.env, PATH: HOST_PATH } },
+  );
+  closeSync(logFd);
+  host.unsharePid = child.pid;
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(booted)) {
+    if (exited || Date.now() > deadline) {
+      killHost(host);
+      throw new Error(
+        `host ${host.name} did not boot:\n${readFileSync(join(host.dir, "boot.log"), "utf8").slice(-2000)}`,
+      );
+    }
+    await sleep(20);
+  }
+  host.initPid = childPid(child.pid as number);
+}
+
+/** Starts the host's sshd inside its namespaces; a restarted sshd keeps its port. */
+async function startSshd(host: SimHost): Promise<void> {
+  if (!host.initPid) throw new Error(`host ${host.name} is not booted`);
   for (let attempt = 0; attempt < 5; attempt++) {
-    // A restarted host keeps its port, so the inventory and known_hosts stay true.
     if (attempt > 0 || host.port === 0) host.port = await freePort();
     writeFileSync(
       join(host.dir, "etc", "sshd_config"),
@@ -274,85 +340,99 @@ async function startHost(host: SimHost, provision: boolean): Promise<void> {
         "",
       ].join("\n"),
     );
-    // Inside the namespaces: the host's own /nix, /run and /usr/local/bin, its first generation
-    // activated on first start, then sshd as pid 1 of the namespace.
-    const script = [
-      'mount --bind "$1/root/nix" /nix',
-      'mount --bind "$1/run" /run',
-      'mount --bind "$1/bin" /usr/local/bin',
-      "mkdir -p /run/sshd && chmod 0755 /run/sshd",
-      'if [ -n "$2" ]; then nix-env -p /nix/var/nix/profiles/system --set "$2" && "$2/bin/switch-to-configuration" switch >/dev/null || exit 1; fi',
-      'exec /usr/sbin/sshd -D -e -f "$1/etc/sshd_config"',
-    ].join(" && ");
     const logFile = join(host.dir, "sshd.log");
     const logFd = openSync(logFile, "a", 0o600);
     const child = spawn(
-      "unshare",
+      "nsenter",
       [
-        "--mount",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        script,
-        "sh",
-        host.dir,
-        provision ? host.initialSystem : "",
+        "-t",
+        String(host.initPid),
+        "-m",
+        "-p",
+        "--",
+        "/usr/sbin/sshd",
+        "-D",
+        "-e",
+        "-f",
+        join(host.dir, "etc", "sshd_config"),
       ],
-      {
-        stdio: ["ignore", logFd, logFd],
-        env: { ...process.env, PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
-      },
+      { stdio: ["ignore", logFd, logFd], env: { ...process.env, PATH: HOST_PATH } },
     );
     closeSync(logFd);
-    host.unsharePid = child.pid;
+    host.nsenterPid = child.pid;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    if (await waitForSsh(host.port, exited)) {
-      host.sshdPid = childPid(child.pid as number);
-      provision = false;
-      return;
-    }
-    killPids(host);
+    if (await waitForSsh(host.port, exited)) return;
+    stopSshd(host);
     const log = readFileSync(logFile, "utf8");
     if (!/Address already in use|Cannot bind/.test(log))
-      throw new Error(`host ${host.name} did not start:\n${log.slice(-2000)}`);
+      throw new Error(`sshd of ${host.name} did not start:\n${log.slice(-2000)}`);
   }
   throw new Error(`host ${host.name}: no free port after 5 attempts`);
 }
 
-async function stopHost(host: SimHost): Promise<void> {
-  const pid = host.unsharePid;
-  killPids(host);
-  if (pid) await waitForExit(pid);
+/** Kills every sshd of the host (listener and sessions): connections drop, the machine runs on. */
+function stopSshd(host: SimHost): void {
+  for (const pid of processesInHost(host)) {
+    if (readProc(pid, "comm").trim() === "sshd") kill(pid);
+  }
+  if (host.nsenterPid) kill(host.nsenterPid);
+  host.nsenterPid = undefined;
 }
 
-function killPids(host: SimHost): void {
-  // sshd is init of the host's pid namespace: killing it makes the kernel kill every process in it.
+/** Ends the whole host: its init dies, and the kernel kills every process of its pid namespace. */
+function killHost(host: SimHost): void {
   for (const pid of [
-    host.sshdPid ?? (host.unsharePid ? childPid(host.unsharePid) : undefined),
+    host.initPid ?? (host.unsharePid ? childPid(host.unsharePid) : undefined),
     host.unsharePid,
+    host.nsenterPid,
   ]) {
-    if (!pid) continue;
+    if (pid) kill(pid);
+  }
+  host.initPid = undefined;
+  host.unsharePid = undefined;
+  host.nsenterPid = undefined;
+}
+
+/** pids whose pid namespace is the host's. */
+function processesInHost(host: SimHost): number[] {
+  if (!host.initPid) return [];
+  let namespace: string;
+  try {
+    namespace = readlinkSync(`/proc/${host.initPid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      process.kill(pid, "SIGKILL");
+      if (readlinkSync(`/proc/${entry}/ns/pid`) === namespace) pids.push(Number(entry));
     } catch {
-      // already gone
+      // exited meanwhile
     }
   }
-  host.sshdPid = undefined;
-  host.unsharePid = undefined;
+  return pids;
+}
+
+function readProc(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }
 
 function childPid(pid: number): number | undefined {
-  try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/);
-    return children[0] ? Number(children[0]) : undefined;
-  } catch {
-    return undefined;
-  }
+  const children = readProc(pid, `task/${pid}/children`).trim().split(/\s+/);
+  return children[0] ? Number(children[0]) : undefined;
 }
 
 async function waitForExit(pid: number, timeoutMs = 5000): Promise<void> {
