@@ -14,6 +14,8 @@ export interface Engine {
   log: Logger;
   /** How many hosts are probed or deployed at once. */
   parallelism: number;
+  /** The environment the engine was made with: state directory, nix settings. */
+  env: NodeJS.ProcessEnv;
   close(): Promise<void>;
 }
 
@@ -33,10 +35,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
   return {
     flake: resolve(options.flake ?? env.NIX_DEPLOY_FLAKE ?? process.cwd()),
     inventoryFile: options.inventoryFile ?? env.NIX_DEPLOY_INVENTORY,
-    nix: new Nix(),
+    nix: new Nix({ env }),
     remote,
     log,
     parallelism: options.parallelism ?? Number(env.NIX_DEPLOY_PARALLEL ?? 8),
+    env,
     close: () => remote.close(),
   };
 }

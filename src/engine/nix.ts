@@ -100,14 +100,18 @@ export interface NixOptions {
   program?: string;
   /** Extra `--option NAME VALUE` pairs for every call. */
   options?: Record<string, string>;
+  /** The environment nix runs in (NIX_CONFIG, NIX_REMOTE, ...); the process's by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class Nix {
   private versionPromise?: Promise<NixVersion>;
   private readonly program: string;
   private readonly globalArgs: string[];
+  private readonly env: NodeJS.ProcessEnv;
 
   constructor(options: NixOptions = {}) {
+    this.env = options.env ?? process.env;
     this.program = options.program ?? process.env.NIX_DEPLOY_NIX ?? "nix";
     this.globalArgs = ["--extra-experimental-features", "nix-command flakes"];
     for (const [name, value] of Object.entries(options.options ?? {}))
@@ -115,7 +119,10 @@ export class Nix {
   }
 
   version(): Promise<NixVersion> {
-    this.versionPromise ??= runCommand(this.program, ["--version"], { timeoutMs: 30_000 }).then((result) => {
+    this.versionPromise ??= runCommand(this.program, ["--version"], {
+      timeoutMs: 30_000,
+      env: this.env,
+    }).then((result) => {
       if (result.exitCode !== 0) {
         throw new UserError(
           `cannot run ${this.program}: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
@@ -130,9 +137,12 @@ export class Nix {
   /** Runs `nix ARGS` with flakes enabled; a non-zero exit is returned, not thrown. */
   run(
     args: readonly string[],
-    options: { timeoutMs?: number; signal?: AbortSignal; cwd?: string } = {},
+    options: { timeoutMs?: number; signal?: AbortSignal; cwd?: string; env?: Record<string, string> } = {},
   ): Promise<CommandResult> {
-    return runCommand(this.program, [...this.globalArgs, ...args], options);
+    return runCommand(this.program, [...this.globalArgs, ...args], {
+      ...options,
+      env: { ...this.env, ...options.env },
+    });
   }
 
   /** `nix eval --json INSTALLABLE`, optionally through `--apply FN`. */

@@ -53,9 +53,11 @@ export function registerTool(server: McpServer, engine: Engine, tool: AnyToolDef
     },
     async (input: Record<string, unknown>, extra: RequestHandlerExtra<ServerRequest, ServerNotification>) => {
       const progressToken = extra._meta?.progressToken;
+      // Progress must increase with every notification; steps without a count just advance by one.
+      let steps = 0;
       const context: ToolContext = {
         signal: extra.signal,
-        async progress(message, done = 0, total) {
+        async progress(message, done = ++steps, total) {
           if (progressToken === undefined) return;
           await extra.sendNotification({
             method: "notifications/progress",

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { afterAll, beforeAll } from "vitest";
+import { type SimFleet, startFleet } from "../fleet/harness.js";
 
 export const SERVER_ENTRY = join(import.meta.dirname, "..", "..", "dist", "index.js");
 
@@ -42,4 +44,23 @@ export async function connectStdio(
 export function textOf(result: unknown): string {
   const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
   return content.map((c) => c.text ?? "").join("\n");
+}
+
+export type StdioServer = Awaited<ReturnType<typeof connectStdio>>;
+
+/**
+ * For a describe block: a simulated fleet and the built server on its flake, started before the
+ * tests and stopped after them, failed or not. Read `fleet` and `server` inside tests.
+ */
+export function useFleetAndServer(hosts?: readonly string[]): { fleet: SimFleet; server: StdioServer } {
+  const context = {} as { fleet: SimFleet; server: StdioServer };
+  beforeAll(async () => {
+    context.fleet = await startFleet({ hosts });
+    context.server = await connectStdio(["--flake", context.fleet.flakeDir], context.fleet.env);
+  });
+  afterAll(async () => {
+    await context.server?.close();
+    await context.fleet?.stop();
+  });
+  return context;
 }

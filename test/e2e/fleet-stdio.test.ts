@@ -1,26 +1,15 @@
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
-import { connectStdio, textOf } from "./client.js";
+import { describe, expect, it } from "vitest";
+import { type SimFleet, skipFleetReason } from "../fleet/harness.js";
+import { textOf, useFleetAndServer } from "./client.js";
 
 const skip = skipFleetReason();
 
 describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fleet", () => {
-  let fleet: SimFleet;
-  let server: Awaited<ReturnType<typeof connectStdio>>;
-
-  beforeAll(async () => {
-    fleet = await startFleet();
-    server = await connectStdio(["--flake", fleet.flakeDir], fleet.env);
-  });
-
-  afterAll(async () => {
-    await server?.close();
-    await fleet?.stop();
-  });
+  const context = useFleetAndServer();
 
   it("lists tools with annotations and output schemas, resources and prompts", async () => {
-    const { tools } = await server.client.listTools();
+    const { tools } = await context.server.client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
     for (const name of ["fleet_list", "host_status"]) {
       const tool = byName.get(name);
@@ -32,14 +21,14 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
         openWorldHint: true,
       });
     }
-    const { resources } = await server.client.listResources();
+    const { resources } = await context.server.client.listResources();
     expect(resources.map((r) => r.uri)).toContain("nix-deploy://fleet");
-    const { prompts } = await server.client.listPrompts();
+    const { prompts } = await context.server.client.listPrompts();
     expect(prompts.map((p) => p.name)).toContain("nix-deploy");
   });
 
   it("lists the four hosts, each answering with the system it runs", async () => {
-    const result = await server.client.callTool({ name: "fleet_list", arguments: {} });
+    const result = await context.server.client.callTool({ name: "fleet_list", arguments: {} });
     expect(result.isError).toBeFalsy();
     const out = result.structuredContent as {
       hosts: Array<{
@@ -53,7 +42,7 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
     };
     expect(out.hosts.map((h) => h.name)).toEqual(["p510", "p620", "razer", "samsung"]);
     for (const host of out.hosts) {
-      const sim = fleet.hosts.get(host.name);
+      const sim = context.fleet.hosts.get(host.name);
       expect(host.reachable).toBe(true);
       expect(host.currentSystem).toBe(sim?.initialSystem);
       expect(host.port).toBe(sim?.port);
@@ -63,10 +52,10 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
   });
 
   it("reports one host's system, generations and units", async () => {
-    const result = await server.client.callTool({ name: "host_status", arguments: { host: "p620" } });
+    const result = await context.server.client.callTool({ name: "host_status", arguments: { host: "p620" } });
     expect(result.isError).toBeFalsy();
     const out = result.structuredContent as Record<string, unknown>;
-    const initial = fleet.hosts.get("p620")?.initialSystem;
+    const initial = context.fleet.hosts.get("p620")?.initialSystem;
     expect(out).toMatchObject({
       host: "p620",
       reachable: true,
@@ -87,10 +76,16 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
   });
 
   it("shows a failed unit and a degraded system", async () => {
-    const failed = await fleet.onHost("p510", "echo failed > /run/nix-deploy-sim/units/postgresql.service");
+    const failed = await context.fleet.onHost(
+      "p510",
+      "echo failed > /run/nix-deploy-sim/units/postgresql.service",
+    );
     expect(failed.exitCode).toBe(0);
     try {
-      const result = await server.client.callTool({ name: "host_status", arguments: { host: "p510" } });
+      const result = await context.server.client.callTool({
+        name: "host_status",
+        arguments: { host: "p510" },
+      });
       const out = result.structuredContent as {
         systemState: string;
         failedUnits: Array<{ unit: string }>;
@@ -102,14 +97,14 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
       expect(out.summary).toContain("postgresql.service");
       expect(out.next).toContain("journalctl -u postgresql.service");
     } finally {
-      await fleet.onHost("p510", "echo active > /run/nix-deploy-sim/units/postgresql.service");
+      await context.fleet.onHost("p510", "echo active > /run/nix-deploy-sim/units/postgresql.service");
     }
   });
 
   it("reports a host whose sshd is down as unreachable, not as a crash", async () => {
-    await fleet.stopHost("razer");
+    await context.fleet.stopHost("razer");
     try {
-      const list = await server.client.callTool({ name: "fleet_list", arguments: {} });
+      const list = await context.server.client.callTool({ name: "fleet_list", arguments: {} });
       expect(list.isError).toBeFalsy();
       const out = list.structuredContent as {
         hosts: Array<{ name: string; reachable: boolean; reason?: string }>;
@@ -121,7 +116,10 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
       expect(out.hosts.filter((h) => h.reachable).map((h) => h.name)).toEqual(["p510", "p620", "samsung"]);
       expect(out.summary).toBe("4 hosts, 3 answering; not answering: razer");
 
-      const status = await server.client.callTool({ name: "host_status", arguments: { host: "razer" } });
+      const status = await context.server.client.callTool({
+        name: "host_status",
+        arguments: { host: "razer" },
+      });
       expect(status.isError).toBeFalsy();
       expect(status.structuredContent).toMatchObject({
         host: "razer",
@@ -130,14 +128,14 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
         failedUnits: [],
       });
     } finally {
-      await fleet.startHost("razer");
+      await context.fleet.startHost("razer");
     }
-    const again = await server.client.callTool({ name: "host_status", arguments: { host: "razer" } });
+    const again = await context.server.client.callTool({ name: "host_status", arguments: { host: "razer" } });
     expect(again.structuredContent).toMatchObject({ reachable: true, systemState: "running" });
   });
 
   it("answers bad input with a tool error naming the field, never a stack trace", async () => {
-    const hostile = await server.client.callTool({
+    const hostile = await context.server.client.callTool({
       name: "host_status",
       arguments: { host: "p620; touch /tmp/nix-deploy-pwned" },
     });
@@ -146,17 +144,20 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
     expect(textOf(hostile)).not.toMatch(/\n\s+at /);
     expect(existsSync("/tmp/nix-deploy-pwned")).toBe(false);
 
-    const missing = await server.client.callTool({ name: "host_status", arguments: {} });
+    const missing = await context.server.client.callTool({ name: "host_status", arguments: {} });
     expect(missing.isError).toBe(true);
     expect(textOf(missing)).toMatch(/expected string, received undefined at host$/);
 
-    const unknown = await server.client.callTool({ name: "host_status", arguments: { host: "nosuchhost" } });
+    const unknown = await context.server.client.callTool({
+      name: "host_status",
+      arguments: { host: "nosuchhost" },
+    });
     expect(unknown.isError).toBe(true);
     expect(textOf(unknown)).toBe(
       'unknown host "nosuchhost"\nWhat to do: known hosts: p510, p620, razer, samsung',
     );
 
-    const badFlake = await server.client.callTool({
+    const badFlake = await context.server.client.callTool({
       name: "fleet_list",
       arguments: { flake: "/nonexistent" },
     });
@@ -165,7 +166,7 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
   });
 
   it("serves the fleet resource", async () => {
-    const { contents } = await server.client.readResource({ uri: "nix-deploy://fleet" });
+    const { contents } = await context.server.client.readResource({ uri: "nix-deploy://fleet" });
     const fleetJson = JSON.parse(String((contents[0] as { text: string }).text)) as {
       hosts: Array<{ name: string }>;
     };
@@ -174,6 +175,6 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
 
   it("writes nothing but the protocol to stdout and logs to stderr", () => {
     // Every call above parsed as MCP; the log lines went to stderr.
-    expect(server.stderr()).toMatch(/"msg":"fleet listed"/);
+    expect(context.server.stderr()).toMatch(/"msg":"fleet listed"/);
   });
 });

@@ -86,6 +86,8 @@ export interface SimFleet {
   stopHost(name: string): Promise<void>;
   /** Starts the host's sshd again, on the same port. */
   startHost(name: string): Promise<void>;
+  /** Rewrites hosts/NAME.nix of the fleet flake (not committed: call commit()). */
+  editHost(name: string, edit: (text: string) => string): void;
   /** Commits the fleet flake's working tree (git-tracked files are what a flake build sees). */
   commit(message: string): Promise<void>;
   stop(): Promise<void>;
@@ -152,6 +154,13 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     },
     stopHost: async (name) => stopSshd(mustGet(hosts, name)),
     startHost: async (name) => startSshd(mustGet(hosts, name)),
+    editHost: (name, edit) => {
+      const file = join(fleet.flakeDir, "hosts", `${name}.nix`);
+      const before = readFileSync(file, "utf8");
+      const after = edit(before);
+      if (after === before) throw new Error(`editing hosts/${name}.nix changed nothing`);
+      writeFileSync(file, after);
+    },
     commit: async (message) => {
       await run("git", ["add", "-A"], fleet.flakeDir);
       await run("git", ["commit", "-q", "--allow-empty", "-m", message], fleet.flakeDir);

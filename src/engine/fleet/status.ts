@@ -136,7 +136,7 @@ export function parseFailedUnits(lines: readonly string[]): FailedUnit[] {
   return units;
 }
 
-function splitSections(stdout: string): Map<string, string[]> {
+export function splitSections(stdout: string): Map<string, string[]> {
   const sections = new Map<string, string[]>();
   let current: string[] | undefined;
   for (const line of stdout.split("\n")) {

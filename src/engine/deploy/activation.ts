@@ -1,0 +1,257 @@
+import { randomBytes } from "node:crypto";
+import type { Engine } from "../engine.js";
+import type { Host } from "../fleet/hosts.js";
+import { connectionFailureReason } from "../remote/ssh.js";
+
+/**
+ * Activation with magic rollback, run by a supervisor on the host itself so that it does not depend
+ * on the deployer's connection (a dropped ssh session must neither kill the activation, nor leave the
+ * host on a system nobody confirmed):
+ *
+ *   1. the profile is set and switch-to-configuration runs under a `systemd-run` unit with a unique
+ *      name where systemd runs, under `setsid` otherwise;
+ *   2. a failed activation reverts at once (no waiting for a timeout);
+ *   3. a successful one waits for a confirmation: the deployment's fresh nonce, written over a *new*
+ *      ssh connection (not multiplexed), which proves that a new login still works;
+ *   4. no confirmation within the timeout, or a rollback request from the deployer (failed health
+ *      check), reverts the profile to the previous generation and activates the previous system.
+ *
+ * Every state the supervisor reaches is a file in /run/nix-deploy/NONCE, read by the deployer.
+ */
+
+export type ActivationGoal = "switch" | "boot" | "test";
+
+export interface ActivationRequest {
+  host: Host;
+  newSystem: string;
+  goal: ActivationGoal;
+  /** The rollback point: the system and generation the host ran before. */
+  previousSystem: string;
+  previousGeneration?: number;
+  confirmTimeoutSec: number;
+  /** Bound on switch-to-configuration itself. */
+  activationTimeoutSec: number;
+}
+
+export interface ActivationOutcome {
+  status: "confirmed" | "rolled-back" | "unknown";
+  nonce: string;
+  activationExitCode?: number;
+  /** Last lines switch-to-configuration printed. */
+  activationLog: string[];
+  rollbackReason?: string;
+  /** The deployer lost the host at some point after launching the supervisor. */
+  connectionLost: boolean;
+  /** `readlink /run/current-system` at the end, compared by the caller with what it expects. */
+  currentSystem?: string;
+  /** Whether the supervisor ran under systemd-run (else setsid). */
+  supervisor?: "systemd-run" | "setsid";
+}
+
+/** The health verdict the deployer reaches after activation; a failure triggers the rollback. */
+export type HealthVerdict = { ok: true } | { ok: false; reason: string };
+
+const WATCHDOG_SCRIPT = `
+profile=$1 new=$2 goal=$3 nonce=$4 timeout=$5 previous=$6 previous_generation=$7 activation_timeout=$8
+dir=/run/nix-deploy/$nonce
+put() { printf '%s\\n' "$2" > "$dir/$1.tmp" && mv "$dir/$1.tmp" "$dir/$1"; }
+rollback() {
+  put rollback-reason "$1"
+  if [ "$goal" != test ]; then
+    if [ -n "$previous_generation" ]; then nix-env -p "$profile" --switch-generation "$previous_generation"
+    else nix-env -p "$profile" --set "$previous"; fi
+  fi
+  case "$goal" in boot) again=boot ;; test) again=test ;; *) again=switch ;; esac
+  "$previous/bin/switch-to-configuration" "$again" > "$dir/rollback.log" 2>&1
+  put rollback-status "$?"
+  put result rolled-back
+  exit 0
+}
+if command -v timeout > /dev/null; then
+  timeout "$activation_timeout" "$new/bin/switch-to-configuration" "$goal" > "$dir/activation.log" 2>&1
+else
+  "$new/bin/switch-to-configuration" "$goal" > "$dir/activation.log" 2>&1
+fi
+status=$?
+put activation-status "$status"
+[ "$status" -eq 0 ] || rollback "activation exited with status $status"
+ticks=0
+while [ "$ticks" -lt $((timeout * 5)) ]; do
+  if [ -f "$dir/confirm" ] && [ "$(cat "$dir/confirm")" = "$nonce" ]; then put result confirmed; exit 0; fi
+  if [ -f "$dir/rollback-request" ]; then rollback "$(cat "$dir/rollback-request")"; fi
+  sleep 0.2
+  ticks=$((ticks + 1))
+done
+rollback "no confirmation within \${timeout}s"
+`;
+
+/** Sets the profile (for switch and boot) and starts the supervisor detached, then returns. */
+const LAUNCH_SCRIPT = `
+set -e
+watchdog=$1; shift
+profile=$1 new=$2 goal=$3 nonce=$4
+dir=/run/nix-deploy/$nonce
+mkdir -p "$dir"
+chmod 0700 /run/nix-deploy "$dir"
+if [ "$goal" != test ]; then nix-env -p "$profile" --set "$new"; fi
+if [ -d /run/systemd/system ] && command -v systemd-run > /dev/null; then
+  systemd-run --unit "nix-deploy-$nonce" --collect --no-ask-password --quiet --service-type=exec -- sh -c "$watchdog" nix-deploy-watchdog "$@"
+  echo systemd-run
+else
+  setsid sh -c "$watchdog" nix-deploy-watchdog "$@" < /dev/null > "$dir/supervisor.log" 2>&1 &
+  echo setsid
+fi
+`;
+
+const STATUS_SCRIPT = `
+dir=/run/nix-deploy/$1
+for f in activation-status result rollback-reason rollback-status; do
+  [ -f "$dir/$f" ] && printf '%s=%s\\n' "$f" "$(head -c 1000 "$dir/$f" | tr '\\n' ' ')"
+done
+echo "current=$(readlink /run/current-system)"
+exit 0
+`;
+
+const CONFIRM_SCRIPT = `[ -d "/run/nix-deploy/$1" ] && printf '%s' "$1" > "/run/nix-deploy/$1/confirm"`;
+const REQUEST_ROLLBACK_SCRIPT = `printf '%s' "$2" > "/run/nix-deploy/$1/rollback-request"`;
+const LOG_TAIL_SCRIPT = `tail -n "$2" "/run/nix-deploy/$1/activation.log" 2>/dev/null; exit 0`;
+
+export function newNonce(deploymentId: string, host: string): string {
+  return `${deploymentId}-${host}-${randomBytes(6).toString("hex")}`.replace(/[^A-Za-z0-9_.-]/g, "-");
+}
+
+interface SupervisorState {
+  activationStatus?: number;
+  result?: "confirmed" | "rolled-back";
+  rollbackReason?: string;
+  current?: string;
+}
+
+function parseState(stdout: string): SupervisorState {
+  const state: SupervisorState = {};
+  for (const line of stdout.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq < 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1).trim();
+    if (key === "activation-status" && value !== "") state.activationStatus = Number(value);
+    if (key === "result" && (value === "confirmed" || value === "rolled-back")) state.result = value;
+    if (key === "rollback-reason") state.rollbackReason = value;
+    if (key === "current") state.current = value || undefined;
+  }
+  return state;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Activates `newSystem` on the host under the supervisor, runs the health check, confirms or asks
+ * for the rollback, and follows the host through a lost connection until the outcome is known or the
+ * bound passes.
+ */
+export async function activateWithMagicRollback(
+  engine: Engine,
+  request: ActivationRequest,
+  nonce: string,
+  health: () => Promise<HealthVerdict>,
+  options: { signal?: AbortSignal; onStep?: (step: string) => void } = {},
+): Promise<ActivationOutcome> {
+  const { host } = request;
+  const outcome: ActivationOutcome = { status: "unknown", nonce, activationLog: [], connectionLost: false };
+  const launch = await engine.remote.run(
+    host.ssh,
+    [
+      "sh",
+      "-c",
+      LAUNCH_SCRIPT,
+      "nix-deploy-launch",
+      WATCHDOG_SCRIPT,
+      host.profile,
+      request.newSystem,
+      request.goal,
+      nonce,
+      String(request.confirmTimeoutSec),
+      request.previousSystem,
+      request.previousGeneration === undefined ? "" : String(request.previousGeneration),
+      String(request.activationTimeoutSec),
+    ],
+    { timeoutMs: 60_000, signal: options.signal },
+  );
+  if (launch.exitCode !== 0) {
+    // Nothing was activated: the launcher stops before the supervisor on any error.
+    outcome.rollbackReason = launch.connectionFailed
+      ? `could not start the activation: ${connectionFailureReason(launch)}`
+      : `could not start the activation: ${launch.stderr.trim() || `exit ${launch.exitCode}`}`;
+    outcome.status = "unknown";
+    return outcome;
+  }
+  outcome.supervisor = launch.stdout.includes("systemd-run") ? "systemd-run" : "setsid";
+  options.onStep?.(`activating (${request.goal}) under ${outcome.supervisor}`);
+
+  // Past this point the host decides by itself; the deployer only watches, confirms or asks to revert.
+  const deadline = Date.now() + (request.activationTimeoutSec + request.confirmTimeoutSec) * 1000 + 30_000;
+  let healthChecked = false;
+  let confirmed = false;
+  while (Date.now() < deadline) {
+    const poll = await engine.remote.run(host.ssh, ["sh", "-c", STATUS_SCRIPT, "nix-deploy-status", nonce], {
+      timeoutMs: 15_000,
+      signal: options.signal,
+    });
+    if (poll.connectionFailed) {
+      outcome.connectionLost = true;
+      await sleep(500);
+      continue;
+    }
+    const state = parseState(poll.stdout);
+    outcome.currentSystem = state.current;
+    if (state.activationStatus !== undefined) outcome.activationExitCode = state.activationStatus;
+    if (state.result === "rolled-back") {
+      outcome.status = "rolled-back";
+      outcome.rollbackReason = state.rollbackReason;
+      break;
+    }
+    if (state.result === "confirmed") {
+      outcome.status = "confirmed";
+      break;
+    }
+    if (state.activationStatus === 0 && !healthChecked) {
+      healthChecked = true;
+      options.onStep?.("checking health");
+      const verdict = await health();
+      if (!verdict.ok) {
+        options.onStep?.(`rolling back: ${verdict.reason}`);
+        await engine.remote.run(
+          host.ssh,
+          ["sh", "-c", REQUEST_ROLLBACK_SCRIPT, "nix-deploy-rollback", nonce, verdict.reason],
+          {
+            timeoutMs: 15_000,
+          },
+        );
+        continue;
+      }
+      // A new login, not the multiplexed one: if it fails, the host reverts by itself.
+      const confirm = await engine.remote.run(
+        host.ssh,
+        ["sh", "-c", CONFIRM_SCRIPT, "nix-deploy-confirm", nonce],
+        {
+          multiplex: false,
+          timeoutMs: 15_000,
+        },
+      );
+      confirmed = confirm.exitCode === 0;
+      if (confirm.connectionFailed) outcome.connectionLost = true;
+      options.onStep?.(
+        confirmed ? "confirmed over a new connection" : "could not confirm; the host will revert",
+      );
+      continue;
+    }
+    await sleep(confirmed ? 100 : 250);
+  }
+  const tail = await engine.remote.run(
+    host.ssh,
+    ["sh", "-c", LOG_TAIL_SCRIPT, "nix-deploy-log", nonce, "30"],
+    { timeoutMs: 15_000 },
+  );
+  if (!tail.connectionFailed) outcome.activationLog = tail.stdout.split("\n").filter((l) => l.trim() !== "");
+  return outcome;
+}

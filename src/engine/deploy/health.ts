@@ -1,0 +1,144 @@
+import type { Engine } from "../engine.js";
+import type { Host } from "../fleet/hosts.js";
+import { type FailedUnit, parseFailedUnits, splitSections } from "../fleet/status.js";
+import { connectionFailureReason } from "../remote/ssh.js";
+
+/** Memory, disk and load of a host, taken before and after activation to compare. */
+export interface ResourceFigures {
+  memTotalBytes?: number;
+  memAvailableBytes?: number;
+  /** Use of the filesystem holding /nix. */
+  nixDiskUsedPercent?: number;
+  nixDiskFreeBytes?: number;
+  load1?: number;
+  cpus?: number;
+}
+
+export interface HealthReport {
+  reachable: boolean;
+  reason?: string;
+  systemState?: string;
+  failedUnits: FailedUnit[];
+  /** Critical services (from the inventory) that are not active, with their state. */
+  inactiveCritical: Array<{ unit: string; state: string }>;
+  resources: ResourceFigures;
+  /** `journalctl -u UNIT -n 50` of each failed or inactive critical unit. */
+  logs: Record<string, string[]>;
+}
+
+/** Critical service names travel as arguments after the fixed script. */
+const HEALTH_SCRIPT = `
+echo "@@failed"; systemctl --failed --no-legend --plain 2>/dev/null
+echo "@@state"; systemctl is-system-running 2>/dev/null
+echo "@@critical"; for unit in "$@"; do printf '%s %s\\n' "$unit" "$(systemctl is-active "$unit" 2>/dev/null || true)"; done
+echo "@@meminfo"; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
+echo "@@disk"; df -Pk /nix 2>/dev/null | tail -n 1
+echo "@@load"; cat /proc/loadavg
+echo "@@cpus"; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN
+exit 0
+`;
+
+const JOURNAL_SCRIPT = `for unit in "$@"; do echo "@@$unit"; journalctl -u "$unit" -n 50 --no-pager 2>/dev/null; done; exit 0`;
+
+export async function checkHealth(
+  engine: Engine,
+  host: Host,
+  options: { signal?: AbortSignal; withLogs?: boolean } = {},
+): Promise<HealthReport> {
+  const result = await engine.remote.run(
+    host.ssh,
+    ["sh", "-c", HEALTH_SCRIPT, "nix-deploy-health", ...host.criticalServices],
+    {
+      timeoutMs: 20_000,
+      signal: options.signal,
+    },
+  );
+  if (result.connectionFailed) {
+    return {
+      reachable: false,
+      reason: connectionFailureReason(result),
+      failedUnits: [],
+      inactiveCritical: [],
+      resources: {},
+      logs: {},
+    };
+  }
+  const sections = splitSections(result.stdout);
+  const failedUnits = parseFailedUnits(sections.get("failed") ?? []);
+  const inactiveCritical = (sections.get("critical") ?? [])
+    .map((line) => {
+      const [unit = "", state = "unknown"] = line.trim().split(/\s+/);
+      return { unit, state };
+    })
+    .filter((entry) => entry.unit && entry.state !== "active");
+  const report: HealthReport = {
+    reachable: true,
+    systemState: sections.get("state")?.[0]?.trim(),
+    failedUnits,
+    inactiveCritical,
+    resources: parseResources(sections),
+    logs: {},
+  };
+  const troubled = [...new Set([...failedUnits.map((u) => u.unit), ...inactiveCritical.map((u) => u.unit)])];
+  if (options.withLogs !== false && troubled.length > 0) report.logs = await unitLogs(engine, host, troubled);
+  return report;
+}
+
+export async function unitLogs(
+  engine: Engine,
+  host: Host,
+  units: readonly string[],
+): Promise<Record<string, string[]>> {
+  const result = await engine.remote.run(
+    host.ssh,
+    ["sh", "-c", JOURNAL_SCRIPT, "nix-deploy-journal", ...units],
+    { timeoutMs: 20_000 },
+  );
+  if (result.connectionFailed) return {};
+  const logs: Record<string, string[]> = {};
+  let current: string | undefined;
+  for (const line of result.stdout.split("\n")) {
+    const marker = /^@@(.+)$/.exec(line);
+    if (marker) {
+      current = marker[1] as string;
+      logs[current] = [];
+    } else if (current && line.trim() !== "") {
+      logs[current]?.push(line);
+    }
+  }
+  return logs;
+}
+
+function parseResources(sections: Map<string, string[]>): ResourceFigures {
+  const figures: ResourceFigures = {};
+  for (const line of sections.get("meminfo") ?? []) {
+    const match = /^(MemTotal|MemAvailable):\s+(\d+) kB/.exec(line);
+    if (match?.[1] === "MemTotal") figures.memTotalBytes = Number(match[2]) * 1024;
+    if (match?.[1] === "MemAvailable") figures.memAvailableBytes = Number(match[2]) * 1024;
+  }
+  const disk = sections.get("disk")?.[0]?.trim().split(/\s+/);
+  if (disk && disk.length >= 5) {
+    figures.nixDiskFreeBytes = Number(disk[3]) * 1024;
+    figures.nixDiskUsedPercent = Number(String(disk[4]).replace("%", ""));
+  }
+  const load = sections.get("load")?.[0]?.trim().split(/\s+/)[0];
+  if (load !== undefined) figures.load1 = Number(load);
+  const cpus = sections.get("cpus")?.[0]?.trim();
+  if (cpus) figures.cpus = Number(cpus);
+  return figures;
+}
+
+/** The health verdict: any failed unit or inactive critical service fails the deployment. */
+export function judgeHealth(report: HealthReport): { ok: true } | { ok: false; reason: string } {
+  if (!report.reachable) return { ok: false, reason: `host not reachable: ${report.reason}` };
+  if (report.inactiveCritical.length > 0) {
+    return {
+      ok: false,
+      reason: `critical service not active: ${report.inactiveCritical.map((u) => `${u.unit} (${u.state})`).join(", ")}`,
+    };
+  }
+  if (report.failedUnits.length > 0) {
+    return { ok: false, reason: `failed units: ${report.failedUnits.map((u) => u.unit).join(", ")}` };
+  }
+  return { ok: true };
+}

@@ -1,0 +1,508 @@
+import { z } from "zod";
+import type { Engine } from "../engine.js";
+import { describeError, UserError } from "../errors.js";
+import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
+import { hostStatus } from "../fleet/status.js";
+import { hostInstallable, nixErrorExcerpt } from "../nix.js";
+import { mapLimit } from "../process.js";
+import { sshOptionArgs } from "../remote/ssh.js";
+import { withRetry } from "../retry.js";
+import { activateWithMagicRollback, newNonce } from "./activation.js";
+import {
+  describePackageChange,
+  type PackageChange,
+  parseDiffClosures,
+  parseUnitChanges,
+  UNIT_CHANGES_SCRIPT,
+  type UnitChange,
+} from "./changes.js";
+import { checkHealth, judgeHealth, type ResourceFigures, unitLogs } from "./health.js";
+import { acquireHostLock, type HostLock } from "./lock.js";
+import {
+  type DeploymentRecord,
+  DeploymentStore,
+  type HostOutcome,
+  type HostRecord,
+  newDeploymentId,
+  type PhaseRecord,
+} from "./record.js";
+
+/**
+ * The deployment pipeline, per host and in parallel with a limit:
+ *   lock → build → probe (rollback point) → change detection → copy → activate under magic rollback
+ *   → health → verify `/run/current-system`.
+ * A host whose new system equals the running one is skipped before any copy.
+ */
+
+export const deployModeSchema = z.enum(["standard", "fast", "emergency"]);
+export const deployGoalSchema = z.enum(["switch", "boot", "test", "dry-activate"]);
+
+export const deployOptionsSchema = z.object({
+  hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all"'),
+  mode: deployModeSchema.optional().describe("standard (default), fast, or emergency"),
+  goal: deployGoalSchema.optional().describe("switch (default), boot, test, dry-activate"),
+  dryRun: z.boolean().optional().describe("build, detect changes and copy, but do not activate"),
+  confirmTimeoutSec: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .optional()
+    .describe("magic rollback timeout (default 30)"),
+  resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
+  substituteOnDestination: z.boolean().optional().describe("let hosts fetch paths from their caches"),
+});
+export type DeployOptions = z.infer<typeof deployOptionsSchema> & { flake?: string };
+
+const hostResultSchema = z.object({
+  host: z.string(),
+  outcome: z.enum(["deployed", "unchanged", "dry-run", "failed", "rolled-back", "pending"]),
+  finishedEarlier: z.boolean().optional().describe("done by an earlier run of this deployment"),
+  generationBefore: z.number().optional(),
+  generationAfter: z.number().optional(),
+  newSystem: z.string().optional(),
+  packageChanges: z.array(z.string()).describe("name: old → new, at most 20"),
+  packageChangeCount: z.number(),
+  unitChanges: z.array(z.object({ unit: z.string(), action: z.string() })),
+  durationMs: z.number(),
+  error: z.string().optional(),
+  connectionLost: z.boolean().optional(),
+  logs: z
+    .record(z.string(), z.array(z.string()))
+    .optional()
+    .describe("journal lines of the units that failed"),
+});
+export type HostResult = z.infer<typeof hostResultSchema>;
+
+export const deployResultSchema = z.object({
+  deploymentId: z.string(),
+  status: z.enum(["succeeded", "failed"]),
+  mode: deployModeSchema,
+  goal: deployGoalSchema,
+  dryRun: z.boolean(),
+  summary: z.string(),
+  hosts: z.array(hostResultSchema),
+  next: z.string(),
+});
+export type DeployResult = z.infer<typeof deployResultSchema>;
+
+/** Details that do not fit a short result; kept in the record for the report. */
+export interface HostDetails {
+  packages: PackageChange[];
+  units: UnitChange[];
+  resourcesBefore?: ResourceFigures;
+  resourcesAfter?: ResourceFigures;
+  activationLog: string[];
+  dryActivation?: string[];
+}
+
+export interface DeployHooks {
+  signal?: AbortSignal;
+  progress?: (message: string) => void;
+}
+
+const MAX_PACKAGE_LINES = 20;
+
+export async function deploy(
+  engine: Engine,
+  options: DeployOptions,
+  hooks: DeployHooks = {},
+): Promise<DeployResult> {
+  const store = new DeploymentStore(engine.env);
+  let record: DeploymentRecord;
+  if (options.resume) {
+    record = store.resumable(options.resume);
+    record.pid = process.pid;
+    record.status = "running";
+  } else {
+    const now = new Date().toISOString();
+    record = {
+      id: newDeploymentId(),
+      pid: process.pid,
+      createdAt: now,
+      updatedAt: now,
+      status: "running",
+      request: {
+        flake: options.flake ?? engine.flake,
+        selectors: options.hosts ?? ["all"],
+        mode: options.mode ?? "standard",
+        goal: options.goal ?? "switch",
+        dryRun: options.dryRun ?? options.goal === "dry-activate",
+        confirmTimeoutSec: options.confirmTimeoutSec ?? 30,
+      },
+      hosts: {},
+    };
+  }
+  const request = record.request;
+  const fleet = await discoverFleet(engine, { flake: request.flake, signal: hooks.signal });
+  const hosts = selectHosts(fleet, request.selectors);
+  for (const host of hosts) {
+    if (!host.inFlake)
+      throw new UserError(
+        `${host.name} has no nixosConfigurations.${host.name} in the flake`,
+        "add it to the flake or remove it from the selection",
+      );
+    record.hosts[host.name] ??= { outcome: "pending", phases: [] };
+  }
+  store.save(record);
+  engine.log.info(
+    { deployment: record.id, hosts: hosts.map((h) => h.name), ...request },
+    options.resume ? "deployment resumed" : "deployment started",
+  );
+  hooks.progress?.(
+    `deployment ${record.id}: ${hosts.map((h) => h.name).join(", ")} (${request.mode}, ${request.goal}${request.dryRun ? ", dry run" : ""})`,
+  );
+
+  const details: Record<string, HostDetails> = {};
+  const results = await mapLimit(hosts, engine.parallelism, async (host) => {
+    const hostRecord = record.hosts[host.name] as HostRecord;
+    if (hostRecord.outcome === "deployed" || hostRecord.outcome === "unchanged") {
+      hostRecord.finishedEarlier = true;
+      hooks.progress?.(`${host.name}: ${hostRecord.outcome} in an earlier run, skipped`);
+      return hostResultOf(host.name, hostRecord, { packages: [], units: [], activationLog: [] }, 0);
+    }
+    const started = Date.now();
+    const hostDetails: HostDetails = { packages: [], units: [], activationLog: [] };
+    details[host.name] = hostDetails;
+    const step = (message: string) => hooks.progress?.(`${host.name}: ${message}`);
+    let result: HostResult;
+    try {
+      result = await deployHost(engine, host, record, hostRecord, hostDetails, {
+        save: () => store.save(record),
+        step,
+        signal: hooks.signal,
+      });
+    } catch (error) {
+      hostRecord.outcome = "failed";
+      result = hostResultOf(host.name, hostRecord, hostDetails, Date.now() - started, {
+        error: describeError(error),
+      });
+    }
+    result.durationMs = Date.now() - started;
+    store.save(record);
+    step(result.error ? `${result.outcome}: ${result.error}` : result.outcome);
+    return result;
+  });
+
+  const failed = results.filter((r) => r.outcome === "failed" || r.outcome === "rolled-back");
+  record.status = failed.length ? "failed" : "succeeded";
+  const deployResult: DeployResult = {
+    deploymentId: record.id,
+    status: record.status,
+    mode: request.mode,
+    goal: request.goal,
+    dryRun: request.dryRun,
+    summary: summarize(results),
+    hosts: results,
+    next: nextStep(results, record),
+  };
+  record.results = { result: deployResult, details };
+  store.save(record);
+  engine.log.info({ deployment: record.id, status: record.status }, "deployment finished");
+  return deployResult;
+}
+
+interface HostContext {
+  save(): void;
+  step(message: string): void;
+  signal?: AbortSignal;
+}
+
+async function deployHost(
+  engine: Engine,
+  host: Host,
+  record: DeploymentRecord,
+  hostRecord: HostRecord,
+  details: HostDetails,
+  context: HostContext,
+): Promise<HostResult> {
+  const { request } = record;
+  const started = Date.now();
+  const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const entry: PhaseRecord = { name, startedAt: new Date().toISOString() };
+    hostRecord.phases.push(entry);
+    context.save();
+    const t0 = Date.now();
+    try {
+      const value = await work();
+      entry.ok = true;
+      return value;
+    } catch (error) {
+      entry.ok = false;
+      entry.detail = describeError(error);
+      throw error;
+    } finally {
+      entry.durationMs = Date.now() - t0;
+      context.save();
+    }
+  };
+  const finish = (outcome: HostOutcome, extra: Partial<HostResult> = {}) => {
+    hostRecord.outcome = outcome;
+    return hostResultOf(host.name, hostRecord, details, Date.now() - started, extra);
+  };
+
+  const lock = await phase("lock", async () => acquireHostLock(host.name, record.id, engine.env));
+  try {
+    return await deployLocked();
+  } finally {
+    lock.release();
+  }
+
+  async function deployLocked(): Promise<HostResult> {
+    context.step("building");
+    const newSystem = await phase("build", () => buildHost(engine, request.flake, host.name, context.signal));
+    hostRecord.newSystem = newSystem;
+
+    const before = await phase("probe", async () => {
+      const status = await hostStatus(engine, host, context.signal);
+      if (!status.reachable)
+        throw new UserError(
+          `${host.name} does not answer over ssh: ${status.reason}`,
+          `check that ${host.ssh.destination} is up and reachable`,
+        );
+      if (!status.currentSystem)
+        throw new UserError(`${host.name} has no /run/current-system`, "is it a NixOS host?");
+      return status;
+    });
+    hostRecord.previousSystem = before.currentSystem;
+    hostRecord.generationBefore = before.generations.find((g) => g.current)?.number;
+    if (before.currentSystem === newSystem) {
+      context.step("no changes");
+      hostRecord.generationAfter = hostRecord.generationBefore;
+      return finish("unchanged");
+    }
+
+    context.step("copying closure");
+    await phase("copy", () => copyClosure(engine, host, newSystem, { signal: context.signal }));
+    await phase("changes", async () => {
+      const changes = await detectChanges(engine, host, before.currentSystem as string, newSystem);
+      details.packages = changes.packages;
+      details.units = changes.units;
+    });
+
+    if (request.dryRun) {
+      details.dryActivation = await phase("dry-activate", () => dryActivate(engine, host, newSystem));
+      hostRecord.generationAfter = hostRecord.generationBefore;
+      return finish("dry-run");
+    }
+
+    const baseline = await checkHealth(engine, host, { withLogs: false });
+    details.resourcesBefore = baseline.resources;
+    const previousSystem = before.currentSystem as string;
+    const goal = request.goal === "dry-activate" ? "switch" : request.goal;
+    let healthLogs: Record<string, string[]> = {};
+    const outcome = await phase("activate", () =>
+      activateWithMagicRollback(
+        engine,
+        {
+          host,
+          newSystem,
+          goal,
+          previousSystem,
+          previousGeneration: hostRecord.generationBefore,
+          confirmTimeoutSec: request.confirmTimeoutSec,
+          activationTimeoutSec: 600,
+        },
+        newNonce(record.id, host.name),
+        async () => {
+          const report = await checkHealth(engine, host);
+          details.resourcesAfter = report.resources;
+          healthLogs = report.logs;
+          return judgeHealth(report);
+        },
+        { signal: context.signal, onStep: context.step },
+      ),
+    );
+    details.activationLog = outcome.activationLog;
+
+    const after = await hostStatus(engine, host);
+    hostRecord.generationAfter = after.generations.find((g) => g.current)?.number;
+    if (outcome.status === "confirmed") {
+      const expected = goal === "boot" ? previousSystem : newSystem;
+      if (after.currentSystem !== expected) {
+        return finish("failed", {
+          error: `after activation /run/current-system is ${after.currentSystem ?? "unknown"}, not ${expected}`,
+        });
+      }
+      return finish("deployed");
+    }
+    if (outcome.status === "rolled-back") {
+      const failedUnits = failedUnitsOf(outcome.activationLog);
+      const logs = Object.keys(healthLogs).length
+        ? healthLogs
+        : failedUnits.length
+          ? await unitLogs(engine, host, failedUnits)
+          : {};
+      const back =
+        after.currentSystem === previousSystem
+          ? `; back on generation ${hostRecord.generationAfter ?? "?"}`
+          : `; but /run/current-system is ${after.currentSystem ?? "unknown"}`;
+      const lost = outcome.connectionLost ? "connection lost after activation; " : "";
+      const units = failedUnits.length ? ` (failed units: ${failedUnits.join(", ")})` : "";
+      return finish("rolled-back", {
+        error: `${lost}rolled back: ${outcome.rollbackReason ?? "unknown reason"}${units}${back}`,
+        connectionLost: outcome.connectionLost || undefined,
+        logs: capLogs(logs),
+      });
+    }
+    return finish("failed", {
+      error: `${outcome.rollbackReason ?? "the host did not report an outcome in time"}${outcome.connectionLost ? " (connection lost; the host reverts by itself if nobody confirms)" : ""}`,
+      connectionLost: outcome.connectionLost || undefined,
+    });
+  }
+}
+
+/** Builds one host's system and returns its store path. */
+export async function buildHost(
+  engine: Engine,
+  flake: string,
+  host: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const installable = hostInstallable(flake, host);
+  const result = await engine.nix.run(["build", "--no-link", "--json", installable], { signal });
+  if (result.exitCode !== 0) {
+    throw new UserError(
+      `building ${host} failed:\n${nixErrorExcerpt(result.stderr)}`,
+      `fix the error, then check with: nix build ${installable}`,
+    );
+  }
+  const [built] = JSON.parse(result.stdout) as Array<{ outputs: { out: string } }>;
+  if (!built?.outputs.out) throw new Error(`nix build printed no output path for ${host}`);
+  return built.outputs.out;
+}
+
+/**
+ * `nix copy --to ssh://HOST`, with the host's ssh options in NIX_SSHOPTS (which Nix splits on
+ * whitespace, so options with spaces are refused). Retried with backoff when the network fails.
+ */
+export async function copyClosure(
+  engine: Engine,
+  host: Host,
+  path: string,
+  options: { substituteOnDestination?: boolean; signal?: AbortSignal } = {},
+): Promise<void> {
+  const sshOptions = sshOptionArgs(host.ssh, engine.remote.settings, true);
+  const spaced = sshOptions.find((o) => /\s/.test(o));
+  if (spaced)
+    throw new UserError(
+      `the ssh option "${spaced}" contains whitespace, which nix copy cannot pass on`,
+      "use paths without spaces for keys and known_hosts files",
+    );
+  const args = [
+    "copy",
+    "--to",
+    `ssh://${host.ssh.destination}`,
+    ...(options.substituteOnDestination ? ["--substitute-on-destination"] : []),
+    path,
+  ];
+  const result = await withRetry(
+    () => engine.nix.run(args, { signal: options.signal, env: { NIX_SSHOPTS: sshOptions.join(" ") } }),
+    {
+      attempts: 3,
+      baseDelayMs: 1000,
+      signal: options.signal,
+      retryable: ({ result: r }) =>
+        (r as { exitCode: number; stderr: string } | undefined)?.exitCode !== 0 &&
+        /ssh|connect|Connection|broken pipe|end of file/i.test((r as { stderr: string }).stderr),
+      onRetry: (attempt, delay) =>
+        engine.log.warn({ host: host.name, attempt, delay }, "copy failed, retrying"),
+    },
+  );
+  if (result.exitCode !== 0) {
+    throw new UserError(
+      `copying the system to ${host.name} failed:\n${nixErrorExcerpt(result.stderr)}`,
+      `check ssh access to ${host.ssh.destination} and free space in its /nix`,
+    );
+  }
+}
+
+const CHANGES_SCRIPT = `
+echo "@@packages"; nix --extra-experimental-features nix-command store diff-closures "$1" "$2" 2>&1
+echo "@@units"; sh -c "$3" nix-deploy-units "$1" "$2"
+exit 0
+`;
+
+/** Package versions and units that change, computed on the host, which holds both closures. */
+export async function detectChanges(
+  engine: Engine,
+  host: Host,
+  oldSystem: string,
+  newSystem: string,
+): Promise<{ packages: PackageChange[]; units: UnitChange[] }> {
+  const result = await engine.remote.run(
+    host.ssh,
+    ["sh", "-c", CHANGES_SCRIPT, "nix-deploy-changes", oldSystem, newSystem, UNIT_CHANGES_SCRIPT],
+    { timeoutMs: 120_000 },
+  );
+  if (result.exitCode !== 0)
+    throw new UserError(`could not compare systems on ${host.name}: ${result.stderr.trim()}`);
+  const [packagesPart = "", unitsPart = ""] = result.stdout.split("@@units");
+  return {
+    packages: parseDiffClosures(packagesPart.replace("@@packages", "")),
+    units: parseUnitChanges(unitsPart.split("\n")),
+  };
+}
+
+async function dryActivate(engine: Engine, host: Host, newSystem: string): Promise<string[]> {
+  const result = await engine.remote.run(
+    host.ssh,
+    [`${newSystem}/bin/switch-to-configuration`, "dry-activate"],
+    { timeoutMs: 300_000 },
+  );
+  if (result.exitCode !== 0)
+    throw new UserError(`dry activation on ${host.name} failed:\n${result.stderr.trim()}`);
+  return `${result.stdout}${result.stderr}`.split("\n").filter((l) => l.trim() !== "");
+}
+
+/** Units named in switch-to-configuration's `the following units failed: a b`. */
+function failedUnitsOf(activationLog: string[]): string[] {
+  const units = new Set<string>();
+  for (const line of activationLog) {
+    const match = /the following units failed: (.+)$/.exec(line);
+    if (match) for (const unit of (match[1] as string).split(/[\s,]+/)) if (unit) units.add(unit);
+  }
+  return [...units];
+}
+
+function capLogs(logs: Record<string, string[]>): Record<string, string[]> | undefined {
+  const entries = Object.entries(logs);
+  if (entries.length === 0) return undefined;
+  return Object.fromEntries(entries.slice(0, 3).map(([unit, lines]) => [unit, lines.slice(-10)]));
+}
+
+function hostResultOf(
+  name: string,
+  record: HostRecord,
+  details: HostDetails,
+  durationMs: number,
+  extra: Partial<HostResult> = {},
+): HostResult {
+  return {
+    host: name,
+    outcome: record.outcome,
+    finishedEarlier: record.finishedEarlier,
+    generationBefore: record.generationBefore,
+    generationAfter: record.generationAfter,
+    newSystem: record.newSystem,
+    packageChanges: details.packages.slice(0, MAX_PACKAGE_LINES).map(describePackageChange),
+    packageChangeCount: details.packages.length,
+    unitChanges: details.units,
+    durationMs,
+    ...extra,
+  };
+}
+
+function summarize(results: HostResult[]): string {
+  const counts = new Map<string, string[]>();
+  for (const r of results) counts.set(r.outcome, [...(counts.get(r.outcome) ?? []), r.host]);
+  return [...counts.entries()].map(([outcome, hosts]) => `${outcome}: ${hosts.join(", ")}`).join("; ");
+}
+
+function nextStep(results: HostResult[], record: DeploymentRecord): string {
+  if (results.some((r) => r.outcome === "failed" || r.outcome === "rolled-back")) {
+    return `fix what the errors name, then deploy again; hosts that failed are on their previous generation (resume with resume: "${record.id}")`;
+  }
+  if (record.request.dryRun) return "review the changes, then deploy without dryRun";
+  return "nothing to do; host_status shows each host's generations";
+}

@@ -1,0 +1,104 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { UserError } from "../errors.js";
+import { deploymentsDir, listJsonFiles, processAlive, readJson, writeFileAtomic } from "../state.js";
+
+/** The state of a deployment, on disk so that an interrupted one can be resumed. */
+
+export type DeployMode = "standard" | "fast" | "emergency";
+export type DeployGoal = "switch" | "boot" | "test" | "dry-activate";
+
+export type HostOutcome = "pending" | "deployed" | "unchanged" | "dry-run" | "failed" | "rolled-back";
+
+export interface PhaseRecord {
+  name: string;
+  startedAt: string;
+  durationMs?: number;
+  ok?: boolean;
+  detail?: string;
+}
+
+export interface HostRecord {
+  outcome: HostOutcome;
+  phases: PhaseRecord[];
+  newSystem?: string;
+  previousSystem?: string;
+  generationBefore?: number;
+  generationAfter?: number;
+  /** Set when the host was finished by an earlier run of this deployment (resume). */
+  finishedEarlier?: boolean;
+}
+
+export interface DeploymentRequest {
+  flake: string;
+  selectors: string[];
+  mode: DeployMode;
+  goal: DeployGoal;
+  dryRun: boolean;
+  confirmTimeoutSec: number;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  pid: number;
+  createdAt: string;
+  updatedAt: string;
+  status: "running" | "succeeded" | "failed";
+  request: DeploymentRequest;
+  hosts: Record<string, HostRecord>;
+  /** The full results, for the report; written when the deployment ends. */
+  results?: unknown;
+}
+
+export function newDeploymentId(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+export class DeploymentStore {
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  private file(id: string): string {
+    if (!/^[A-Za-z0-9-]+$/.test(id))
+      throw new UserError(`"${id}" is not a deployment id`, "use an id from a deploy result, or latest");
+    return join(deploymentsDir(this.env), `${id}.json`);
+  }
+
+  save(record: DeploymentRecord): void {
+    record.updatedAt = new Date().toISOString();
+    writeFileAtomic(this.file(record.id), `${JSON.stringify(record, null, 2)}\n`, { backup: false });
+  }
+
+  load(id: string): DeploymentRecord | undefined {
+    return readJson<DeploymentRecord>(this.file(id));
+  }
+
+  list(): DeploymentRecord[] {
+    return listJsonFiles(deploymentsDir(this.env))
+      .map((file) => readJson<DeploymentRecord>(file))
+      .filter((r): r is DeploymentRecord => r !== undefined)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /**
+   * The deployment to resume: the given id, or with "latest" the newest that did not finish.
+   * One still running in a live process is refused.
+   */
+  resumable(idOrLatest: string): DeploymentRecord {
+    const record =
+      idOrLatest === "latest" ? this.list().find((r) => r.status !== "succeeded") : this.load(idOrLatest);
+    if (!record) {
+      throw new UserError(
+        idOrLatest === "latest" ? "no unfinished deployment to resume" : `no deployment ${idOrLatest}`,
+        "start a new deployment instead",
+      );
+    }
+    if (record.status === "running" && record.pid !== process.pid && processAlive(record.pid)) {
+      throw new UserError(
+        `deployment ${record.id} is still running (pid ${record.pid})`,
+        "wait for it to finish",
+      );
+    }
+    return record;
+  }
+}

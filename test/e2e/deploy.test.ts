@@ -1,0 +1,197 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type SimFleet, skipFleetReason } from "../fleet/harness.js";
+import { useFleetAndServer } from "./client.js";
+
+type DeployOut = {
+  deploymentId: string;
+  status: string;
+  summary: string;
+  hosts: Array<{
+    host: string;
+    outcome: string;
+    generationBefore?: number;
+    generationAfter?: number;
+    newSystem?: string;
+    packageChanges: string[];
+    unitChanges: Array<{ unit: string; action: string }>;
+    error?: string;
+    connectionLost?: boolean;
+    logs?: Record<string, string[]>;
+  }>;
+};
+
+const skip = skipFleetReason();
+
+async function currentSystem(fleet: SimFleet, host: string): Promise<string> {
+  return (await fleet.onHost(host, "readlink /run/current-system")).stdout.trim();
+}
+
+describe.skipIf(skip)("deploy on the simulated fleet", () => {
+  const context = useFleetAndServer();
+  const deploy = async (args: Record<string, unknown>) => {
+    const result = await context.server.client.callTool({ name: "deploy", arguments: args }, undefined, {
+      timeout: 300_000,
+    });
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    return result.structuredContent as DeployOut;
+  };
+
+  it("deploys a change to all four hosts in parallel, then finds nothing to do", async () => {
+    // p510 runs nginx already; it gets firefox.
+    const added: Record<string, string> = {
+      p620: "nginx: ∅ → 1.24.0",
+      p510: "firefox: ∅ → 120.0",
+      razer: "nginx: ∅ → 1.24.0",
+      samsung: "nginx: ∅ → 1.24.0",
+    };
+    for (const [host, change] of Object.entries(added)) {
+      context.fleet.editHost(host, (text) =>
+        text.replace('packages = [ "', `packages = [ "${change.split(":")[0]}" "`),
+      );
+    }
+    await context.fleet.commit("add a package everywhere");
+    const first = await deploy({ hosts: ["all"] });
+    expect(first.status).toBe("succeeded");
+    expect(first.hosts.map((h) => [h.host, h.outcome, h.generationBefore, h.generationAfter])).toEqual([
+      ["p510", "deployed", 1, 2],
+      ["p620", "deployed", 1, 2],
+      ["razer", "deployed", 1, 2],
+      ["samsung", "deployed", 1, 2],
+    ]);
+    for (const host of first.hosts) {
+      expect(host.packageChanges).toEqual([added[host.host]]);
+      expect(await currentSystem(context.fleet, host.host)).toBe(host.newSystem);
+    }
+
+    const second = await deploy({ hosts: ["all"] });
+    expect(second.status).toBe("succeeded");
+    expect(second.hosts.map((h) => h.outcome)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
+    expect(second.summary).toBe("unchanged: p510, p620, razer, samsung");
+    // No copy was even attempted: the record's phases stop at the probe.
+    const record = JSON.parse(
+      readFileSync(
+        join(
+          context.fleet.env.XDG_STATE_HOME as string,
+          "nix-deploy",
+          "deployments",
+          `${second.deploymentId}.json`,
+        ),
+        "utf8",
+      ),
+    );
+    for (const host of Object.values(record.hosts) as Array<{ phases: Array<{ name: string }> }>) {
+      expect(host.phases.map((p) => p.name)).toEqual(["lock", "build", "probe"]);
+    }
+  });
+
+  it("reports the units a change restarts", async () => {
+    context.fleet.editHost("p620", (text) =>
+      text.replace('ProtectSystem = "full";', 'ProtectSystem = "strict";'),
+    );
+    await context.fleet.commit("harden grafana");
+    const result = await deploy({ hosts: ["p620"], dryRun: true });
+    expect(result.hosts[0]).toMatchObject({
+      outcome: "dry-run",
+      unitChanges: [{ unit: "grafana.service", action: "restart" }],
+    });
+    const applied = await deploy({ hosts: ["p620"] });
+    expect(applied.hosts[0]).toMatchObject({ outcome: "deployed", generationAfter: 3 });
+  });
+
+  it("rolls back an activation that exits non-zero, at once", async () => {
+    const before = await currentSystem(context.fleet, "samsung");
+    context.fleet.editHost("samsung", (text) => text.replace("fail = false;", "fail = true;"));
+    await context.fleet.commit("break samsung's activation");
+    const started = Date.now();
+    const result = await deploy({ hosts: ["samsung"], confirmTimeoutSec: 60 });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(result.status).toBe("failed");
+    expect(result.hosts[0]?.outcome).toBe("rolled-back");
+    expect(result.hosts[0]?.error).toMatch(
+      /rolled back: activation exited with status 1; back on generation 2/,
+    );
+    expect(await currentSystem(context.fleet, "samsung")).toBe(before);
+  });
+
+  it("rolls back when a critical service is left failed, naming the unit", async () => {
+    const before = await currentSystem(context.fleet, "p510");
+    context.fleet.editHost("p510", (text) =>
+      text.replace("failedUnits = [ ];", 'failedUnits = [ "postgresql.service" ];'),
+    );
+    await context.fleet.commit("postgresql fails on p510");
+    const result = await deploy({ hosts: ["p510"] });
+    const p510 = result.hosts[0];
+    expect(p510?.outcome).toBe("rolled-back");
+    expect(p510?.error).toMatch(/postgresql\.service/);
+    expect(p510?.logs?.["postgresql.service"]?.join("\n")).toMatch(/Failed with result 'exit-code'/);
+    expect(await currentSystem(context.fleet, "p510")).toBe(before);
+    expect((await context.fleet.onHost("p510", "systemctl is-system-running")).stdout.trim()).toBe("running");
+  });
+
+  it("reverts by itself when the connection is lost after activation, and says so", async () => {
+    const before = await currentSystem(context.fleet, "razer");
+    context.fleet.editHost("razer", (text) =>
+      text.replace("activation = { fail = false;", "activation = { delaySeconds = 2; fail = false;"),
+    );
+    await context.fleet.commit("slow activation on razer");
+    const razer = context.fleet.hosts.get("razer");
+    const runDir = join(razer?.dir as string, "run", "nix-deploy");
+    const known = newRuns(runDir, []);
+    const pending = deploy({ hosts: ["razer"], confirmTimeoutSec: 3 });
+    // Kill sshd while the activation runs: nobody can confirm; the supervisor must revert alone.
+    await waitFor(() => activationStarted(runDir, known), 60_000);
+    await context.fleet.stopHost("razer");
+    await waitFor(() => supervisorResult(runDir, known) === "rolled-back", 30_000);
+    await context.fleet.startHost("razer");
+    const result = await pending;
+    expect(result.hosts[0]).toMatchObject({ outcome: "rolled-back", connectionLost: true });
+    expect(result.hosts[0]?.error).toMatch(
+      /connection lost after activation; rolled back: no confirmation within 3s/,
+    );
+    expect(await currentSystem(context.fleet, "razer")).toBe(before);
+  });
+});
+
+/** Supervisor directories of activations that started after `known` was taken. */
+function newRuns(runDir: string, known: string[]): string[] {
+  try {
+    return readdirSync(runDir).filter((d) => !known.includes(d));
+  } catch {
+    return [];
+  }
+}
+
+function activationStarted(runDir: string, known: string[]): boolean {
+  try {
+    return newRuns(runDir, known).some((d) => {
+      try {
+        return readFileSync(join(runDir, d, "activation.log"), "utf8").includes("activating");
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+function supervisorResult(runDir: string, known: string[]): string | undefined {
+  for (const d of newRuns(runDir, known)) {
+    try {
+      return readFileSync(join(runDir, d, "result"), "utf8").trim();
+    } catch {
+      // not yet
+    }
+  }
+  return undefined;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
