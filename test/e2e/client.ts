@@ -10,7 +10,7 @@ export const SERVER_ENTRY = join(import.meta.dirname, "..", "..", "dist", "index
 export async function connectStdio(
   args: string[],
   env: Record<string, string>,
-): Promise<{ client: Client; stderr: () => string; close(): Promise<void> }> {
+): Promise<{ client: Client; pid: number | null; stderr: () => string; close(): Promise<void> }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [SERVER_ENTRY, ...args],
@@ -25,6 +25,7 @@ export async function connectStdio(
   await client.connect(transport);
   return {
     client,
+    pid: transport.pid,
     stderr: () => stderr,
     close: async () => {
       const pid = transport.pid;

@@ -210,7 +210,8 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     await Promise.all(
       names.map(async (name) => {
         const hostDir = join(dir, "hosts", name);
-        for (const sub of ["root", "run", "bin", "etc"]) mkdirSync(join(hostDir, sub), { recursive: true });
+        for (const sub of ["root", "run", "bin", "etc", "home"])
+          mkdirSync(join(hostDir, sub), { recursive: true });
         cpSync(join(FIXTURE, "host-bin"), join(hostDir, "bin"), { recursive: true });
         // `nix build --json` does not keep the order of its installables: match by name.
         const initialSystem = built
@@ -282,6 +283,9 @@ async function bootHost(host: SimHost): Promise<void> {
     'mount --bind "$1/root/nix" /nix',
     'mount --bind "$1/run" /run',
     'mount --bind "$1/bin" /usr/local/bin',
+    // Root's own home: the machine's /root may hold shell start-up files (pyenv, cargo) that a
+    // NixOS host does not have, and that slow down or lock up every ssh session.
+    'mount --bind "$1/home" /root',
     "mkdir -p /run/sshd && chmod 0755 /run/sshd",
     'nix-env -p /nix/var/nix/profiles/system --set "$2"',
     '"$2/bin/switch-to-configuration" switch >/dev/null',

@@ -67,6 +67,7 @@ const hostResultSchema = z.object({
   durationMs: z.number(),
   error: z.string().optional(),
   connectionLost: z.boolean().optional(),
+  notes: z.array(z.string()).optional().describe("things worth knowing that did not fail the host"),
   logs: z
     .record(z.string(), z.array(z.string()))
     .optional()
@@ -236,12 +237,20 @@ async function deployHost(
       context.save();
     }
   };
+  const notes: string[] = [];
   const finish = (outcome: HostOutcome, extra: Partial<HostResult> = {}) => {
     hostRecord.outcome = outcome;
-    return hostResultOf(host.name, hostRecord, details, Date.now() - started, extra);
+    return hostResultOf(host.name, hostRecord, details, Date.now() - started, {
+      ...(notes.length ? { notes } : {}),
+      ...extra,
+    });
   };
 
   const lock = await phase("lock", async () => acquireHostLock(host.name, record.id, engine.env));
+  if (lock.tookOverFrom) {
+    const { deploymentId, pid } = lock.tookOverFrom;
+    notes.push(`took over the lock of deployment ${deploymentId}, whose process (pid ${pid}) is gone`);
+  }
   try {
     return await deployLocked();
   } finally {
@@ -254,6 +263,10 @@ async function deployHost(
     hostRecord.newSystem = newSystem;
 
     const before = await phase("probe", async () => {
+      // An activation still waiting for its confirmation (a killed deployer's, or another
+      // machine's) decides the host's system soon: wait for it rather than race it.
+      const waited = await waitForPendingActivations(engine, host, (request.confirmTimeoutSec + 660) * 1000);
+      if (waited) notes.push(`waited for an earlier activation on the host to finish (${waited})`);
       const status = await hostStatus(engine, host, context.signal);
       if (!status.reachable)
         throw new UserError(
@@ -414,6 +427,31 @@ export async function copyClosure(
       `copying the system to ${host.name} failed:\n${nixErrorExcerpt(result.stderr)}`,
       `check ssh access to ${host.ssh.destination} and free space in its /nix`,
     );
+  }
+}
+
+const PENDING_SCRIPT = `for dir in /run/nix-deploy/*/; do [ -d "$dir" ] && [ ! -f "$dir/result" ] && basename "$dir"; done; exit 0`;
+
+/** Waits (bounded) until no supervisor on the host is undecided; returns what it waited for. */
+async function waitForPendingActivations(
+  engine: Engine,
+  host: Host,
+  boundMs: number,
+): Promise<string | undefined> {
+  const deadline = Date.now() + boundMs;
+  let waitedFor: string | undefined;
+  while (true) {
+    const result = await engine.remote.run(host.ssh, ["sh", "-c", PENDING_SCRIPT], { timeoutMs: 15_000 });
+    const pending = result.exitCode === 0 ? result.stdout.trim() : "";
+    if (!pending) return waitedFor;
+    waitedFor = pending.split("\n").join(", ");
+    if (Date.now() > deadline) {
+      throw new UserError(
+        `${host.name} has an activation that never finished (${waitedFor})`,
+        "look at /run/nix-deploy on the host; remove the directory once you know the host's state",
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
