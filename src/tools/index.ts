@@ -2,6 +2,7 @@ import type { AnyToolDefinition } from "./define.js";
 import deploy from "./deploy.js";
 import fleetList from "./fleet_list.js";
 import hostStatus from "./host_status.js";
+import rollback from "./rollback.js";
 
 /** Every tool the server offers; one file each in this folder. */
-export const tools: AnyToolDefinition[] = [fleetList, hostStatus, deploy];
+export const tools: AnyToolDefinition[] = [fleetList, hostStatus, deploy, rollback];

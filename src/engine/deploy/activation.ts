@@ -28,6 +28,8 @@ export interface ActivationRequest {
   /** The rollback point: the system and generation the host ran before. */
   previousSystem: string;
   previousGeneration?: number;
+  /** Switch the profile to this existing generation instead of adding a new one (rollback). */
+  targetGeneration?: number;
   confirmTimeoutSec: number;
   /** Bound on switch-to-configuration itself. */
   activationTimeoutSec: number;
@@ -88,12 +90,15 @@ rollback "no confirmation within \${timeout}s"
 /** Sets the profile (for switch and boot) and starts the supervisor detached, then returns. */
 const LAUNCH_SCRIPT = `
 set -e
-watchdog=$1; shift
+watchdog=$1 target_generation=$2; shift 2
 profile=$1 new=$2 goal=$3 nonce=$4
 dir=/run/nix-deploy/$nonce
 mkdir -p "$dir"
 chmod 0700 /run/nix-deploy "$dir"
-if [ "$goal" != test ]; then nix-env -p "$profile" --set "$new"; fi
+if [ "$goal" != test ]; then
+  if [ -n "$target_generation" ]; then nix-env -p "$profile" --switch-generation "$target_generation"
+  else nix-env -p "$profile" --set "$new"; fi
+fi
 if [ -d /run/systemd/system ] && command -v systemd-run > /dev/null; then
   systemd-run --unit "nix-deploy-$nonce" --collect --no-ask-password --quiet --service-type=exec -- sh -c "$watchdog" nix-deploy-watchdog "$@"
   echo systemd-run
@@ -166,6 +171,7 @@ export async function activateWithMagicRollback(
       LAUNCH_SCRIPT,
       "nix-deploy-launch",
       WATCHDOG_SCRIPT,
+      request.targetGeneration === undefined ? "" : String(request.targetGeneration),
       host.profile,
       request.newSystem,
       request.goal,

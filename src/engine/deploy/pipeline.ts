@@ -7,7 +7,7 @@ import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { sshOptionArgs } from "../remote/ssh.js";
 import { withRetry } from "../retry.js";
-import { activateWithMagicRollback, newNonce } from "./activation.js";
+import { newNonce } from "./activation.js";
 import {
   describePackageChange,
   type PackageChange,
@@ -16,8 +16,8 @@ import {
   UNIT_CHANGES_SCRIPT,
   type UnitChange,
 } from "./changes.js";
-import { checkHealth, judgeHealth, type ResourceFigures, unitLogs } from "./health.js";
-import { acquireHostLock, type HostLock } from "./lock.js";
+import type { ResourceFigures } from "./health.js";
+import { acquireHostLock } from "./lock.js";
 import {
   type DeploymentRecord,
   DeploymentStore,
@@ -26,6 +26,7 @@ import {
   newDeploymentId,
   type PhaseRecord,
 } from "./record.js";
+import { switchAndVerify } from "./switch.js";
 
 /**
  * The deployment pipeline, per host and in parallel with a limit:
@@ -299,69 +300,25 @@ async function deployHost(
       return finish("dry-run");
     }
 
-    const baseline = await checkHealth(engine, host, { withLogs: false });
-    details.resourcesBefore = baseline.resources;
-    const previousSystem = before.currentSystem as string;
     const goal = request.goal === "dry-activate" ? "switch" : request.goal;
-    let healthLogs: Record<string, string[]> = {};
-    const outcome = await phase("activate", () =>
-      activateWithMagicRollback(
+    const switched = await phase("activate", () =>
+      switchAndVerify(
         engine,
+        host,
         {
-          host,
           newSystem,
           goal,
-          previousSystem,
+          previousSystem: before.currentSystem as string,
           previousGeneration: hostRecord.generationBefore,
           confirmTimeoutSec: request.confirmTimeoutSec,
-          activationTimeoutSec: 600,
+          nonce: newNonce(record.id, host.name),
         },
-        newNonce(record.id, host.name),
-        async () => {
-          const report = await checkHealth(engine, host);
-          details.resourcesAfter = report.resources;
-          healthLogs = report.logs;
-          return judgeHealth(report);
-        },
+        details,
         { signal: context.signal, onStep: context.step },
       ),
     );
-    details.activationLog = outcome.activationLog;
-
-    const after = await hostStatus(engine, host);
-    hostRecord.generationAfter = after.generations.find((g) => g.current)?.number;
-    if (outcome.status === "confirmed") {
-      const expected = goal === "boot" ? previousSystem : newSystem;
-      if (after.currentSystem !== expected) {
-        return finish("failed", {
-          error: `after activation /run/current-system is ${after.currentSystem ?? "unknown"}, not ${expected}`,
-        });
-      }
-      return finish("deployed");
-    }
-    if (outcome.status === "rolled-back") {
-      const failedUnits = failedUnitsOf(outcome.activationLog);
-      const logs = Object.keys(healthLogs).length
-        ? healthLogs
-        : failedUnits.length
-          ? await unitLogs(engine, host, failedUnits)
-          : {};
-      const back =
-        after.currentSystem === previousSystem
-          ? `; back on generation ${hostRecord.generationAfter ?? "?"}`
-          : `; but /run/current-system is ${after.currentSystem ?? "unknown"}`;
-      const lost = outcome.connectionLost ? "connection lost after activation; " : "";
-      const units = failedUnits.length ? ` (failed units: ${failedUnits.join(", ")})` : "";
-      return finish("rolled-back", {
-        error: `${lost}rolled back: ${outcome.rollbackReason ?? "unknown reason"}${units}${back}`,
-        connectionLost: outcome.connectionLost || undefined,
-        logs: capLogs(logs),
-      });
-    }
-    return finish("failed", {
-      error: `${outcome.rollbackReason ?? "the host did not report an outcome in time"}${outcome.connectionLost ? " (connection lost; the host reverts by itself if nobody confirms)" : ""}`,
-      connectionLost: outcome.connectionLost || undefined,
-    });
+    hostRecord.generationAfter = switched.generationAfter;
+    return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
   }
 }
 
@@ -491,22 +448,6 @@ async function dryActivate(engine: Engine, host: Host, newSystem: string): Promi
   if (result.exitCode !== 0)
     throw new UserError(`dry activation on ${host.name} failed:\n${result.stderr.trim()}`);
   return `${result.stdout}${result.stderr}`.split("\n").filter((l) => l.trim() !== "");
-}
-
-/** Units named in switch-to-configuration's `the following units failed: a b`. */
-function failedUnitsOf(activationLog: string[]): string[] {
-  const units = new Set<string>();
-  for (const line of activationLog) {
-    const match = /the following units failed: (.+)$/.exec(line);
-    if (match) for (const unit of (match[1] as string).split(/[\s,]+/)) if (unit) units.add(unit);
-  }
-  return [...units];
-}
-
-function capLogs(logs: Record<string, string[]>): Record<string, string[]> | undefined {
-  const entries = Object.entries(logs);
-  if (entries.length === 0) return undefined;
-  return Object.fromEntries(entries.slice(0, 3).map(([unit, lines]) => [unit, lines.slice(-10)]));
 }
 
 function hostResultOf(

@@ -1,0 +1,148 @@
+import { z } from "zod";
+import type { Engine } from "../engine.js";
+import { describeError, UserError } from "../errors.js";
+import { discoverFleet, selectHosts } from "../fleet/hosts.js";
+import { hostStatus } from "../fleet/status.js";
+import { mapLimit } from "../process.js";
+import { newNonce } from "./activation.js";
+import { acquireHostLock } from "./lock.js";
+import type { HostDetails } from "./pipeline.js";
+import { newDeploymentId } from "./record.js";
+import { switchAndVerify } from "./switch.js";
+
+export const rollbackOptionsSchema = z.object({
+  hosts: z.array(z.string().min(1)).min(1).describe('host names, @tag, or "all"'),
+  generation: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("the generation to return to; default: the one before the current"),
+  confirmTimeoutSec: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .optional()
+    .describe("magic rollback timeout (default 30)"),
+});
+export type RollbackOptions = z.infer<typeof rollbackOptionsSchema> & { flake?: string };
+
+export const rollbackResultSchema = z.object({
+  status: z.enum(["succeeded", "failed"]),
+  summary: z.string(),
+  hosts: z.array(
+    z.object({
+      host: z.string(),
+      outcome: z
+        .enum(["switched", "reverted", "failed"])
+        .describe("switched: now on the target; reverted: the target failed its checks, host left as it was"),
+      generationBefore: z.number().optional(),
+      generationAfter: z.number().optional(),
+      targetGeneration: z.number().optional(),
+      error: z.string().optional(),
+      logs: z.record(z.string(), z.array(z.string())).optional(),
+    }),
+  ),
+  next: z.string(),
+});
+export type RollbackResult = z.infer<typeof rollbackResultSchema>;
+type HostRollback = RollbackResult["hosts"][number];
+
+/**
+ * Returns hosts to an earlier generation (the previous one by default) the way deploy activates:
+ * under magic rollback, with the same health checks, so a bad old generation is undone too.
+ */
+export async function rollback(
+  engine: Engine,
+  options: RollbackOptions,
+  hooks: { signal?: AbortSignal; progress?: (m: string) => void } = {},
+): Promise<RollbackResult> {
+  const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
+  const hosts = selectHosts(fleet, options.hosts);
+  const id = newDeploymentId();
+  const results = await mapLimit(hosts, engine.parallelism, async (host): Promise<HostRollback> => {
+    const step = (message: string) => hooks.progress?.(`${host.name}: ${message}`);
+    let lock: ReturnType<typeof acquireHostLock> | undefined;
+    try {
+      lock = acquireHostLock(host.name, id, engine.env);
+      const status = await hostStatus(engine, host, hooks.signal);
+      if (!status.reachable)
+        throw new UserError(
+          `${host.name} does not answer over ssh: ${status.reason}`,
+          `check that ${host.ssh.destination} is up`,
+        );
+      const current = status.generations.find((g) => g.current);
+      if (!current || !status.currentSystem)
+        throw new UserError(`${host.name} has no current generation in ${host.profile}`);
+      const target =
+        options.generation !== undefined
+          ? status.generations.find((g) => g.number === options.generation)
+          : status.generations.filter((g) => g.number < current.number).at(-1);
+      if (!target?.path) {
+        const known = status.generations.map((g) => g.number).join(", ");
+        throw new UserError(
+          options.generation !== undefined
+            ? `${host.name} has no generation ${options.generation}`
+            : `${host.name} has no generation before ${current.number}`,
+          `its generations: ${known}`,
+        );
+      }
+      if (target.number === current.number)
+        throw new UserError(`${host.name} is already on generation ${target.number}`);
+      step(`switching to generation ${target.number}`);
+      const details: HostDetails = { packages: [], units: [], activationLog: [] };
+      const switched = await switchAndVerify(
+        engine,
+        host,
+        {
+          newSystem: target.path,
+          goal: "switch",
+          previousSystem: status.currentSystem,
+          previousGeneration: current.number,
+          targetGeneration: target.number,
+          confirmTimeoutSec: options.confirmTimeoutSec ?? 30,
+          nonce: newNonce(id, host.name),
+        },
+        details,
+        { signal: hooks.signal, onStep: step },
+      );
+      const outcome =
+        switched.outcome === "confirmed"
+          ? "switched"
+          : switched.outcome === "rolled-back"
+            ? "reverted"
+            : "failed";
+      step(outcome);
+      return {
+        host: host.name,
+        outcome,
+        generationBefore: current.number,
+        generationAfter: switched.generationAfter,
+        targetGeneration: target.number,
+        error: switched.extra.error,
+        logs: switched.extra.logs,
+      };
+    } catch (error) {
+      return { host: host.name, outcome: "failed", error: describeError(error) };
+    } finally {
+      lock?.release();
+    }
+  });
+  const ok = results.every((r) => r.outcome === "switched");
+  engine.log.info({ rollback: id, hosts: results.map((r) => [r.host, r.outcome]) }, "rollback finished");
+  return {
+    status: ok ? "succeeded" : "failed",
+    summary: results
+      .map((r) =>
+        r.outcome === "switched"
+          ? `${r.host}: generation ${r.generationBefore} → ${r.targetGeneration}`
+          : `${r.host}: ${r.outcome}`,
+      )
+      .join("; "),
+    hosts: results,
+    next: ok
+      ? "the hosts run the earlier generation; fix the configuration before deploying again"
+      : "read the errors; hosts that did not switch are on the generation they had",
+  };
+}

@@ -1,0 +1,124 @@
+import type { Engine } from "../engine.js";
+import type { Host } from "../fleet/hosts.js";
+import { hostStatus } from "../fleet/status.js";
+import { type ActivationGoal, activateWithMagicRollback } from "./activation.js";
+import { checkHealth, judgeHealth, unitLogs } from "./health.js";
+import type { HostDetails, HostResult } from "./pipeline.js";
+
+export interface SwitchRequest {
+  newSystem: string;
+  goal: ActivationGoal;
+  previousSystem: string;
+  previousGeneration?: number;
+  /** Switch the profile to this existing generation instead of adding one (rollback). */
+  targetGeneration?: number;
+  confirmTimeoutSec: number;
+  nonce: string;
+}
+
+export interface SwitchResult {
+  outcome: "confirmed" | "rolled-back" | "failed";
+  generationAfter?: number;
+  extra: Partial<HostResult>;
+}
+
+/**
+ * Activates a system under magic rollback, judges the host's health, and verifies where the host
+ * ended: the shared end of deploy and rollback. Resource figures are taken before and after.
+ */
+export async function switchAndVerify(
+  engine: Engine,
+  host: Host,
+  request: SwitchRequest,
+  details: HostDetails,
+  hooks: { signal?: AbortSignal; onStep?: (step: string) => void } = {},
+): Promise<SwitchResult> {
+  const baseline = await checkHealth(engine, host, { withLogs: false });
+  details.resourcesBefore = baseline.resources;
+  let healthLogs: Record<string, string[]> = {};
+  const outcome = await activateWithMagicRollback(
+    engine,
+    {
+      host,
+      newSystem: request.newSystem,
+      goal: request.goal,
+      previousSystem: request.previousSystem,
+      previousGeneration: request.previousGeneration,
+      targetGeneration: request.targetGeneration,
+      confirmTimeoutSec: request.confirmTimeoutSec,
+      activationTimeoutSec: 600,
+    },
+    request.nonce,
+    async () => {
+      const report = await checkHealth(engine, host);
+      details.resourcesAfter = report.resources;
+      healthLogs = report.logs;
+      return judgeHealth(report);
+    },
+    hooks,
+  );
+  details.activationLog = outcome.activationLog;
+
+  const after = await hostStatus(engine, host);
+  const generationAfter = after.generations.find((g) => g.current)?.number;
+  if (outcome.status === "confirmed") {
+    const expected = request.goal === "boot" ? request.previousSystem : request.newSystem;
+    if (after.currentSystem !== expected) {
+      return {
+        outcome: "failed",
+        generationAfter,
+        extra: {
+          error: `after activation /run/current-system is ${after.currentSystem ?? "unknown"}, not ${expected}`,
+        },
+      };
+    }
+    return { outcome: "confirmed", generationAfter, extra: {} };
+  }
+  if (outcome.status === "rolled-back") {
+    const failedUnits = failedUnitsOf(outcome.activationLog);
+    const logs = Object.keys(healthLogs).length
+      ? healthLogs
+      : failedUnits.length
+        ? await unitLogs(engine, host, failedUnits)
+        : {};
+    const back =
+      after.currentSystem === request.previousSystem
+        ? `; back on generation ${generationAfter ?? "?"}`
+        : `; but /run/current-system is ${after.currentSystem ?? "unknown"}`;
+    const lost = outcome.connectionLost ? "connection lost after activation; " : "";
+    const units = failedUnits.length ? ` (failed units: ${failedUnits.join(", ")})` : "";
+    return {
+      outcome: "rolled-back",
+      generationAfter,
+      extra: {
+        error: `${lost}rolled back: ${outcome.rollbackReason ?? "unknown reason"}${units}${back}`,
+        connectionLost: outcome.connectionLost || undefined,
+        logs: capLogs(logs),
+      },
+    };
+  }
+  return {
+    outcome: "failed",
+    generationAfter,
+    extra: {
+      error: `${outcome.rollbackReason ?? "the host did not report an outcome in time"}${outcome.connectionLost ? " (connection lost; the host reverts by itself if nobody confirms)" : ""}`,
+      connectionLost: outcome.connectionLost || undefined,
+    },
+  };
+}
+
+/** Units named in switch-to-configuration's `the following units failed: a b`. */
+function failedUnitsOf(activationLog: string[]): string[] {
+  const units = new Set<string>();
+  for (const line of activationLog) {
+    const match = /the following units failed: (.+)$/.exec(line);
+    if (match) for (const unit of (match[1] as string).split(/[\s,]+/)) if (unit) units.add(unit);
+  }
+  return [...units];
+}
+
+function capLogs(logs: Record<string, string[]>): Record<string, string[]> | undefined {
+  const entries = Object.entries(logs);
+  if (entries.length === 0) return undefined;
+  return Object.fromEntries(entries.slice(0, 3).map(([unit, lines]) => [unit, lines.slice(-10)]));
+}
