@@ -2,7 +2,9 @@ import type { AnyToolDefinition } from "./define.js";
 import deploy from "./deploy.js";
 import fleetList from "./fleet_list.js";
 import hostStatus from "./host_status.js";
+import preflight from "./preflight.js";
 import rollback from "./rollback.js";
+import testBuild from "./test_build.js";
 
 /** Every tool the server offers; one file each in this folder. */
-export const tools: AnyToolDefinition[] = [fleetList, hostStatus, deploy, rollback];
+export const tools: AnyToolDefinition[] = [fleetList, hostStatus, preflight, testBuild, deploy, rollback];

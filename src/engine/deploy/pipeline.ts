@@ -8,6 +8,7 @@ import { mapLimit } from "../process.js";
 import { sshOptionArgs } from "../remote/ssh.js";
 import { withRetry } from "../retry.js";
 import { newNonce } from "./activation.js";
+import { buildLocally } from "./build.js";
 import {
   describePackageChange,
   type PackageChange,
@@ -260,7 +261,9 @@ async function deployHost(
 
   async function deployLocked(): Promise<HostResult> {
     context.step("building");
-    const newSystem = await phase("build", () => buildHost(engine, request.flake, host.name, context.signal));
+    const newSystem = await phase("build", () =>
+      buildLocally(engine, request.flake, host.name, context.signal),
+    );
     hostRecord.newSystem = newSystem;
 
     const before = await phase("probe", async () => {
@@ -320,26 +323,6 @@ async function deployHost(
     hostRecord.generationAfter = switched.generationAfter;
     return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
   }
-}
-
-/** Builds one host's system and returns its store path. */
-export async function buildHost(
-  engine: Engine,
-  flake: string,
-  host: string,
-  signal?: AbortSignal,
-): Promise<string> {
-  const installable = hostInstallable(flake, host);
-  const result = await engine.nix.run(["build", "--no-link", "--json", installable], { signal });
-  if (result.exitCode !== 0) {
-    throw new UserError(
-      `building ${host} failed:\n${nixErrorExcerpt(result.stderr)}`,
-      `fix the error, then check with: nix build ${installable}`,
-    );
-  }
-  const [built] = JSON.parse(result.stdout) as Array<{ outputs: { out: string } }>;
-  if (!built?.outputs.out) throw new Error(`nix build printed no output path for ${host}`);
-  return built.outputs.out;
 }
 
 /**

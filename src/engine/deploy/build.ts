@@ -1,0 +1,147 @@
+import { z } from "zod";
+import type { Engine } from "../engine.js";
+import { describeError, UserError } from "../errors.js";
+import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
+import { hostInstallable, nixErrorExcerpt } from "../nix.js";
+import { mapLimit } from "../process.js";
+import { sshOptionArgs } from "../remote/ssh.js";
+
+export const testBuildOptionsSchema = z.object({
+  hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all" (default)'),
+  buildHost: z
+    .string()
+    .optional()
+    .describe("build on this host of the fleet and copy the result back (like --build-host)"),
+});
+export type TestBuildOptions = z.infer<typeof testBuildOptionsSchema> & { flake?: string };
+
+export const testBuildResultSchema = z.object({
+  status: z.enum(["succeeded", "failed"]),
+  summary: z.string(),
+  hosts: z.array(
+    z.object({
+      host: z.string(),
+      ok: z.boolean(),
+      storePath: z.string().optional(),
+      buildTimeMs: z.number(),
+      closureSizeBytes: z.number().optional(),
+      failingDerivation: z.string().optional(),
+      error: z.string().optional().describe("the last lines of Nix's error"),
+    }),
+  ),
+  next: z.string(),
+});
+export type TestBuildResult = z.infer<typeof testBuildResultSchema>;
+
+/** The derivation Nix names in `builder for '/nix/store/...drv' failed`. */
+export function failingDerivation(stderr: string): string | undefined {
+  return /(?:builder for|build of) '(\/nix\/store\/[^']+\.drv)' failed/.exec(stderr)?.[1];
+}
+
+/**
+ * Builds each host's system without deploying it: locally, or on a build host (the derivation is
+ * copied there, built there, and the result copied back), in parallel with the engine's limit.
+ */
+export async function testBuild(
+  engine: Engine,
+  options: TestBuildOptions,
+  hooks: { signal?: AbortSignal; progress?: (m: string) => void } = {},
+): Promise<TestBuildResult> {
+  const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
+  const hosts = selectHosts(fleet, options.hosts ?? ["all"]).filter((h) => h.inFlake);
+  const builder = options.buildHost ? selectHosts(fleet, [options.buildHost])[0] : undefined;
+  const results = await mapLimit(hosts, engine.parallelism, async (host) => {
+    const started = Date.now();
+    hooks.progress?.(`${host.name}: building${builder ? ` on ${builder.name}` : ""}`);
+    try {
+      const storePath = builder
+        ? await buildOnHost(engine, fleet.flake, host.name, builder, hooks.signal)
+        : await buildLocally(engine, fleet.flake, host.name, hooks.signal);
+      const [info] = await engine.nix.pathInfo([storePath], { closureSize: true });
+      hooks.progress?.(`${host.name}: built`);
+      return {
+        host: host.name,
+        ok: true,
+        storePath,
+        buildTimeMs: Date.now() - started,
+        closureSizeBytes: info?.closureSize,
+      };
+    } catch (error) {
+      const text = describeError(error);
+      hooks.progress?.(`${host.name}: build failed`);
+      return {
+        host: host.name,
+        ok: false,
+        buildTimeMs: Date.now() - started,
+        failingDerivation: failingDerivation(text),
+        error: text,
+      };
+    }
+  });
+  const failed = results.filter((r) => !r.ok);
+  return {
+    status: failed.length ? "failed" : "succeeded",
+    summary: failed.length
+      ? `${failed.length} of ${results.length} failed: ${failed.map((r) => r.host).join(", ")}`
+      : `${results.length} built`,
+    hosts: results,
+    next: failed.length
+      ? "fix the build errors shown, then build again"
+      : "deploy when ready; deploy skips hosts whose system did not change",
+  };
+}
+
+/** Builds one host's system on this machine and returns its store path. */
+export async function buildLocally(
+  engine: Engine,
+  flake: string,
+  host: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const installable = hostInstallable(flake, host);
+  const result = await engine.nix.run(["build", "--no-link", "--json", installable], { signal });
+  if (result.exitCode !== 0) {
+    throw new UserError(
+      `building ${host} failed:\n${nixErrorExcerpt(result.stderr)}`,
+      `fix the error, then check with: nix build ${installable}`,
+    );
+  }
+  const [built] = JSON.parse(result.stdout) as Array<{ outputs: { out: string } }>;
+  if (!built?.outputs.out) throw new Error(`nix build printed no output path for ${host}`);
+  return built.outputs.out;
+}
+
+async function buildOnHost(
+  engine: Engine,
+  flake: string,
+  host: string,
+  builder: Host,
+  signal?: AbortSignal,
+): Promise<string> {
+  const installable = hostInstallable(flake, host);
+  const drv = await engine.nix.run(["eval", "--raw", `${installable}.drvPath`], { signal });
+  if (drv.exitCode !== 0) throw new UserError(`evaluating ${host} failed:\n${nixErrorExcerpt(drv.stderr)}`);
+  const drvPath = drv.stdout.trim();
+  const store = `ssh://${builder.ssh.destination}`;
+  const env = { NIX_SSHOPTS: sshOptionArgs(builder.ssh, engine.remote.settings, true).join(" ") };
+  const sent = await engine.nix.run(["copy", "--derivation", "--to", store, drvPath], { signal, env });
+  if (sent.exitCode !== 0)
+    throw new UserError(`copying the derivation to ${builder.name} failed:\n${nixErrorExcerpt(sent.stderr)}`);
+  const built = await engine.remote.run(builder.ssh, ["nix-store", "--realise", drvPath], {
+    signal,
+    timeoutMs: 3_600_000,
+  });
+  if (built.exitCode !== 0) {
+    throw new UserError(
+      `building ${host} on ${builder.name} failed:\n${nixErrorExcerpt(built.stderr)}`,
+      `fix the error; the build ran on ${builder.ssh.destination}`,
+    );
+  }
+  const out = built.stdout.trim().split("\n").at(-1) as string;
+  const fetched = await engine.nix.run(["copy", "--no-check-sigs", "--from", store, out], { signal, env });
+  if (fetched.exitCode !== 0)
+    throw new UserError(
+      `copying ${out} back from ${builder.name} failed:\n${nixErrorExcerpt(fetched.stderr)}`,
+    );
+  return out;
+}
