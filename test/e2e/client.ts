@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { expect } from "vitest";
 
 export const SERVER_ENTRY = join(import.meta.dirname, "..", "..", "dist", "index.js");
 
@@ -42,4 +43,20 @@ export async function connectStdio(
 export function textOf(result: unknown): string {
   const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
   return content.map((c) => c.text ?? "").join("\n");
+}
+
+/** Asserts that each named tool is listed with an output schema and the annotations of a read-only tool. */
+export async function expectReadOnlyTools(client: Client, names: string[]): Promise<void> {
+  const { tools } = await client.listTools();
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  for (const name of names) {
+    const tool = byName.get(name);
+    expect(tool?.outputSchema?.type, name).toBe("object");
+    expect(tool?.annotations, name).toMatchObject({
+      readOnlyHint: true,
+      destructiveHint: false,
+      idempotentHint: true,
+      openWorldHint: true,
+    });
+  }
 }

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
-import { connectStdio, textOf } from "./client.js";
+import { connectStdio, expectReadOnlyTools, textOf } from "./client.js";
 
 const skip = skipFleetReason();
 
@@ -20,18 +20,7 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
   });
 
   it("lists tools with annotations and output schemas, resources and prompts", async () => {
-    const { tools } = await server.client.listTools();
-    const byName = new Map(tools.map((t) => [t.name, t]));
-    for (const name of ["fleet_list", "host_status"]) {
-      const tool = byName.get(name);
-      expect(tool?.outputSchema?.type).toBe("object");
-      expect(tool?.annotations).toMatchObject({
-        readOnlyHint: true,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: true,
-      });
-    }
+    await expectReadOnlyTools(server.client, ["fleet_list", "host_status"]);
     const { resources } = await server.client.listResources();
     expect(resources.map((r) => r.uri)).toContain("nix-deploy://fleet");
     const { prompts } = await server.client.listPrompts();
