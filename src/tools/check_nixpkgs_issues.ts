@@ -27,7 +27,7 @@ export default defineTool({
       .string()
       .optional()
       .describe(
-        "search issues updated since this date (default: the locked nixpkgs' lastModified from flake.lock)",
+        "search issues updated since this date (default: the locked nixpkgs' lastModified from flake.lock, else 30 days back)",
       ),
     newLockDate: z
       .string()

@@ -45,6 +45,8 @@ export interface FakeGithub {
   url: string;
   requests: RecordedRequest[];
   fault?: Fault;
+  /** Answer as GitHub does when a search timed out on its side: `incomplete_results: true`. */
+  incompleteResults?: boolean;
   stop(): Promise<void>;
 }
 
@@ -145,7 +147,12 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000) + 60),
       "x-ratelimit-resource": "search",
     });
-    res.end(JSON.stringify(answerFor(q)));
+    const answer = answerFor(q);
+    // Paged as GitHub pages: per_page (at most 100) items of page `page`, total_count over all pages.
+    const perPage = Math.min(Number(url.searchParams.get("per_page") ?? 30), 100);
+    const page = Number(url.searchParams.get("page") ?? 1);
+    const items = answer.items.slice((page - 1) * perPage, page * perPage);
+    res.end(JSON.stringify({ ...answer, incomplete_results: fake.incompleteResults ?? false, items }));
   };
 
   const server: Server = createServer(handle);

@@ -162,6 +162,16 @@ describe("when GitHub limits or fails, the check degrades and never says proceed
     expect(result.verdict.verdict).not.toBe("proceed");
   });
 
+  it("incomplete results from GitHub: degraded, what came is kept", async () => {
+    fake.incompleteResults = true;
+    const result = await check();
+    expect(result.status).toBe("degraded");
+    expect(result.reason).toMatch(/^GitHub returned only part of the issues \(label "0.kind: regression": /);
+    expect(numbers(result.matches.critical)).toContain(361592);
+    const quietResult = await check({ ...quiet, refresh: true });
+    expect(quietResult.verdict.verdict).toBe("confirm");
+  });
+
   it("500: retried within the bound, then unavailable", async () => {
     fake.fault = { kind: "error", status: 500 };
     const result = await check(quiet);
