@@ -50,12 +50,21 @@ export function scratchFlake(): { root: string; flake: string; state: string } {
   return { root, flake, state: join(root, "state") };
 }
 
-/** Settings as the server derives them from its environment, with waits short enough for a test. */
-export function fakeSettings(baseUrl: string, state: string, env: NodeJS.ProcessEnv = {}): GithubSettings {
+/**
+ * Settings as the server derives them from its environment, with retry pauses short enough for a
+ * test; the request timeout stays long enough for a loaded machine unless a test shortens it.
+ */
+export function fakeSettings(
+  baseUrl: string,
+  state: string,
+  env: NodeJS.ProcessEnv = {},
+  overrides: Partial<GithubSettings> = {},
+): GithubSettings {
   return {
     ...githubSettings({ NIX_DEPLOY_GITHUB_API: baseUrl, XDG_STATE_HOME: state, ...env }),
-    timeoutMs: 300,
+    timeoutMs: 5000,
     maxWaitMs: 3000,
     retryPauseMs: 10,
+    ...overrides,
   };
 }

@@ -30,11 +30,15 @@ afterEach(async () => {
   rmSync(scratch.root, { recursive: true, force: true });
 });
 
-function check(input: Partial<Parameters<typeof checkIssuesForUpdate>[1]> = {}, env: NodeJS.ProcessEnv = {}) {
+function check(
+  input: Partial<Parameters<typeof checkIssuesForUpdate>[1]> = {},
+  env: NodeJS.ProcessEnv = {},
+  overrides: Parameters<typeof fakeSettings>[3] = {},
+) {
   return checkIssuesForUpdate(
     engine,
     { packages: CHANGING, newLockDate: "2026-11-20T00:00:00Z", ...input },
-    fakeSettings(fake.url, scratch.state, env),
+    fakeSettings(fake.url, scratch.state, env, overrides),
   );
 }
 
@@ -190,7 +194,7 @@ describe("when GitHub limits or fails, the check degrades and never says proceed
   it("timeout: a GitHub that never answers is given up on within the bound", async () => {
     fake.fault = { kind: "timeout" };
     const started = Date.now();
-    const result = await check(quiet);
+    const result = await check(quiet, {}, { timeoutMs: 300 });
     expect(result.status).toBe("unavailable");
     expect(result.reason).toBe("GitHub did not answer within 0.3 s");
     expect(result.verdict.verdict).toBe("confirm");
