@@ -238,9 +238,10 @@ export class IssueSearch {
         await sleep(blockedFor, signal);
         this.waitedMs += blockedFor;
       }
+      // The client first: loading octokit is not GitHub's time and must not count against its timeout.
+      const octokit = await this.octokit();
       const timeout = AbortSignal.timeout(this.settings.timeoutMs);
       const requestSignal = signal ? AbortSignal.any([signal, timeout]) : timeout;
-      const octokit = await this.octokit();
       this.requests++;
       try {
         const response = await octokit.request("GET /search/issues", {
