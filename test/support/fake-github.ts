@@ -47,6 +47,10 @@ export interface FakeGithub {
   fault?: Fault;
   /** Answer as GitHub does when a search timed out on its side: `incomplete_results: true`. */
   incompleteResults?: boolean;
+  /** `x-ratelimit-remaining` on normal answers (default 29): 0 says the next search will be refused. */
+  remaining?: number;
+  /** Seconds from now until the limit resets, for `x-ratelimit-reset` on normal answers (default 60). */
+  resetInSeconds?: number;
   stop(): Promise<void>;
 }
 
@@ -143,8 +147,8 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     res.writeHead(200, {
       "content-type": "application/json; charset=utf-8",
       "x-ratelimit-limit": "30",
-      "x-ratelimit-remaining": "29",
-      "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000) + 60),
+      "x-ratelimit-remaining": String(fake.remaining ?? 29),
+      "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000) + (fake.resetInSeconds ?? 60)),
       "x-ratelimit-resource": "search",
     });
     const answer = answerFor(q);

@@ -151,6 +151,16 @@ describe("when GitHub limits or fails, the check degrades and never says proceed
     expect(result.verdict.verdict).toBe("block");
   });
 
+  it("an answer saying no requests remain spares the searches that would be refused", async () => {
+    fake.remaining = 0;
+    fake.resetInSeconds = 3600;
+    const result = await check();
+    expect(fake.requests).toHaveLength(1);
+    expect(result.status).toBe("degraded");
+    expect(result.reason).toMatch(/rate limited by GitHub until .*; 1 of 5 searches answered$/);
+    expect(result.verdict.verdict).toBe("block");
+  });
+
   it("waits out a short rate limit within the bound, then answers", async () => {
     fake.fault = { kind: "rate-limit", resetInSeconds: 1, times: 1 };
     const result = await check(quiet);
