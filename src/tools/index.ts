@@ -1,3 +1,4 @@
+import checkNixpkgsIssues from "./check_nixpkgs_issues.js";
 import type { AnyToolDefinition } from "./define.js";
 import deploy from "./deploy.js";
 import fleetList from "./fleet_list.js";
@@ -7,4 +8,12 @@ import rollback from "./rollback.js";
 import testBuild from "./test_build.js";
 
 /** Every tool the server offers; one file each in this folder. */
-export const tools: AnyToolDefinition[] = [fleetList, hostStatus, preflight, testBuild, deploy, rollback];
+export const tools: AnyToolDefinition[] = [
+  fleetList,
+  hostStatus,
+  preflight,
+  testBuild,
+  deploy,
+  rollback,
+  checkNixpkgsIssues,
+];

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { type SimFleet, startFleet } from "../fleet/harness.js";
 
 export const SERVER_ENTRY = join(import.meta.dirname, "..", "..", "dist", "index.js");
@@ -64,4 +64,20 @@ export function useFleetAndServer(hosts?: readonly string[]): { fleet: SimFleet;
     await context.fleet?.stop();
   });
   return context;
+}
+
+/** Asserts that each named tool is listed with an output schema and the annotations of a read-only tool. */
+export async function expectReadOnlyTools(client: Client, names: string[]): Promise<void> {
+  const { tools } = await client.listTools();
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  for (const name of names) {
+    const tool = byName.get(name);
+    expect(tool?.outputSchema?.type, name).toBe("object");
+    expect(tool?.annotations, name).toMatchObject({
+      readOnlyHint: true,
+      destructiveHint: false,
+      idempotentHint: true,
+      openWorldHint: true,
+    });
+  }
 }

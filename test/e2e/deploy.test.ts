@@ -101,20 +101,43 @@ describe.skipIf(skip)("deploy on the simulated fleet", () => {
   });
 
   it("rolls a host back to its previous generation, and to a chosen one", async () => {
-    const gen2 = (await context.fleet.onHost("p620", "readlink /nix/var/nix/profiles/system-2-link")).stdout.trim();
-    const back = await context.server.client.callTool({ name: "rollback", arguments: { hosts: ["p620"] } }, undefined, { timeout: 120_000 });
+    const gen2 = (
+      await context.fleet.onHost("p620", "readlink /nix/var/nix/profiles/system-2-link")
+    ).stdout.trim();
+    const back = await context.server.client.callTool(
+      { name: "rollback", arguments: { hosts: ["p620"] } },
+      undefined,
+      { timeout: 120_000 },
+    );
     expect(back.structuredContent).toMatchObject({
       status: "succeeded",
       summary: "p620: generation 3 → 2",
-      hosts: [{ host: "p620", outcome: "switched", generationBefore: 3, generationAfter: 2, targetGeneration: 2 }],
+      hosts: [
+        { host: "p620", outcome: "switched", generationBefore: 3, generationAfter: 2, targetGeneration: 2 },
+      ],
     });
     expect(await currentSystem(context.fleet, "p620")).toBe(gen2);
 
-    const missing = await context.server.client.callTool({ name: "rollback", arguments: { hosts: ["p620"], generation: 99 } });
-    expect(missing.structuredContent).toMatchObject({ status: "failed", hosts: [{ outcome: "failed", error: "p620 has no generation 99\nWhat to do: its generations: 1, 2, 3" }] });
+    const missing = await context.server.client.callTool({
+      name: "rollback",
+      arguments: { hosts: ["p620"], generation: 99 },
+    });
+    expect(missing.structuredContent).toMatchObject({
+      status: "failed",
+      hosts: [
+        { outcome: "failed", error: "p620 has no generation 99\nWhat to do: its generations: 1, 2, 3" },
+      ],
+    });
 
-    const forward = await context.server.client.callTool({ name: "rollback", arguments: { hosts: ["p620"], generation: 3 } }, undefined, { timeout: 120_000 });
-    expect(forward.structuredContent).toMatchObject({ status: "succeeded", hosts: [{ outcome: "switched", generationAfter: 3 }] });
+    const forward = await context.server.client.callTool(
+      { name: "rollback", arguments: { hosts: ["p620"], generation: 3 } },
+      undefined,
+      { timeout: 120_000 },
+    );
+    expect(forward.structuredContent).toMatchObject({
+      status: "succeeded",
+      hosts: [{ outcome: "switched", generationAfter: 3 }],
+    });
   });
 
   it("rolls back an activation that exits non-zero, at once", async () => {

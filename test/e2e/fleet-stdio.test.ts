@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type SimFleet, skipFleetReason } from "../fleet/harness.js";
-import { textOf, useFleetAndServer } from "./client.js";
+import { expectReadOnlyTools, textOf, useFleetAndServer } from "./client.js";
 
 const skip = skipFleetReason();
 
@@ -9,18 +9,7 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
   const context = useFleetAndServer();
 
   it("lists tools with annotations and output schemas, resources and prompts", async () => {
-    const { tools } = await context.server.client.listTools();
-    const byName = new Map(tools.map((t) => [t.name, t]));
-    for (const name of ["fleet_list", "host_status"]) {
-      const tool = byName.get(name);
-      expect(tool?.outputSchema?.type).toBe("object");
-      expect(tool?.annotations).toMatchObject({
-        readOnlyHint: true,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: true,
-      });
-    }
+    await expectReadOnlyTools(context.server.client, ["fleet_list", "host_status"]);
     const { resources } = await context.server.client.listResources();
     expect(resources.map((r) => r.uri)).toContain("nix-deploy://fleet");
     const { prompts } = await context.server.client.listPrompts();
