@@ -48,7 +48,9 @@ describe.skipIf(skip)("deploy under faults: locks, a killed deployer, systemd-ru
     );
     await fleet.commit("slow samsung");
     const first = deployVia(server, { hosts: ["samsung"] });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The second starts once the first holds the host's lock.
+    const lockFile = join(fleet.env.XDG_STATE_HOME as string, "nix-deploy", "locks", "samsung.lock");
+    await waitFor(() => readFileSync(lockFile, "utf8").length > 0, 60_000);
     const second = await deployVia(server, { hosts: ["samsung"] });
     const firstResult = await first;
     expect(firstResult.hosts[0]?.outcome).toBe("deployed");
@@ -110,7 +112,7 @@ describe.skipIf(skip)("deploy under faults: locks, a killed deployer, systemd-ru
     const doomed = await startServer();
     const pending = doomed.client
       .callTool(
-        { name: "deploy", arguments: { hosts: ["p620", "p510", "razer"], confirmTimeoutSec: 2 } },
+        { name: "deploy", arguments: { hosts: ["p620", "p510", "razer"], confirmTimeoutSec: 10 } },
         undefined,
         { timeout: 300_000 },
       )

@@ -46,6 +46,8 @@ export interface ActivationOutcome {
   connectionLost: boolean;
   /** `readlink /run/current-system` at the end, compared by the caller with what it expects. */
   currentSystem?: string;
+  /** The generation the system profile points at, at the end. */
+  generation?: number;
   /** Whether the supervisor ran under systemd-run (else setsid). */
   supervisor?: "systemd-run" | "setsid";
 }
@@ -81,18 +83,40 @@ ticks=0
 while [ "$ticks" -lt $((timeout * 5)) ]; do
   if [ -f "$dir/confirm" ] && [ "$(cat "$dir/confirm")" = "$nonce" ]; then put result confirmed; exit 0; fi
   if [ -f "$dir/rollback-request" ]; then rollback "$(cat "$dir/rollback-request")"; fi
-  sleep 0.2
+  sleep 0.1
   ticks=$((ticks + 1))
 done
 rollback "no confirmation within \${timeout}s"
 `;
 
-/** Sets the profile (for switch and boot) and starts the supervisor detached, then returns. */
+/**
+ * Shell functions every deployer-side script shares: where the supervisor's files are, how to
+ * wait for one of them without a round trip per check, and the state report the deployer parses.
+ */
+const SUPERVISOR_FUNCTIONS = `
+dir=/run/nix-deploy/$nonce
+report() {
+  for f in activation-status result rollback-reason; do
+    [ -f "$dir/$f" ] && printf '%s=%s\\n' "$f" "$(head -c 1000 "$dir/$f" | tr '\\n' ' ')"
+  done
+  echo "current=$(readlink /run/current-system)"
+  echo "profile=$(readlink "$profile")"
+}
+wait_for() {
+  i=0
+  while [ ! -f "$dir/$1" ] && [ "$i" -lt $(($2 * 20)) ]; do sleep 0.05; i=$((i + 1)); done
+}
+`;
+
+/**
+ * Sets the profile (for switch and boot), starts the supervisor detached, and waits on the host for
+ * the activation's exit status, so that a healthy activation costs one round trip, not a poll loop.
+ */
 const LAUNCH_SCRIPT = `
 set -e
 watchdog=$1 target_generation=$2; shift 2
-profile=$1 new=$2 goal=$3 nonce=$4
-dir=/run/nix-deploy/$nonce
+profile=$1 new=$2 goal=$3 nonce=$4 activation_timeout=$8
+${SUPERVISOR_FUNCTIONS}
 mkdir -p "$dir"
 chmod 0700 /run/nix-deploy "$dir"
 if [ "$goal" != test ]; then
@@ -101,24 +125,40 @@ if [ "$goal" != test ]; then
 fi
 if [ -d /run/systemd/system ] && command -v systemd-run > /dev/null; then
   systemd-run --unit "nix-deploy-$nonce" --collect --no-ask-password --quiet --service-type=exec -- sh -c "$watchdog" nix-deploy-watchdog "$@"
-  echo systemd-run
+  echo supervisor=systemd-run
 else
   setsid sh -c "$watchdog" nix-deploy-watchdog "$@" < /dev/null > "$dir/supervisor.log" 2>&1 &
-  echo setsid
+  echo supervisor=setsid
 fi
+set +e
+wait_for activation-status "$activation_timeout"
+report
 `;
 
 const STATUS_SCRIPT = `
-dir=/run/nix-deploy/$1
-for f in activation-status result rollback-reason rollback-status; do
-  [ -f "$dir/$f" ] && printf '%s=%s\\n' "$f" "$(head -c 1000 "$dir/$f" | tr '\\n' ' ')"
-done
-echo "current=$(readlink /run/current-system)"
-exit 0
+nonce=$1 profile=$2
+${SUPERVISOR_FUNCTIONS}
+report
 `;
 
-const CONFIRM_SCRIPT = `[ -d "/run/nix-deploy/$1" ] && printf '%s' "$1" > "/run/nix-deploy/$1/confirm"`;
-const REQUEST_ROLLBACK_SCRIPT = `printf '%s' "$2" > "/run/nix-deploy/$1/rollback-request"`;
+/** Writes the nonce as the confirmation, then waits for the supervisor's verdict. */
+const CONFIRM_SCRIPT = `
+nonce=$1 profile=$2
+${SUPERVISOR_FUNCTIONS}
+[ -d "$dir" ] || exit 3
+printf '%s' "$nonce" > "$dir/confirm"
+wait_for result 10
+report
+`;
+
+const REQUEST_ROLLBACK_SCRIPT = `
+nonce=$1 profile=$2
+${SUPERVISOR_FUNCTIONS}
+printf '%s' "$3" > "$dir/rollback-request"
+wait_for result 120
+report
+`;
+
 const LOG_TAIL_SCRIPT = `tail -n "$2" "/run/nix-deploy/$1/activation.log" 2>/dev/null; exit 0`;
 
 export function newNonce(deploymentId: string, host: string): string {
@@ -130,6 +170,9 @@ interface SupervisorState {
   result?: "confirmed" | "rolled-back";
   rollbackReason?: string;
   current?: string;
+  /** The generation the profile points at: `system-12-link` is 12. */
+  generation?: number;
+  supervisor?: "systemd-run" | "setsid";
 }
 
 function parseState(stdout: string): SupervisorState {
@@ -143,6 +186,11 @@ function parseState(stdout: string): SupervisorState {
     if (key === "result" && (value === "confirmed" || value === "rolled-back")) state.result = value;
     if (key === "rollback-reason") state.rollbackReason = value;
     if (key === "current") state.current = value || undefined;
+    if (key === "profile") {
+      const generation = /-(\d+)-link$/.exec(value)?.[1];
+      if (generation) state.generation = Number(generation);
+    }
+    if (key === "supervisor" && (value === "systemd-run" || value === "setsid")) state.supervisor = value;
   }
   return state;
 }
@@ -181,83 +229,75 @@ export async function activateWithMagicRollback(
       request.previousGeneration === undefined ? "" : String(request.previousGeneration),
       String(request.activationTimeoutSec),
     ],
-    { timeoutMs: 60_000, signal: options.signal },
+    { timeoutMs: (request.activationTimeoutSec + 30) * 1000, signal: options.signal },
   );
-  if (launch.exitCode !== 0) {
+  let state = parseState(launch.stdout);
+  if (!state.supervisor) {
     // Nothing was activated: the launcher stops before the supervisor on any error.
     outcome.rollbackReason = launch.connectionFailed
       ? `could not start the activation: ${connectionFailureReason(launch)}`
       : `could not start the activation: ${launch.stderr.trim() || `exit ${launch.exitCode}`}`;
-    outcome.status = "unknown";
     return outcome;
   }
-  outcome.supervisor = launch.stdout.includes("systemd-run") ? "systemd-run" : "setsid";
+  outcome.supervisor = state.supervisor;
+  if (launch.connectionFailed) outcome.connectionLost = true;
   options.onStep?.(`activating (${request.goal}) under ${outcome.supervisor}`);
 
   // Past this point the host decides by itself; the deployer only watches, confirms or asks to revert.
-  const deadline = Date.now() + (request.activationTimeoutSec + request.confirmTimeoutSec) * 1000 + 30_000;
-  let healthChecked = false;
-  let confirmed = false;
-  while (Date.now() < deadline) {
-    const poll = await engine.remote.run(host.ssh, ["sh", "-c", STATUS_SCRIPT, "nix-deploy-status", nonce], {
-      timeoutMs: 15_000,
+  const scriptArgs = [nonce, host.profile];
+  const call = async (script: string, name: string, extra: string[] = [], multiplex = true) => {
+    const result = await engine.remote.run(host.ssh, ["sh", "-c", script, name, ...scriptArgs, ...extra], {
+      timeoutMs: 150_000,
+      multiplex,
       signal: options.signal,
     });
-    if (poll.connectionFailed) {
+    if (result.connectionFailed) {
       outcome.connectionLost = true;
-      await sleep(500);
-      continue;
+      return undefined;
     }
-    const state = parseState(poll.stdout);
-    outcome.currentSystem = state.current;
+    return parseState(result.stdout);
+  };
+  const deadline = Date.now() + (request.activationTimeoutSec + request.confirmTimeoutSec) * 1000 + 30_000;
+  let healthChecked = false;
+  while (Date.now() < deadline) {
+    outcome.currentSystem = state.current ?? outcome.currentSystem;
+    outcome.generation = state.generation ?? outcome.generation;
     if (state.activationStatus !== undefined) outcome.activationExitCode = state.activationStatus;
-    if (state.result === "rolled-back") {
-      outcome.status = "rolled-back";
+    if (state.result === "rolled-back" || state.result === "confirmed") {
+      outcome.status = state.result;
       outcome.rollbackReason = state.rollbackReason;
       break;
     }
-    if (state.result === "confirmed") {
-      outcome.status = "confirmed";
-      break;
-    }
+    let next: SupervisorState | undefined;
     if (state.activationStatus === 0 && !healthChecked) {
       healthChecked = true;
       options.onStep?.("checking health");
       const verdict = await health();
-      if (!verdict.ok) {
-        options.onStep?.(`rolling back: ${verdict.reason}`);
-        await engine.remote.run(
-          host.ssh,
-          ["sh", "-c", REQUEST_ROLLBACK_SCRIPT, "nix-deploy-rollback", nonce, verdict.reason],
-          {
-            timeoutMs: 15_000,
-          },
+      if (verdict.ok) {
+        // A new login, not the multiplexed one: if it fails, the host reverts by itself.
+        next = await call(CONFIRM_SCRIPT, "nix-deploy-confirm", [], false);
+        options.onStep?.(
+          next ? "confirmed over a new connection" : "could not confirm; the host will revert by itself",
         );
-        continue;
+      } else {
+        options.onStep?.(`rolling back: ${verdict.reason}`);
+        next = await call(REQUEST_ROLLBACK_SCRIPT, "nix-deploy-rollback", [verdict.reason]);
       }
-      // A new login, not the multiplexed one: if it fails, the host reverts by itself.
-      const confirm = await engine.remote.run(
-        host.ssh,
-        ["sh", "-c", CONFIRM_SCRIPT, "nix-deploy-confirm", nonce],
-        {
-          multiplex: false,
-          timeoutMs: 15_000,
-        },
-      );
-      confirmed = confirm.exitCode === 0;
-      if (confirm.connectionFailed) outcome.connectionLost = true;
-      options.onStep?.(
-        confirmed ? "confirmed over a new connection" : "could not confirm; the host will revert",
-      );
-      continue;
+    } else {
+      await sleep(250);
+      next = await call(STATUS_SCRIPT, "nix-deploy-status");
     }
-    await sleep(confirmed ? 100 : 250);
+    if (next) state = next;
+    else await sleep(250);
   }
-  const tail = await engine.remote.run(
-    host.ssh,
-    ["sh", "-c", LOG_TAIL_SCRIPT, "nix-deploy-log", nonce, "30"],
-    { timeoutMs: 15_000 },
-  );
-  if (!tail.connectionFailed) outcome.activationLog = tail.stdout.split("\n").filter((l) => l.trim() !== "");
+  if (outcome.status !== "confirmed") {
+    const tail = await engine.remote.run(
+      host.ssh,
+      ["sh", "-c", LOG_TAIL_SCRIPT, "nix-deploy-log", nonce, "30"],
+      { timeoutMs: 15_000 },
+    );
+    if (!tail.connectionFailed)
+      outcome.activationLog = tail.stdout.split("\n").filter((l) => l.trim() !== "");
+  }
   return outcome;
 }

@@ -17,7 +17,7 @@ import {
   UNIT_CHANGES_SCRIPT,
   type UnitChange,
 } from "./changes.js";
-import type { ResourceFigures } from "./health.js";
+import { checkHealth, type ResourceFigures } from "./health.js";
 import { acquireHostLock } from "./lock.js";
 import {
   type DeploymentRecord,
@@ -269,9 +269,14 @@ async function deployHost(
     const before = await phase("probe", async () => {
       // An activation still waiting for its confirmation (a killed deployer's, or another
       // machine's) decides the host's system soon: wait for it rather than race it.
-      const waited = await waitForPendingActivations(engine, host, (request.confirmTimeoutSec + 660) * 1000);
+      // Both over the one multiplexed connection at once; the status is read again only if an
+      // earlier activation had to finish first.
+      const [waited, firstStatus] = await Promise.all([
+        waitForPendingActivations(engine, host, (request.confirmTimeoutSec + 660) * 1000),
+        hostStatus(engine, host, context.signal),
+      ]);
       if (waited) notes.push(`waited for an earlier activation on the host to finish (${waited})`);
-      const status = await hostStatus(engine, host, context.signal);
+      const status = waited ? await hostStatus(engine, host, context.signal) : firstStatus;
       if (!status.reachable)
         throw new UserError(
           `${host.name} does not answer over ssh: ${status.reason}`,
@@ -290,7 +295,12 @@ async function deployHost(
     }
 
     context.step("copying closure");
-    await phase("copy", () => copyClosure(engine, host, newSystem, { signal: context.signal }));
+    // The resource baseline is taken while the closure copies: both wait on the network.
+    const [baseline] = await Promise.all([
+      checkHealth(engine, host, { withLogs: false }),
+      phase("copy", () => copyClosure(engine, host, newSystem, { signal: context.signal })),
+    ]);
+    details.resourcesBefore = baseline.resources;
     await phase("changes", async () => {
       const changes = await detectChanges(engine, host, before.currentSystem as string, newSystem);
       details.packages = changes.packages;

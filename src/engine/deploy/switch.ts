@@ -33,8 +33,8 @@ export async function switchAndVerify(
   details: HostDetails,
   hooks: { signal?: AbortSignal; onStep?: (step: string) => void } = {},
 ): Promise<SwitchResult> {
-  const baseline = await checkHealth(engine, host, { withLogs: false });
-  details.resourcesBefore = baseline.resources;
+  if (!details.resourcesBefore)
+    details.resourcesBefore = (await checkHealth(engine, host, { withLogs: false })).resources;
   let healthLogs: Record<string, string[]> = {};
   const outcome = await activateWithMagicRollback(
     engine,
@@ -59,8 +59,15 @@ export async function switchAndVerify(
   );
   details.activationLog = outcome.activationLog;
 
-  const after = await hostStatus(engine, host);
-  const generationAfter = after.generations.find((g) => g.current)?.number;
+  // The supervisor's last report says where the host ended; ask again only when it could not.
+  const after =
+    outcome.currentSystem && outcome.generation !== undefined
+      ? { currentSystem: outcome.currentSystem, generation: outcome.generation }
+      : await hostStatus(engine, host).then((status) => ({
+          currentSystem: status.currentSystem,
+          generation: status.generations.find((g) => g.current)?.number,
+        }));
+  const generationAfter = after.generation;
   if (outcome.status === "confirmed") {
     const expected = request.goal === "boot" ? request.previousSystem : request.newSystem;
     if (after.currentSystem !== expected) {
