@@ -98,19 +98,8 @@ async function main(): Promise<void> {
 
 /** What a person would type for one host, without any of the engine's checks. */
 async function bareSequence(fleet: SimFleet, name: string): Promise<void> {
-  const host = fleet.hosts.get(name);
-  if (!host) throw new Error(`no host ${name}`);
   const env = { ...process.env, ...fleet.env };
-  const ssh = [
-    "-p",
-    String(host.port),
-    "-i",
-    fleet.clientKey,
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    `UserKnownHostsFile=${fleet.knownHosts}`,
-  ];
+  const ssh = fleet.sshOptions(name);
   const built = await execa(
     "nix",
     [

@@ -80,6 +80,8 @@ export interface SimFleet {
   hosts: Map<string, SimHost>;
   /** Environment for every process that talks to the fleet: nix settings, state dir, ssh control dir. */
   env: Record<string, string>;
+  /** ssh options that reach a host as root with the deployer's key (before `root@127.0.0.1`). */
+  sshOptions(name: string): string[];
   /** Runs a shell script on a host as root, over ssh with the deployer's key. */
   onHost(name: string, script: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Kills the host's sshd and its sessions (connections drop); the machine and its processes run on. */
@@ -128,24 +130,23 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     knownHosts: join(dir, "known_hosts"),
     hosts,
     env,
-    onHost: async (name, script) => {
+    sshOptions: (name) => {
       const host = mustGet(hosts, name);
-      const result = await execa(
-        "ssh",
-        [
-          "-p",
-          String(host.port),
-          "-i",
-          fleet.clientKey,
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          `UserKnownHostsFile=${fleet.knownHosts}`,
-          "root@127.0.0.1",
-          script,
-        ],
-        { reject: false },
-      );
+      return [
+        "-p",
+        String(host.port),
+        "-i",
+        fleet.clientKey,
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        `UserKnownHostsFile=${fleet.knownHosts}`,
+      ];
+    },
+    onHost: async (name, script) => {
+      const result = await execa("ssh", [...fleet.sshOptions(name), "root@127.0.0.1", script], {
+        reject: false,
+      });
       return {
         exitCode: result.exitCode ?? -1,
         stdout: String(result.stdout),
