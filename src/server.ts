@@ -24,6 +24,6 @@ export function createServer(engine: Engine): McpServer {
   );
   for (const tool of tools) registerTool(server, engine, tool);
   for (const resource of resources) registerResource(server, engine, resource);
-  for (const prompt of prompts) registerPrompt(server, prompt);
+  for (const prompt of prompts) registerPrompt(server, engine, prompt);
   return server;
 }

@@ -1,5 +1,5 @@
 import type { AnyPromptDefinition } from "./define.js";
-import { nixDeployPrompt } from "./nix-deploy.js";
+import { modePrompts, nixDeployPrompt } from "./nix-deploy.js";
 
-/** Every prompt the server offers; one file each in this folder. */
-export const prompts: AnyPromptDefinition[] = [nixDeployPrompt];
+/** Every prompt the server offers. */
+export const prompts: AnyPromptDefinition[] = [nixDeployPrompt, ...modePrompts];

@@ -1,5 +1,13 @@
-import type { ResourceDefinition } from "./define.js";
+import type { ResourceDefinition, ResourceTemplateDefinition } from "./define.js";
 import { fleetResource } from "./fleet.js";
+import { latestReport, latestReportJson, reportById, reportByIdJson, reportList } from "./reports.js";
 
-/** Every resource the server offers; one file each in this folder. */
-export const resources: ResourceDefinition[] = [fleetResource];
+/** Every resource the server offers; one file per family in this folder. */
+export const resources: Array<ResourceDefinition | ResourceTemplateDefinition> = [
+  fleetResource,
+  reportList,
+  latestReport,
+  latestReportJson,
+  reportById,
+  reportByIdJson,
+];

@@ -3,12 +3,14 @@ import type { AnyToolDefinition } from "./define.js";
 import deploy from "./deploy.js";
 import fleetList from "./fleet_list.js";
 import hostStatus from "./host_status.js";
+import plan from "./plan.js";
 import preflight from "./preflight.js";
 import rollback from "./rollback.js";
 import testBuild from "./test_build.js";
 
 /** Every tool the server offers; one file each in this folder. */
 export const tools: AnyToolDefinition[] = [
+  plan,
   fleetList,
   hostStatus,
   preflight,

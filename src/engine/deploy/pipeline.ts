@@ -4,6 +4,7 @@ import { describeError, UserError } from "../errors.js";
 import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
+import { loadPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
 import { sshOptionArgs } from "../remote/ssh.js";
 import { withRetry } from "../retry.js";
@@ -52,6 +53,7 @@ export const deployOptionsSchema = z.object({
     .optional()
     .describe("magic rollback timeout (default 30)"),
   resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
+  planId: z.string().optional().describe("run the plan the plan tool returned: its hosts, mode and dry run"),
   substituteOnDestination: z.boolean().optional().describe("let hosts fetch paths from their caches"),
 });
 export type DeployOptions = z.infer<typeof deployOptionsSchema> & { flake?: string };
@@ -119,6 +121,21 @@ export async function deploy(
     record.status = "running";
   } else {
     const now = new Date().toISOString();
+    // A plan fixes what runs: its hosts, mode and dry run win over the other arguments.
+    const plan = options.planId ? loadPlan(engine, options.planId) : undefined;
+    if (plan && plan.action !== "deploy")
+      throw new UserError(
+        `plan ${plan.planId} is a ${plan.action}, not a deploy`,
+        "call the tools its phases name",
+      );
+    if (plan)
+      options = {
+        ...options,
+        hosts: plan.hosts,
+        mode: plan.mode,
+        dryRun: plan.dryRun || options.dryRun,
+        flake: plan.flake,
+      };
     record = {
       id: newDeploymentId(),
       pid: process.pid,

@@ -1,0 +1,170 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { z } from "zod";
+import type { Engine } from "./engine.js";
+import { UserError } from "./errors.js";
+import { discoverFleet, selectHosts } from "./fleet/hosts.js";
+import { stateDir } from "./log.js";
+import { type ParsedRequest, parseRequest } from "./request.js";
+import { readJson, writeFileAtomic } from "./state.js";
+
+/**
+ * A plan turns a one-line request into hosts, mode and the phases that will run, before anything
+ * runs; `deploy` takes the plan's id so that what runs is what was shown.
+ */
+
+const phaseSchema = z.object({
+  phase: z.string(),
+  tool: z.string().optional().describe("the tool that runs this phase"),
+  gate: z
+    .enum(["blocks", "warns", "asks", "runs"])
+    .describe("blocks: a failure stops; warns: reported; asks: stop and ask the user"),
+});
+export type PlanPhase = z.infer<typeof phaseSchema>;
+
+export const planResultSchema = z.object({
+  planId: z.string(),
+  action: z.enum(["deploy", "preview", "update", "update-workflow", "smart-update"]),
+  mode: z.enum(["standard", "fast", "emergency"]),
+  hosts: z.array(z.string()).describe("resolved host names"),
+  parallel: z.boolean(),
+  dryRun: z.boolean(),
+  issue: z.number().optional(),
+  phases: z.array(phaseSchema),
+  summary: z.string(),
+  next: z.string(),
+});
+export type PlanResult = z.infer<typeof planResultSchema>;
+
+export interface StoredPlan extends PlanResult {
+  flake: string;
+  createdAt: string;
+}
+
+const PHASES: Record<string, PlanPhase[]> = {
+  "deploy:standard": [
+    { phase: "preflight: git, evaluation, ssh, disk, locks", tool: "preflight", gate: "blocks" },
+    { phase: "syntax of every .nix file", tool: "validate_syntax", gate: "blocks" },
+    { phase: "anti-patterns (critical ones block)", tool: "scan_antipatterns", gate: "blocks" },
+    { phase: "security audit", tool: "security_audit", gate: "warns" },
+    { phase: "test build", tool: "test_build", gate: "blocks" },
+    {
+      phase: "change detection, copy, activation under magic rollback, health, automatic rollback",
+      tool: "deploy",
+      gate: "blocks",
+    },
+  ],
+  "deploy:fast": [
+    { phase: "syntax of every .nix file", tool: "validate_syntax", gate: "blocks" },
+    {
+      phase: "build, change detection, copy, activation under magic rollback, health, automatic rollback",
+      tool: "deploy",
+      gate: "blocks",
+    },
+  ],
+  "deploy:emergency": [
+    {
+      phase: "build, copy, activation under magic rollback (rollback point kept), health, automatic rollback",
+      tool: "deploy",
+      gate: "blocks",
+    },
+  ],
+  preview: [
+    {
+      phase: "flake update in a scratch copy, build, package changes",
+      tool: "preview_updates",
+      gate: "runs",
+    },
+    { phase: "known nixpkgs issues for the changing packages", tool: "check_nixpkgs_issues", gate: "warns" },
+  ],
+  update: [
+    { phase: "flake update, build and preview", tool: "preview_updates", gate: "runs" },
+    { phase: "known nixpkgs issues", tool: "check_nixpkgs_issues", gate: "blocks" },
+    { phase: "apply the new lock (old one backed up) and deploy", tool: "update", gate: "blocks" },
+  ],
+  "update-workflow": [
+    {
+      phase: "in parallel: known nixpkgs issues, preview of changes, syntax",
+      tool: "check_nixpkgs_issues",
+      gate: "runs",
+    },
+    { phase: "preview of package changes", tool: "preview_updates", gate: "runs" },
+    { phase: "syntax of every .nix file", tool: "validate_syntax", gate: "blocks" },
+    { phase: "show the findings and ask before updating", gate: "asks" },
+    { phase: "apply the new lock and deploy", tool: "update", gate: "blocks" },
+  ],
+  "smart-update": [
+    {
+      phase: "in parallel: issue check, flake update + build, syntax, preview; one risk verdict",
+      tool: "smart_update",
+      gate: "runs",
+    },
+    { phase: "proceed on no issues; ask on medium/high; stop on critical", gate: "asks" },
+  ],
+};
+
+/** The phases a parsed request runs, in order: the one table behind plans and prompts. */
+export function phasesFor(parsed: ParsedRequest): PlanPhase[] {
+  const key = parsed.action === "deploy" ? `deploy:${parsed.mode}` : parsed.action;
+  const phases = [...(PHASES[key] ?? [])];
+  if (parsed.issue !== undefined && parsed.action !== "preview") {
+    phases.push({ phase: `commit the change referencing issue #${parsed.issue}`, gate: "runs" });
+  }
+  return phases;
+}
+
+function plansDir(env: NodeJS.ProcessEnv): string {
+  return join(stateDir(env), "plans");
+}
+
+export async function makePlan(
+  engine: Engine,
+  options: { request: string; flake?: string },
+): Promise<PlanResult> {
+  const fleet = await discoverFleet(engine, { flake: options.flake });
+  const parsed = parseRequest(options.request, {
+    hosts: fleet.hosts.map((h) => h.name),
+    tags: [...new Set(fleet.hosts.flatMap((h) => h.tags))],
+  });
+  const hosts = selectHosts(fleet, parsed.hosts).map((h) => h.name);
+  const phases = phasesFor(parsed);
+  const planId = `plan-${new Date().toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
+  const parallel = hosts.length > 1;
+  const verb = parsed.dryRun
+    ? "dry run of"
+    : parsed.action === "deploy"
+      ? `${parsed.mode} deploy to`
+      : `${parsed.action} for`;
+  const plan: PlanResult = {
+    planId,
+    action: parsed.action,
+    mode: parsed.mode,
+    hosts,
+    parallel,
+    dryRun: parsed.dryRun,
+    issue: parsed.issue,
+    phases,
+    summary: `${verb} ${hosts.join(", ")}${parallel ? " in parallel" : ""}: ${phases.length} phase(s)`,
+    next:
+      parsed.action === "deploy"
+        ? `run the phases in order; call deploy with planId "${planId}" for the last one; read nix-deploy://reports/latest after`
+        : "run the phases in order; stop and ask the user where a phase says asks",
+  };
+  const stored: StoredPlan = { ...plan, flake: fleet.flake, createdAt: new Date().toISOString() };
+  writeFileAtomic(join(plansDir(engine.env), `${planId}.json`), JSON.stringify(stored, null, 2), {
+    backup: false,
+  });
+  engine.log.info(
+    { planId, request: options.request, hosts, mode: parsed.mode, action: parsed.action },
+    "plan made",
+  );
+  return plan;
+}
+
+export function loadPlan(engine: Engine, planId: string): StoredPlan {
+  if (!/^plan-[0-9A-Za-z-]+$/.test(planId))
+    throw new UserError(`"${planId}" is not a plan id`, "use the planId the plan tool returned");
+  const plan = readJson<StoredPlan>(join(plansDir(engine.env), `${planId}.json`));
+  if (!plan) throw new UserError(`no plan ${planId}`, "make one with the plan tool");
+  return plan;
+}

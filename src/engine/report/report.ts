@@ -1,0 +1,223 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { describePackageChange } from "../deploy/changes.js";
+import type { ResourceFigures } from "../deploy/health.js";
+import type { DeployResult, HostDetails } from "../deploy/pipeline.js";
+import { type DeploymentRecord, DeploymentStore } from "../deploy/record.js";
+import { UserError } from "../errors.js";
+
+/**
+ * The deployment report, built only from what the deployment measured and recorded: phases and
+ * their times, generations, package and unit changes, health before and after, failures with logs.
+ */
+
+const resourcesSchema = z.object({
+  memTotalBytes: z.number().optional(),
+  memAvailableBytes: z.number().optional(),
+  nixDiskUsedPercent: z.number().optional(),
+  nixDiskFreeBytes: z.number().optional(),
+  load1: z.number().optional(),
+  cpus: z.number().optional(),
+});
+
+export const reportSchema = z.object({
+  id: z.string(),
+  status: z.enum(["succeeded", "failed", "running"]),
+  flake: z.string(),
+  mode: z.string(),
+  goal: z.string(),
+  dryRun: z.boolean(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  totalMs: z.number(),
+  hosts: z.array(
+    z.object({
+      host: z.string(),
+      outcome: z.string(),
+      generationBefore: z.number().optional(),
+      generationAfter: z.number().optional(),
+      newSystem: z.string().optional(),
+      phases: z.array(
+        z.object({
+          name: z.string(),
+          durationMs: z.number().optional(),
+          ok: z.boolean().optional(),
+          detail: z.string().optional(),
+        }),
+      ),
+      packageChanges: z.array(z.string()),
+      unitChanges: z.array(z.object({ unit: z.string(), action: z.string() })),
+      resourcesBefore: resourcesSchema.optional(),
+      resourcesAfter: resourcesSchema.optional(),
+      error: z.string().optional(),
+      notes: z.array(z.string()),
+      logs: z.record(z.string(), z.array(z.string())).optional(),
+      dryActivation: z.array(z.string()).optional(),
+    }),
+  ),
+  recommendations: z.array(z.string()),
+});
+export type Report = z.infer<typeof reportSchema>;
+
+export function buildReport(record: DeploymentRecord): Report {
+  const stored = record.results as
+    | { result?: DeployResult; details?: Record<string, HostDetails> }
+    | undefined;
+  const results = new Map((stored?.result?.hosts ?? []).map((h) => [h.host, h]));
+  const hosts = Object.entries(record.hosts).map(([name, hostRecord]) => {
+    const result = results.get(name);
+    const details = stored?.details?.[name];
+    return {
+      host: name,
+      outcome: hostRecord.outcome,
+      generationBefore: hostRecord.generationBefore,
+      generationAfter: hostRecord.generationAfter,
+      newSystem: hostRecord.newSystem,
+      phases: hostRecord.phases.map((p) => ({
+        name: p.name,
+        durationMs: p.durationMs,
+        ok: p.ok,
+        detail: p.detail,
+      })),
+      packageChanges: (details?.packages ?? []).map(describePackageChange),
+      unitChanges: details?.units ?? [],
+      resourcesBefore: details?.resourcesBefore,
+      resourcesAfter: details?.resourcesAfter,
+      error: result?.error,
+      notes: result?.notes ?? [],
+      logs: result?.logs,
+      dryActivation: details?.dryActivation,
+    };
+  });
+  const recommendations: string[] = [];
+  for (const host of hosts) {
+    const disk = host.resourcesAfter?.nixDiskUsedPercent ?? host.resourcesBefore?.nixDiskUsedPercent;
+    if (disk !== undefined && disk >= 80)
+      recommendations.push(
+        `${host.host}: /nix is ${disk}% full; collect garbage (nix-collect-garbage --delete-older-than 14d)`,
+      );
+    if (host.outcome === "rolled-back")
+      recommendations.push(`${host.host}: fix what made it roll back before deploying again`);
+  }
+  const started = Date.parse(record.createdAt);
+  const finished = Date.parse(record.updatedAt);
+  return {
+    id: record.id,
+    status: record.status,
+    flake: record.request.flake,
+    mode: record.request.mode,
+    goal: record.request.goal,
+    dryRun: record.request.dryRun,
+    startedAt: record.createdAt,
+    finishedAt: record.updatedAt,
+    totalMs: Math.max(0, finished - started),
+    hosts,
+    recommendations,
+  };
+}
+
+export function loadReport(idOrLatest: string, env: NodeJS.ProcessEnv): Report {
+  const store = new DeploymentStore(env);
+  const record = idOrLatest === "latest" ? store.list()[0] : store.load(idOrLatest);
+  if (!record) {
+    throw new UserError(
+      idOrLatest === "latest" ? "no deployment has run yet" : `no deployment ${idOrLatest}`,
+      "deploy first; nix-deploy://reports lists past deployments",
+    );
+  }
+  return buildReport(record);
+}
+
+export function listReports(
+  env: NodeJS.ProcessEnv,
+): Array<{ id: string; status: string; startedAt: string; hosts: string[]; mode: string }> {
+  return new DeploymentStore(env).list().map((r) => ({
+    id: r.id,
+    status: r.status,
+    startedAt: r.createdAt,
+    hosts: Object.keys(r.hosts),
+    mode: r.request.mode,
+  }));
+}
+
+const seconds = (ms?: number) =>
+  ms === undefined ? "?" : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+const gib = (bytes?: number) => (bytes === undefined ? "?" : `${(bytes / 1024 ** 3).toFixed(1)} GiB`);
+
+function describeResources(r?: ResourceFigures): string {
+  if (!r) return "not measured";
+  const mem =
+    r.memTotalBytes && r.memAvailableBytes !== undefined
+      ? `memory ${gib(r.memTotalBytes - r.memAvailableBytes)} / ${gib(r.memTotalBytes)}`
+      : "memory ?";
+  return `${mem}, /nix ${r.nixDiskUsedPercent ?? "?"}% used (${gib(r.nixDiskFreeBytes)} free), load ${r.load1 ?? "?"} on ${r.cpus ?? "?"} CPUs`;
+}
+
+const OUTCOME_LINE: Record<string, string> = {
+  deployed: "✅ deployed",
+  unchanged: "➖ no changes",
+  "dry-run": "🔍 dry run",
+  failed: "❌ failed",
+  "rolled-back": "↩️ rolled back",
+  pending: "⏳ not finished",
+};
+
+function hostSection(host: Report["hosts"][number]): string {
+  const lines = [`## ${host.host}: ${OUTCOME_LINE[host.outcome] ?? host.outcome}`, ""];
+  if (host.generationBefore !== undefined)
+    lines.push(`Generation: ${host.generationBefore} → ${host.generationAfter ?? "?"}`, "");
+  if (host.error) lines.push(`**What failed:** ${host.error}`, "");
+  lines.push(
+    "Phases:",
+    ...host.phases.map(
+      (p) =>
+        `- ${p.ok === false ? "✗" : "✓"} ${p.name} (${seconds(p.durationMs)})${p.ok === false && p.detail ? `: ${p.detail.split("\n")[0]}` : ""}`,
+    ),
+    "",
+  );
+  lines.push(
+    host.packageChanges.length ? `Changes applied (${host.packageChanges.length}):` : "Changes applied: none",
+  );
+  lines.push(...host.packageChanges.map((c) => `- ${c}`), "");
+  if (host.unitChanges.length)
+    lines.push("Services affected:", ...host.unitChanges.map((u) => `- ${u.unit} (${u.action})`), "");
+  lines.push(
+    `Before: ${describeResources(host.resourcesBefore)}`,
+    `After: ${describeResources(host.resourcesAfter)}`,
+    "",
+  );
+  if (host.notes.length) lines.push("Notes:", ...host.notes.map((n) => `- ${n}`), "");
+  for (const [unit, log] of Object.entries(host.logs ?? {}))
+    lines.push(`journalctl -u ${unit}:`, "```", ...log, "```", "");
+  if (host.dryActivation?.length) lines.push("Dry activation:", "```", ...host.dryActivation, "```", "");
+  return lines.join("\n");
+}
+
+let template: string | undefined;
+
+/** The report as markdown, from templates/report.md. */
+export function renderReportMarkdown(report: Report): string {
+  template ??= readFileSync(new URL("../../../templates/report.md", import.meta.url), "utf8");
+  const statusLine =
+    report.status === "succeeded"
+      ? "✅ **Status: SUCCESS**"
+      : report.status === "running"
+        ? "⏳ **Status: RUNNING or INTERRUPTED**"
+        : "❌ **Status: FAILED**";
+  const values: Record<string, string> = {
+    hosts: report.hosts.map((h) => h.host).join(", "),
+    status_line: statusLine,
+    id: report.id,
+    mode: report.mode,
+    goal: report.goal,
+    dry_run: report.dryRun ? " (dry run)" : "",
+    started: report.startedAt,
+    total: seconds(report.totalMs),
+    flake: report.flake,
+    host_sections: report.hosts.map(hostSection).join("\n"),
+    recommendations: report.recommendations.length
+      ? report.recommendations.map((r) => `- ${r}`).join("\n")
+      : "- none",
+  };
+  return template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => values[key] ?? "");
+}
