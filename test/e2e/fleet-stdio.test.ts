@@ -24,6 +24,7 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
         name: string;
         reachable: boolean;
         currentSystem?: string;
+        generation?: number;
         tags: string[];
         port?: number;
       }>;
@@ -34,6 +35,7 @@ describe.skipIf(skip)("fleet_list and host_status over stdio on the simulated fl
       const sim = context.fleet.hosts.get(host.name);
       expect(host.reachable).toBe(true);
       expect(host.currentSystem).toBe(sim?.initialSystem);
+      expect(host.generation).toBe(1);
       expect(host.port).toBe(sim?.port);
     }
     expect(out.hosts.find((h) => h.name === "p510")?.tags).toEqual(["server"]);

@@ -13,6 +13,7 @@ export const fleetHostSchema = z.object({
   inFlake: z.boolean().describe("the flake has nixosConfigurations.<name>"),
   reachable: z.boolean().optional().describe("ssh answered (absent when not probed)"),
   currentSystem: z.string().optional().describe("store path of /run/current-system"),
+  generation: z.number().optional().describe("the generation the system profile points at"),
   reason: z.string().optional().describe("why the host did not answer"),
 });
 

@@ -7,6 +7,8 @@ export interface HostProbe {
   reachable: boolean;
   /** Target of `/run/current-system`, the system the host runs now. */
   currentSystem?: string;
+  /** The generation number the system profile points at. */
+  generation?: number;
   /** Why the host did not answer, in ssh's words. */
   reason?: string;
 }
@@ -37,14 +39,26 @@ export interface HostStatus extends HostProbe {
 
 const PROBE_TIMEOUT_MS = 20_000;
 
+/** The running system and the generation the profile points at (`system-12-link`). */
+const PROBE_SCRIPT = `readlink /run/current-system; readlink "$1"; exit 0`;
+
 export async function probeHost(engine: Engine, host: Host, signal?: AbortSignal): Promise<HostProbe> {
-  const result = await engine.remote.run(host.ssh, ["readlink", "/run/current-system"], {
-    timeoutMs: PROBE_TIMEOUT_MS,
-    signal,
-  });
+  const result = await engine.remote.run(
+    host.ssh,
+    ["sh", "-c", PROBE_SCRIPT, "nix-deploy-probe", host.profile],
+    {
+      timeoutMs: PROBE_TIMEOUT_MS,
+      signal,
+    },
+  );
   if (result.connectionFailed) return { reachable: false, reason: connectionFailureReason(result) };
-  const currentSystem = result.exitCode === 0 ? result.stdout.trim() || undefined : undefined;
-  return { reachable: true, currentSystem };
+  const [current = "", profileLink = ""] = result.stdout.split("\n");
+  const generation = /-(\d+)-link$/.exec(profileLink.trim())?.[1];
+  return {
+    reachable: true,
+    currentSystem: current.trim() || undefined,
+    generation: generation === undefined ? undefined : Number(generation),
+  };
 }
 
 export function probeHosts(
