@@ -1,0 +1,180 @@
+/**
+ * The syntax tree of a Nix file. Every node carries its byte range in the file (`start` inclusive,
+ * `end` exclusive), so rules can point at code and auto-fixes can replace exact ranges.
+ */
+
+interface Span {
+  start: number;
+  end: number;
+}
+
+/** One part of a string or path: literal text (a byte range of the source) or an interpolation. */
+export type TextPart = { kind: "Text"; start: number; end: number } | Expr;
+
+export type AttrName =
+  | ({ kind: "Ident"; name: string } & Span)
+  | ({ kind: "AttrString"; string: StringNode } & Span)
+  | ({ kind: "Dynamic"; expr: Expr } & Span);
+
+export interface Bind extends Span {
+  kind: "Bind";
+  path: AttrName[];
+  value: Expr;
+}
+
+export interface Inherit extends Span {
+  kind: "Inherit";
+  from?: Expr;
+  names: AttrName[];
+}
+
+export type Binding = Bind | Inherit;
+
+export interface StringNode extends Span {
+  kind: "String";
+  indented: boolean;
+  parts: TextPart[];
+}
+
+export interface Formal extends Span {
+  name: string;
+  default?: Expr;
+}
+
+export type Expr =
+  | ({ kind: "Var"; name: string } & Span)
+  | ({ kind: "Int"; text: string } & Span)
+  | ({ kind: "Float"; text: string } & Span)
+  | StringNode
+  | ({ kind: "Path"; parts: TextPart[] } & Span)
+  | ({ kind: "SearchPath"; path: string } & Span)
+  | ({ kind: "Uri"; text: string } & Span)
+  | ({ kind: "Paren"; expr: Expr } & Span)
+  | ({ kind: "Attrs"; recursive: boolean; bindings: Binding[] } & Span)
+  | ({ kind: "LegacyLet"; bindings: Binding[] } & Span)
+  | ({ kind: "List"; items: Expr[] } & Span)
+  | ({
+      kind: "Lambda";
+      param?: { name: string } & Span;
+      formals?: { formals: Formal[]; ellipsis: boolean } & Span;
+      body: Expr;
+    } & Span)
+  | ({ kind: "Let"; bindings: Binding[]; body: Expr; inStart: number } & Span)
+  | ({ kind: "With"; env: Expr; body: Expr } & Span)
+  | ({ kind: "Assert"; cond: Expr; body: Expr } & Span)
+  | ({ kind: "If"; cond: Expr; then: Expr; else: Expr } & Span)
+  | ({ kind: "Unary"; op: "!" | "-"; expr: Expr } & Span)
+  | ({ kind: "Binary"; op: string; left: Expr; right: Expr } & Span)
+  | ({ kind: "HasAttr"; expr: Expr; path: AttrName[] } & Span)
+  | ({ kind: "Apply"; fn: Expr; arg: Expr } & Span)
+  | ({ kind: "Select"; expr: Expr; path: AttrName[]; default?: Expr } & Span);
+
+export type ExprOf<K extends Expr["kind"]> = Extract<Expr, { kind: K }>;
+
+/** The direct sub-expressions of a node, in source order. */
+export function children(node: Expr): Expr[] {
+  switch (node.kind) {
+    case "String":
+    case "Path":
+      return node.parts.filter((p): p is Expr => p.kind !== "Text");
+    case "Paren":
+      return [node.expr];
+    case "Attrs":
+    case "LegacyLet":
+      return bindingChildren(node.bindings);
+    case "List":
+      return node.items;
+    case "Lambda":
+      return [...(node.formals?.formals.flatMap((f) => (f.default ? [f.default] : [])) ?? []), node.body];
+    case "Let":
+      return [...bindingChildren(node.bindings), node.body];
+    case "With":
+      return [node.env, node.body];
+    case "Assert":
+      return [node.cond, node.body];
+    case "If":
+      return [node.cond, node.then, node.else];
+    case "Unary":
+      return [node.expr];
+    case "Binary":
+      return [node.left, node.right];
+    case "HasAttr":
+      return [node.expr, ...attrPathChildren(node.path)];
+    case "Apply":
+      return [node.fn, node.arg];
+    case "Select":
+      return [node.expr, ...attrPathChildren(node.path), ...(node.default ? [node.default] : [])];
+    default:
+      return [];
+  }
+}
+
+function attrPathChildren(path: AttrName[]): Expr[] {
+  const out: Expr[] = [];
+  for (const name of path) {
+    if (name.kind === "Dynamic") out.push(name.expr);
+    else if (name.kind === "AttrString") out.push(name.string);
+  }
+  return out;
+}
+
+function bindingChildren(bindings: Binding[]): Expr[] {
+  const out: Expr[] = [];
+  for (const b of bindings) {
+    if (b.kind === "Bind") out.push(...attrPathChildren(b.path), b.value);
+    else {
+      if (b.from) out.push(b.from);
+      out.push(...attrPathChildren(b.names));
+    }
+  }
+  return out;
+}
+
+/** Visits every node depth-first, parents before children. */
+export function walk(node: Expr, visit: (node: Expr, parent: Expr | undefined) => void): void {
+  const stack: Array<[Expr, Expr | undefined]> = [[node, undefined]];
+  while (stack.length > 0) {
+    const [current, parent] = stack.pop() as [Expr, Expr | undefined];
+    visit(current, parent);
+    const kids = children(current);
+    for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i] as Expr, current]);
+  }
+}
+
+/** The expression inside any number of parentheses. */
+export function unparen(node: Expr): Expr {
+  let current = node;
+  while (current.kind === "Paren") current = current.expr;
+  return current;
+}
+
+/** The value of a string without interpolations (escapes resolved), or undefined. */
+export function stringLiteralValue(src: string, node: StringNode): string | undefined {
+  if (node.parts.some((p) => p.kind !== "Text")) return undefined;
+  const raw = node.parts.map((p) => src.slice(p.start, p.end)).join("");
+  if (node.indented)
+    return unindent(
+      raw
+        .replace(/''\\(.)/gs, "$1")
+        .replace(/'''/g, "''")
+        .replace(/''\$/g, "$"),
+    );
+  return raw.replace(/\\(.)/gs, (_, ch: string) =>
+    ch === "n" ? "\n" : ch === "t" ? "\t" : ch === "r" ? "\r" : ch,
+  );
+}
+
+function unindent(text: string): string {
+  const lines = text.split("\n");
+  if (lines[0]?.trim() === "") lines.shift();
+  const indents = lines.filter((l) => l.trim() !== "").map((l) => /^ */.exec(l)?.[0].length ?? 0);
+  const min = indents.length ? Math.min(...indents) : 0;
+  return lines.map((l) => l.slice(min)).join("\n");
+}
+
+/** The name of an attribute when it is known without evaluating (`a`, `"a"`, `${"a"}`), else undefined. */
+export function staticAttrName(src: string, name: AttrName): string | undefined {
+  if (name.kind === "Ident") return name.name;
+  const inner = name.kind === "AttrString" ? name.string : unparen(name.expr);
+  return inner.kind === "String" ? stringLiteralValue(src, inner) : undefined;
+}
