@@ -53,6 +53,8 @@ interface Token {
 }
 
 const KEYWORDS = new Set(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"]);
+/** Keyword → its token type as an interned constant (a sliced string is slow as a property key). */
+const KEYWORD_TYPES = new Map([...KEYWORDS].map((k) => [k, k]));
 const TWO_CHAR_OPS = new Set(["==", "!=", "<=", ">=", "&&", "||", "->", "//", "++"]);
 const ONE_CHAR_OPS = new Set([..."{}[]();:,.@?=<>+-*/!"]);
 
@@ -86,6 +88,21 @@ function isUriChar(c: number): boolean {
 }
 
 const MAX_INT = 9223372036854775807n;
+
+/** Characters that are a token by themselves whatever follows. */
+const SINGLE_TOKENS: Record<number, string> = Object.fromEntries(
+  [..."{}[]();,@?:*"].map((ch) => [C(ch), ch]),
+);
+/** First character → [second character, two-character token, one-character token when not]. */
+const PAIR_TOKENS: Record<number, [number, string, string | undefined]> = {
+  [C("=")]: [C("="), "==", "="],
+  [C("!")]: [C("="), "!=", "!"],
+  [C(">")]: [C("="), ">=", ">"],
+  [C("&")]: [C("&"), "&&", undefined],
+  [C("|")]: [C("|"), "||", undefined],
+  [C("$")]: [C("{"), "DOLLAR_CURLY", undefined],
+  [C("'")]: [C("'"), "IND_OPEN", undefined],
+};
 
 /** Operator precedence as in Nix's grammar, low to high. */
 const BINARY: Record<string, { prec: number; assoc: "left" | "right" | "none" }> = {
@@ -200,54 +217,100 @@ class Parser {
     return tok;
   }
 
+  /** Longest match so far while lexing one token (fields, not a closure: this runs per token). */
+  private best = 0;
+  private bestType: TokenType = "INVALID";
+
+  private consider(len: number, type: TokenType): void {
+    if (len > this.best) {
+      this.best = len;
+      this.bestType = type;
+    }
+  }
+
   private lexAt(p: number): Token {
     const src = this.src;
     if (p >= src.length) return { type: "EOF", start: p, end: p };
     const c = src.charCodeAt(p);
-    let best = 0;
-    let type: TokenType = "INVALID";
-    const consider = (len: number, t: TokenType) => {
-      if (len > best) {
-        best = len;
-        type = t;
+    // Most tokens are decided by their first characters. A run of path characters not followed by
+    // `/` or `:` cannot become a path or a URI (`cfg.level`, `42`, `->`); punctuation that starts
+    // nothing longer is itself. Everything else goes through the longest-match rules below.
+    if (isPathChar(c)) {
+      let run = p + 1;
+      while (isPathChar(src.charCodeAt(run))) run++;
+      const next = src.charCodeAt(run);
+      if (next !== SLASH && next !== 58) {
+        let i = p + 1;
+        if (isIdStart(c)) {
+          while (isIdChar(src.charCodeAt(i))) i++;
+          const keyword = i - p <= 7 ? KEYWORD_TYPES.get(src.slice(p, i)) : undefined;
+          return { type: keyword ?? "ID", start: p, end: i };
+        }
+        if (isDigit(c)) {
+          while (isDigit(src.charCodeAt(i))) i++;
+          const float = this.floatLen(p);
+          return float > i - p
+            ? { type: "FLOAT", start: p, end: p + float }
+            : { type: "INT", start: p, end: i };
+        }
+        const n = src.charCodeAt(p + 1);
+        if (c === 46 /* . */) {
+          if (n === 46 && src.charCodeAt(p + 2) === 46) return { type: "...", start: p, end: p + 3 };
+          const float = this.floatLen(p);
+          return float > 0
+            ? { type: "FLOAT", start: p, end: p + float }
+            : { type: ".", start: p, end: p + 1 };
+        }
+        if (c === 45 /* - */)
+          return n === 62 ? { type: "->", start: p, end: p + 2 } : { type: "-", start: p, end: p + 1 };
+        if (c === 43 /* + */)
+          return n === 43 ? { type: "++", start: p, end: p + 2 } : { type: "+", start: p, end: p + 1 };
       }
-    };
+    } else {
+      const single = SINGLE_TOKENS[c];
+      if (single) return { type: single, start: p, end: p + 1 };
+      const pair = PAIR_TOKENS[c];
+      if (pair && src.charCodeAt(p + 1) === pair[0]) return { type: pair[1], start: p, end: p + 2 };
+      if (pair && pair[2]) return { type: pair[2], start: p, end: p + 1 };
+      if (c === QUOTE) return { type: "STRING_OPEN", start: p, end: p + 1 };
+    }
+    this.best = 0;
+    this.bestType = "INVALID";
     // Keywords and operators come first in Nix's lexer, so they win ties with identifiers.
-    if (src.startsWith("...", p)) consider(3, "...");
+    if (src.startsWith("...", p)) this.consider(3, "...");
     const two = src.slice(p, p + 2);
-    if (TWO_CHAR_OPS.has(two)) consider(2, two);
+    if (TWO_CHAR_OPS.has(two)) this.consider(2, two);
     if (isIdStart(c)) {
       let i = p + 1;
       while (isIdChar(src.charCodeAt(i))) i++;
-      const word = src.slice(p, i);
-      consider(i - p, KEYWORDS.has(word) ? word : "ID");
+      this.consider(i - p, KEYWORD_TYPES.get(src.slice(p, i)) ?? "ID");
     }
     if (isDigit(c)) {
       let i = p + 1;
       while (isDigit(src.charCodeAt(i))) i++;
-      consider(i - p, "INT");
+      this.consider(i - p, "INT");
     }
-    if (isDigit(c) || c === 46) consider(this.floatLen(p), "FLOAT");
-    if (c === DOLLAR && src.charCodeAt(p + 1) === LBRACE) consider(2, "DOLLAR_CURLY");
-    if (c === QUOTE) consider(1, "STRING_OPEN");
-    if (c === APOS && src.charCodeAt(p + 1) === APOS) consider(2, "IND_OPEN");
+    if (isDigit(c) || c === 46) this.consider(this.floatLen(p), "FLOAT");
+    if (c === DOLLAR && src.charCodeAt(p + 1) === LBRACE) this.consider(2, "DOLLAR_CURLY");
+    if (c === QUOTE) this.consider(1, "STRING_OPEN");
+    if (c === APOS && src.charCodeAt(p + 1) === APOS) this.consider(2, "IND_OPEN");
     if (isPathChar(c) || c === SLASH) {
-      consider(this.pathLen(p), "PATH");
+      this.consider(this.pathLen(p), "PATH");
       // `dir/${x}` is a path whose first segment ends before the interpolation; flex compares the
       // length with the `${`, the token ends before it.
       const seg = this.pathSegDollarLen(p);
-      if (seg > best) {
-        best = seg - 2;
-        type = "PATH";
+      if (seg > this.best) {
+        this.best = seg - 2;
+        this.bestType = "PATH";
       }
     }
     if (c === 126 /* ~ */ && src.charCodeAt(p + 1) === SLASH) {
       if (src.charCodeAt(p + 2) === DOLLAR && src.charCodeAt(p + 3) === LBRACE) {
-        best = 2;
-        type = "HPATH";
+        this.best = 2;
+        this.bestType = "HPATH";
       } else {
         const rest = this.pathLen(p + 1);
-        if (rest > 0) consider(rest + 1, "HPATH");
+        if (rest > 0) this.consider(rest + 1, "HPATH");
       }
     }
     if (c === 60 /* < */) {
@@ -260,7 +323,7 @@ class Parser {
             while (isPathChar(src.charCodeAt(i))) i++;
           } else break;
         }
-        if (src.charCodeAt(i) === 62) consider(i + 1 - p, "SPATH");
+        if (src.charCodeAt(i) === 62) this.consider(i + 1 - p, "SPATH");
       }
     }
     if (isAlpha(c)) {
@@ -269,12 +332,12 @@ class Parser {
       if (src.charCodeAt(i) === 58 && isUriChar(src.charCodeAt(i + 1))) {
         i++;
         while (isUriChar(src.charCodeAt(i))) i++;
-        consider(i - p, "URI");
+        this.consider(i - p, "URI");
       }
     }
-    if (best === 0 && ONE_CHAR_OPS.has(src[p] as string)) consider(1, src[p] as string);
-    if (best === 0) return { type: "INVALID", start: p, end: p + 1 };
-    return { type, start: p, end: p + best };
+    if (this.best === 0 && ONE_CHAR_OPS.has(src[p] as string)) this.consider(1, src[p] as string);
+    if (this.best === 0) return { type: "INVALID", start: p, end: p + 1 };
+    return { type: this.bestType, start: p, end: p + this.best };
   }
 
   private floatLen(p: number): number {
@@ -353,15 +416,17 @@ class Parser {
     const t = this.tok;
     const start = t.start;
     if (t.type === "ID") {
-      const next = this.peek();
-      if (next.type === ":") {
+      // Only `:` or `@` can follow an identifier that starts a function; both are single-character
+      // tokens, so the next character decides.
+      const after = this.src.charCodeAt(this.skipTrivia(t.end));
+      if (after === 58) {
         const name = this.src.slice(t.start, t.end);
         this.advance();
         this.advance();
         const body = this.expr();
         return { kind: "Lambda", param: { name, start: t.start, end: t.end }, body, start, end: body.end };
       }
-      if (next.type === "@") {
+      if (after === 64) {
         const name = this.src.slice(t.start, t.end);
         this.advance();
         this.advance();
@@ -558,19 +623,19 @@ class Parser {
 
   private exprSimple(): Expr {
     const t = this.tok;
-    const text = () => this.src.slice(t.start, t.end);
+    const text = this.src.slice(t.start, t.end);
     switch (t.type) {
       case "ID":
         this.advance();
-        return { kind: "Var", name: text(), start: t.start, end: t.end };
+        return { kind: "Var", name: text, start: t.start, end: t.end };
       case "INT": {
-        if (BigInt(text()) > MAX_INT) this.fail(`invalid integer '${text()}'`);
+        if (BigInt(text) > MAX_INT) this.fail(`invalid integer '${text}'`);
         this.advance();
-        return { kind: "Int", text: text(), start: t.start, end: t.end };
+        return { kind: "Int", text: text, start: t.start, end: t.end };
       }
       case "FLOAT":
         this.advance();
-        return { kind: "Float", text: text(), start: t.start, end: t.end };
+        return { kind: "Float", text: text, start: t.start, end: t.end };
       case "STRING_OPEN":
         return this.string();
       case "IND_OPEN":
@@ -588,7 +653,7 @@ class Parser {
         };
       case "URI":
         this.advance();
-        return { kind: "Uri", text: text(), start: t.start, end: t.end };
+        return { kind: "Uri", text: text, start: t.start, end: t.end };
       case "(": {
         this.advance();
         const inner = this.expr();

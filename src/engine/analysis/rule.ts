@@ -4,7 +4,7 @@
  */
 import type { Resolution } from "./scope.js";
 import type { SourceText } from "./source.js";
-import { type Expr, type ExprOf, staticAttrName, unparen } from "./syntax.js";
+import { type Expr, type ExprOf, staticAttrName, unparen, walk } from "./syntax.js";
 
 export type Severity = "block" | "warn";
 
@@ -31,6 +31,35 @@ export interface RuleContext {
   /** The file is part of a flake (lookup paths like `<nixpkgs>` are impure there). */
   inFlake: boolean;
   report(finding: RawFinding): void;
+  /** Every node with its parent, parents first; built once per file and shared by the rules. */
+  nodes(): ReadonlyArray<readonly [Expr, Expr | undefined]>;
+  nodesOf<K extends Expr["kind"]>(kind: K): ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+}
+
+/** The node index behind `nodes()` and `nodesOf()`: one walk of the tree instead of one per rule. */
+export function indexNodes(ast: Expr): Pick<RuleContext, "nodes" | "nodesOf"> {
+  let all: Array<readonly [Expr, Expr | undefined]> | undefined;
+  const byKind = new Map<string, Array<readonly [Expr, Expr | undefined]>>();
+  const build = () => {
+    if (all) return all;
+    const list: Array<readonly [Expr, Expr | undefined]> = [];
+    walk(ast, (node, parent) => {
+      const entry = [node, parent] as const;
+      list.push(entry);
+      let same = byKind.get(node.kind);
+      if (!same) byKind.set(node.kind, (same = []));
+      same.push(entry);
+    });
+    all = list;
+    return list;
+  };
+  return {
+    nodes: build,
+    nodesOf: <K extends Expr["kind"]>(kind: K) => {
+      build();
+      return (byKind.get(kind) ?? []) as unknown as ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+    },
+  };
 }
 
 export interface Rule {

@@ -31,9 +31,7 @@ function eachNode<K extends Expr["kind"]>(
   kind: K,
   visit: (node: ExprOf<K>, parent: Expr | undefined) => void,
 ): void {
-  walk(ctx.ast, (node, parent) => {
-    if (node.kind === kind) visit(node as ExprOf<K>, parent);
-  });
+  for (const [node, parent] of ctx.nodesOf(kind)) visit(node, parent);
 }
 
 /** Does any variable named `name` occur in `node` (shadowed or not: a conservative answer)? */
@@ -277,7 +275,7 @@ export const uselessParens: Rule = {
       }
     };
     consider(ctx.ast);
-    walk(ctx.ast, (node, parent) => {
+    for (const [node, parent] of ctx.nodes()) {
       // Anywhere: around something atomic. Where any expression fits (a binding's value, a let
       // body, the whole file): around anything.
       if (
@@ -289,7 +287,7 @@ export const uselessParens: Rule = {
         consider(node);
       if (node.kind === "Let") consider(node.body);
       for (const b of bindingsOf(node) ?? []) if (b.kind === "Bind") consider(b.value);
-    });
+    }
   },
 };
 
@@ -343,12 +341,12 @@ export const emptyInherit: Rule = {
   severity: "warn",
   summary: "`inherit;` that inherits nothing",
   check(ctx) {
-    walk(ctx.ast, (node) => {
+    for (const [node] of ctx.nodes()) {
       for (const b of bindingsOf(node) ?? []) {
         if (b.kind !== "Inherit" || b.names.length > 0) continue;
         flag(ctx, this, b, "this `inherit` names nothing; remove it", [removeBinding(ctx, b)]);
       }
-    });
+    }
   },
 };
 
@@ -403,7 +401,7 @@ export const repeatedKeys: Rule = {
   severity: "warn",
   summary: "the same attribute prefix written three times or more",
   check(ctx) {
-    walk(ctx.ast, (node) => {
+    for (const [node] of ctx.nodes()) {
       const counts = new Map<string, Array<{ start: number; end: number }>>();
       for (const b of bindingsOf(node) ?? []) {
         if (b.kind !== "Bind" || b.path.length < 2) continue;
@@ -421,7 +419,7 @@ export const repeatedKeys: Rule = {
           `\`${name}.\` is repeated ${binds.length} times; group them as \`${name} = { ... };\``,
         );
       }
-    });
+    }
   },
 };
 
@@ -669,7 +667,7 @@ export const plainPassword: Rule = {
   severity: "block",
   summary: '`password = "..."` / `initialPassword = "..."` in clear text',
   check(ctx) {
-    walk(ctx.ast, (node) => {
+    for (const [node] of ctx.nodes()) {
       for (const b of bindingsOf(node) ?? []) {
         if (b.kind !== "Bind") continue;
         const last = b.path[b.path.length - 1];
@@ -683,7 +681,7 @@ export const plainPassword: Rule = {
           `\`${name}\` in clear text ends up in the world-readable store; use \`hashedPasswordFile\` (or \`initialHashedPassword\` from \`mkpasswd\`)`,
         );
       }
-    });
+    }
   },
 };
 

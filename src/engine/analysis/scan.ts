@@ -9,7 +9,7 @@ import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { stateDir } from "../log.js";
 import { type FileScope, listNixFiles, loadScanConfig, readSourceFile, type ScanConfig } from "./files.js";
-import type { Edit, RawFinding, Rule, Severity } from "./rule.js";
+import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from "./rule.js";
 import { ANTIPATTERN_CODES, ANTIPATTERN_RULES } from "./rules.js";
 import { checkSyntax, SourceText } from "./source.js";
 
@@ -90,6 +90,7 @@ export function analyzeSource(file: string, source: SourceText, options: Analyze
       resolution: checked.resolution,
       inFlake: options.inFlake ?? true,
       report: (f: RawFinding) => raws.push(f),
+      ...indexNodes(checked.ast),
     };
     for (const rule of options.rules ?? ANTIPATTERN_RULES) rule.check(ctx);
     raws.sort((a, b) => a.start - b.start || a.code.localeCompare(b.code));

@@ -4,7 +4,7 @@
  * What a host really gets after the module system merges everything is the evaluated layer's job.
  */
 import { callParts, flag, headName, isBoolVar, type Rule, type RuleContext } from "./rule.js";
-import { type Bind, type Expr, staticAttrName, stringLiteralValue, unparen, walk } from "./syntax.js";
+import { type Bind, type Expr, staticAttrName, stringLiteralValue, unparen } from "./syntax.js";
 
 export interface Assignment {
   /** Full attribute path; `*` for a segment only known at evaluation. */
@@ -62,9 +62,7 @@ export function assignments(ctx: RuleContext): Assignment[] {
     }
     return [];
   };
-  walk(ctx.ast, (node) => {
-    if (node.kind === "Attrs" && !nested.has(node)) visitSet(node, []);
-  });
+  for (const [node] of ctx.nodesOf("Attrs")) if (!nested.has(node)) visitSet(node, []);
   return out;
 }
 
