@@ -4,7 +4,8 @@
  * tricky form (test/analysis/corpus: `valid-*` and `invalid-*`).
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkSyntax, SourceText } from "../../src/engine/analysis/source.js";
@@ -45,4 +46,85 @@ describe.skipIf(nixUnavailable())("parser verdicts agree with nix-instantiate --
       ours.errors.length === 0 ? "accepted" : "rejected",
     );
   });
+
+  it("agrees on seeded mutations of the valid corpus (tokens inserted, text deleted)", () => {
+    const scratch = mkdtempSync(join(tmpdir(), "nix-deploy-mutants-"));
+    try {
+      const disagreements: string[] = [];
+      for (const mutant of mutants(150)) {
+        const file = join(scratch, "mutant.nix");
+        writeFileSync(file, mutant, "latin1");
+        const nixAccepts = spawnSync("nix-instantiate", ["--parse", file], { stdio: "ignore" }).status === 0;
+        const oursAccepts = checkSyntax(new SourceText(Buffer.from(mutant, "latin1"))).errors.length === 0;
+        if (nixAccepts !== oursAccepts)
+          disagreements.push(`${nixAccepts ? "nix accepts" : "nix rejects"}: ${JSON.stringify(mutant)}`);
+      }
+      expect(disagreements).toEqual([]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
 });
+
+/** Deterministic variations of the valid corpus: the edges of the grammar, where parsers disagree. */
+function mutants(count: number): string[] {
+  const sources = nixFiles(CORPUS)
+    .filter((f) => f.includes("valid-") && !f.includes("invalid-"))
+    .map((f) => readFileSync(f, "latin1"));
+  const pieces = [
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ";",
+    ":",
+    "=",
+    ".",
+    "/",
+    "$",
+    "${",
+    "''",
+    "'",
+    '"',
+    "\\",
+    "or",
+    "let",
+    "in",
+    " ",
+    "\n",
+    "@",
+    "?",
+    ",",
+    "...",
+    "#",
+    "/*",
+    "*/",
+    "-",
+    "!",
+    "~",
+    "<",
+    ">",
+    "+",
+    "a",
+    "1",
+    "x",
+  ];
+  let seed = 20240601;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  return Array.from({ length: count }, () => {
+    let text = sources[next(sources.length)] as string;
+    for (let k = 0, edits = 1 + next(2); k < edits; k++) {
+      const at = next(text.length + 1);
+      text =
+        next(3) === 0
+          ? text.slice(0, at) + text.slice(at + 1 + next(3))
+          : text.slice(0, at) + pieces[next(pieces.length)] + text.slice(at);
+    }
+    return text;
+  });
+}

@@ -48,4 +48,10 @@ describe("the Nix parser", () => {
       column: 3,
     });
   });
+
+  it("turns nesting deeper than the stack into a finding, not a crash", () => {
+    const { at } = check(`${"(".repeat(200_000)}1${")".repeat(200_000)}`);
+    expect(at[0]?.message).toMatch(/^expression nested too deeply to (parse|resolve)$/);
+    expect(at[0]?.line).toBe(1);
+  });
 });

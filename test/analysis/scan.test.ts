@@ -69,6 +69,21 @@ describe("scanning a flake directory", () => {
     );
   });
 
+  it("parses nesting deeper than the main thread's stack on a thread with a larger one, as Nix does", async () => {
+    write("flake.nix", "{ outputs = { self }: { }; }");
+    // 3,000 levels: beyond the main thread's stack, within what nix-instantiate --parse accepts.
+    write("deep.nix", `x: ${"(".repeat(3000)}x == true${")".repeat(3000)}`);
+    write("deep-broken.nix", `${"[".repeat(3000)}${"]".repeat(2999)}`);
+    const out = await validateSyntax(engine, {});
+    expect(out.errors).toMatchObject([
+      { file: "deep-broken.nix", message: "unexpected end of file, expecting ']'" },
+    ]);
+    const scan = await scanAntipatterns(engine, {});
+    expect(scan.findings.filter((f) => f.file === "deep.nix").map((f) => f.code)).toContain(
+      "bool-comparison",
+    );
+  });
+
   it("matches globs the way .gitignore does", () => {
     expect(globToRegExp("vendor/**").test("vendor/a/b.nix")).toBe(true);
     expect(globToRegExp("*.nix").test("deep/x.nix")).toBe(true);

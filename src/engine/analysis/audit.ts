@@ -16,7 +16,7 @@ import { mapLimit } from "../process.js";
 import { ASSESSED_KEYS, type Exposure, exposureLevel, exposureOf, type ServiceConfig } from "./exposure.js";
 import { type FileScope, gitRefSchema } from "./files.js";
 import { analyzeFlake, countBySeverity, findingSchema } from "./scan.js";
-import { SECURITY_CODES, SECURITY_RULES } from "./security.js";
+import { SECURITY_CODES } from "./security.js";
 
 const FIREWALL_APPLY =
   "f: { enable = f.enable or true; tcp = f.allowedTCPPorts or [ ]; udp = f.allowedUDPPorts or [ ]; " +
@@ -222,7 +222,7 @@ export async function securityAudit(
   },
 ): Promise<SecurityAuditResult> {
   const flake = input.flake ?? engine.flake;
-  const collected = await analyzeFlake(engine, { ...input, flake }, { rules: SECURITY_RULES });
+  const collected = await analyzeFlake(engine, { ...input, flake }, { ruleSet: "security" });
   const sourceFindings = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
   const sourceCounts = countBySeverity(sourceFindings);
 

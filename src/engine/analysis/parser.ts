@@ -159,6 +159,12 @@ class Parser {
       ast = this.expr();
       if (!this.at("EOF")) this.fail(`unexpected ${this.describe(this.tok)}, expecting end of file`);
     } catch (error) {
+      if (error instanceof RangeError) {
+        // Nesting deeper than the JavaScript stack: a finding at the place we got to, not a crash
+        // (Nix's own parser gives up on such files too, with "memory exhausted").
+        this.errors.push({ message: "expression nested too deeply to parse", offset: this.tok.start });
+        return { errors: this.errors };
+      }
       if (!(error instanceof Failure)) throw error;
       this.errors.push({ message: error.message, offset: error.offset });
     }

@@ -11,6 +11,7 @@ import { stateDir } from "../log.js";
 import { type FileScope, listNixFiles, loadScanConfig, readSourceFile, type ScanConfig } from "./files.js";
 import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from "./rule.js";
 import { ANTIPATTERN_CODES, ANTIPATTERN_RULES } from "./rules.js";
+import { SECURITY_RULES } from "./security.js";
 import { checkSyntax, SourceText } from "./source.js";
 
 export const editSchema = z.object({
@@ -70,6 +71,8 @@ export function toFinding(
 }
 
 export interface AnalyzeOptions {
+  /** Which rule set runs; a name, so that a worker thread can run the same set. */
+  ruleSet?: RuleSet;
   rules?: readonly Rule[];
   disabled?: ReadonlySet<string>;
   inFlake?: boolean;
@@ -92,7 +95,7 @@ export function analyzeSource(file: string, source: SourceText, options: Analyze
       report: (f: RawFinding) => raws.push(f),
       ...indexNodes(checked.ast),
     };
-    for (const rule of options.rules ?? ANTIPATTERN_RULES) rule.check(ctx);
+    for (const rule of options.rules ?? rulesOf(options.ruleSet)) rule.check(ctx);
     raws.sort((a, b) => a.start - b.start || a.code.localeCompare(b.code));
     for (const raw of raws) {
       if (options.disabled?.has(raw.code)) continue;
@@ -103,6 +106,45 @@ export function analyzeSource(file: string, source: SourceText, options: Analyze
     }
   }
   return { file, source, syntaxErrors, findings };
+}
+
+export type RuleSet = "antipatterns" | "security" | "none";
+
+function rulesOf(ruleSet: RuleSet = "antipatterns"): readonly Rule[] {
+  return ruleSet === "antipatterns" ? ANTIPATTERN_RULES : ruleSet === "security" ? SECURITY_RULES : [];
+}
+
+const TOO_DEEP = /^expression nested too deeply/;
+
+/** `analyzeSource` on a thread with a 256 MiB stack, for files nested beyond the main thread's stack. */
+async function analyzeDeepSource(
+  file: string,
+  source: SourceText,
+  options: AnalyzeOptions & { inFlake: boolean; disabled: ReadonlySet<string> },
+): Promise<FileAnalysis> {
+  const { Worker } = await import("node:worker_threads");
+  // Under the test runner this module is TypeScript: the worker registers tsx, then loads it.
+  const typescript = import.meta.url.endsWith(".ts");
+  const entry = new URL(typescript ? "./deep-worker.ts" : "./deep-worker.js", import.meta.url);
+  const workerData = {
+    file,
+    bytes: source.bytes,
+    inFlake: options.inFlake,
+    disabled: [...options.disabled],
+    ruleSet: options.ruleSet ?? "antipatterns",
+  };
+  const resourceLimits = { stackSizeMb: 256 };
+  const worker = typescript
+    ? new Worker(
+        `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`,
+        { eval: true, workerData, resourceLimits },
+      )
+    : new Worker(entry, { workerData, resourceLimits });
+  const result = await new Promise<Pick<FileAnalysis, "syntaxErrors" | "findings">>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  }).finally(() => worker.terminate());
+  return { file, source, ...result };
 }
 
 /** Applies edits that do not overlap, later ones first; an edit overlapping a kept one is dropped. */
@@ -178,13 +220,16 @@ export async function analyzeFlake(
       continue;
     }
     bytes += read.bytes.length;
-    analyses.push(
-      analyzeSource(file, new SourceText(read.bytes), {
-        ...options,
-        inFlake,
-        disabled: new Set([...(options.disabled ?? []), ...config.disable]),
-      }),
-    );
+    const source = new SourceText(read.bytes);
+    const fileOptions = {
+      ...options,
+      inFlake,
+      disabled: new Set([...(options.disabled ?? []), ...config.disable]),
+    };
+    let analysis = analyzeSource(file, source, fileOptions);
+    if (analysis.syntaxErrors.some((e) => TOO_DEEP.test(e.message)))
+      analysis = await analyzeDeepSource(file, source, fileOptions);
+    analyses.push(analysis);
   }
   return { root, config, analyses, skipped, bytes };
 }
@@ -224,7 +269,7 @@ export async function validateSyntax(
   engine: Engine,
   input: FileScope & { flake?: string; limit?: number },
 ): Promise<ValidateSyntaxResult> {
-  const collected = await analyzeFlake(engine, input, { rules: [] });
+  const collected = await analyzeFlake(engine, input, { ruleSet: "none" });
   const errors = collected.analyses.flatMap((a) => a.syntaxErrors.map(({ fix: _fix, ...e }) => e));
   const filesWithErrors = collected.analyses.filter((a) => a.syntaxErrors.length > 0).length;
   const first = errors[0];

@@ -74,7 +74,13 @@ export interface SyntaxCheck {
 export function checkSyntax(source: SourceText): SyntaxCheck {
   const parsed = parseNix(source.text);
   if (parsed.errors.length > 0 || !parsed.ast) return { ast: parsed.ast, errors: parsed.errors };
-  const resolution = resolveScopes(source.text, parsed.ast);
+  let resolution: Resolution;
+  try {
+    resolution = resolveScopes(source.text, parsed.ast);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return { errors: [{ message: "expression nested too deeply to resolve", offset: parsed.ast.start }] };
+  }
   return {
     ast: parsed.ast,
     errors: resolution.undefinedVars.map((v) => ({
