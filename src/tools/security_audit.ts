@@ -14,7 +14,8 @@ export default defineTool({
     "ports and new or more exposed services are flagged.",
   input: { flake: flakeInput, ...scopeInput, ...securityAuditInput },
   output: securityAuditResultSchema,
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  // Open world: evaluating a flake makes Nix fetch any input that is not in the store yet.
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   run: (engine, input, context) =>
     securityAudit(engine, { ...input, signal: context.signal, progress: context.progress }),
 });

@@ -15,7 +15,10 @@ import { hostInstallable } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { ASSESSED_KEYS, type Exposure, exposureLevel, exposureOf, type ServiceConfig } from "./exposure.js";
 import { type FileScope, gitRefSchema } from "./files.js";
-import { analyzeFlake, countBySeverity, findingSchema } from "./scan.js";
+import { analyzeFlake, countBySeverity, findingSchema, limitInput } from "./scan.js";
+
+const SOURCE_LIMIT = 5;
+
 import { SECURITY_CODES } from "./security.js";
 
 const FIREWALL_APPLY =
@@ -143,6 +146,7 @@ export const securityAuditInput = {
     .boolean()
     .optional()
     .describe("also evaluate each host's configuration (default true); false: source layer only"),
+  limit: limitInput(SOURCE_LIMIT),
 };
 
 export const securityAuditResultSchema = z.object({
@@ -299,7 +303,7 @@ export async function securityAudit(
     source: {
       filesScanned: collected.analyses.length,
       counts: { block: sourceCounts.block, warn: sourceCounts.warn },
-      findings: sourceCounts.ordered.slice(0, input.limit ?? 10),
+      findings: sourceCounts.ordered.slice(0, input.limit ?? SOURCE_LIMIT),
     },
     hosts,
     counts,

@@ -95,10 +95,11 @@ function unwrapParen(ctx: RuleContext, node: ExprOf<"Paren">) {
   return { start: node.start, end: node.end, replacement: inner };
 }
 
-function bindingsOf(node: Expr): Binding[] | undefined {
-  return node.kind === "Attrs" || node.kind === "Let" || node.kind === "LegacyLet"
-    ? node.bindings
-    : undefined;
+/** The binding lists of every attribute set, let and legacy let of the file. */
+function allBindings(ctx: RuleContext): Binding[][] {
+  return [...ctx.nodesOf("Attrs"), ...ctx.nodesOf("Let"), ...ctx.nodesOf("LegacyLet")].map(
+    ([node]) => node.bindings,
+  );
 }
 
 export const boolComparison: Rule = {
@@ -275,19 +276,13 @@ export const uselessParens: Rule = {
       }
     };
     consider(ctx.ast);
-    for (const [node, parent] of ctx.nodes()) {
-      // Anywhere: around something atomic. Where any expression fits (a binding's value, a let
-      // body, the whole file): around anything.
-      if (
-        node.kind === "Paren" &&
-        isAtomic(node.expr) &&
-        node.expr.kind !== "Paren" &&
-        parent?.kind !== "Select"
-      )
-        consider(node);
-      if (node.kind === "Let") consider(node.body);
-      for (const b of bindingsOf(node) ?? []) if (b.kind === "Bind") consider(b.value);
-    }
+    // Anywhere: around something atomic. Where any expression fits (a binding's value, a let
+    // body, the whole file): around anything.
+    for (const [node, parent] of ctx.nodesOf("Paren"))
+      if (isAtomic(node.expr) && node.expr.kind !== "Paren" && parent?.kind !== "Select") consider(node);
+    for (const [node] of ctx.nodesOf("Let")) consider(node.body);
+    for (const bindings of allBindings(ctx))
+      for (const b of bindings) if (b.kind === "Bind") consider(b.value);
   },
 };
 
@@ -341,8 +336,8 @@ export const emptyInherit: Rule = {
   severity: "warn",
   summary: "`inherit;` that inherits nothing",
   check(ctx) {
-    for (const [node] of ctx.nodes()) {
-      for (const b of bindingsOf(node) ?? []) {
+    for (const bindings of allBindings(ctx)) {
+      for (const b of bindings) {
         if (b.kind !== "Inherit" || b.names.length > 0) continue;
         flag(ctx, this, b, "this `inherit` names nothing; remove it", [removeBinding(ctx, b)]);
       }
@@ -401,9 +396,9 @@ export const repeatedKeys: Rule = {
   severity: "warn",
   summary: "the same attribute prefix written three times or more",
   check(ctx) {
-    for (const [node] of ctx.nodes()) {
+    for (const bindings of allBindings(ctx)) {
       const counts = new Map<string, Array<{ start: number; end: number }>>();
-      for (const b of bindingsOf(node) ?? []) {
+      for (const b of bindings) {
         if (b.kind !== "Bind" || b.path.length < 2) continue;
         const name = staticAttrName(ctx.source.text, b.path[0] as (typeof b.path)[0]);
         if (name === undefined) continue;
@@ -667,8 +662,8 @@ export const plainPassword: Rule = {
   severity: "block",
   summary: '`password = "..."` / `initialPassword = "..."` in clear text',
   check(ctx) {
-    for (const [node] of ctx.nodes()) {
-      for (const b of bindingsOf(node) ?? []) {
+    for (const bindings of allBindings(ctx)) {
+      for (const b of bindings) {
         if (b.kind !== "Bind") continue;
         const last = b.path[b.path.length - 1];
         const name = last ? staticAttrName(ctx.source.text, last) : undefined;

@@ -241,18 +241,14 @@ export function countBySeverity(findings: Finding[]): { block: number; warn: num
   return { block: blocking.length, warn: warnings.length, ordered: [...blocking, ...warnings] };
 }
 
-const DEFAULT_LIMIT = 20;
-const limitInput = z
-  .number()
-  .int()
-  .min(1)
-  .max(200)
-  .optional()
-  .describe(`how many findings to list (default ${DEFAULT_LIMIT})`);
+const DEFAULT_LIMIT = 10;
+/** How many findings a result lists; the counts always cover all of them. */
+export const limitInput = (byDefault: number) =>
+  z.number().int().min(1).max(200).optional().describe(`how many findings to list (default ${byDefault})`);
 
 // ---------------------------------------------------------------- validate_syntax
 
-export const validateSyntaxInput = { limit: limitInput };
+export const validateSyntaxInput = { limit: limitInput(DEFAULT_LIMIT) };
 
 export const validateSyntaxResultSchema = z.object({
   flake: z.string(),
@@ -295,7 +291,7 @@ export const scanInput = {
     .boolean()
     .optional()
     .describe("apply the safe auto-fixes to the files (a backup of each is kept); default false"),
-  limit: limitInput,
+  limit: limitInput(DEFAULT_LIMIT),
 };
 
 export const scanResultSchema = z.object({

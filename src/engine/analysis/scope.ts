@@ -5,7 +5,7 @@
  * `nix-instantiate --parse` reports, so it belongs to the syntax check. The same pass counts the uses
  * of every binding, which is what the unused-binding rule reads.
  */
-import { type AttrName, type Binding, children, type Expr, staticAttrName } from "./syntax.js";
+import { type AttrName, type Binding, type Expr, forEachChild, staticAttrName } from "./syntax.js";
 
 /** Nix 2.8's global names: the built-ins not prefixed with `__` in the base environment. */
 const PLAIN_GLOBALS = [
@@ -203,7 +203,7 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
         attrPath(node.path, scope);
         return;
       default:
-        for (const child of children(node)) visit(child, scope);
+        forEachChild(node, (child) => visit(child, scope));
     }
   }
 

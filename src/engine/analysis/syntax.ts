@@ -71,74 +71,95 @@ export type Expr =
 
 export type ExprOf<K extends Expr["kind"]> = Extract<Expr, { kind: K }>;
 
-/** The direct sub-expressions of a node, in source order. */
-export function children(node: Expr): Expr[] {
+/** Calls `fn` on each direct sub-expression of a node, in source order, allocating nothing. */
+export function forEachChild(node: Expr, fn: (child: Expr) => void): void {
   switch (node.kind) {
     case "String":
     case "Path":
-      return node.parts.filter((p): p is Expr => p.kind !== "Text");
+      for (const p of node.parts) if (p.kind !== "Text") fn(p);
+      return;
     case "Paren":
-      return [node.expr];
+      fn(node.expr);
+      return;
     case "Attrs":
     case "LegacyLet":
-      return bindingChildren(node.bindings);
+      forEachBindingChild(node.bindings, fn);
+      return;
     case "List":
-      return node.items;
+      for (const item of node.items) fn(item);
+      return;
     case "Lambda":
-      return [...(node.formals?.formals.flatMap((f) => (f.default ? [f.default] : [])) ?? []), node.body];
+      for (const f of node.formals?.formals ?? []) if (f.default) fn(f.default);
+      fn(node.body);
+      return;
     case "Let":
-      return [...bindingChildren(node.bindings), node.body];
+      forEachBindingChild(node.bindings, fn);
+      fn(node.body);
+      return;
     case "With":
-      return [node.env, node.body];
+      fn(node.env);
+      fn(node.body);
+      return;
     case "Assert":
-      return [node.cond, node.body];
+      fn(node.cond);
+      fn(node.body);
+      return;
     case "If":
-      return [node.cond, node.then, node.else];
+      fn(node.cond);
+      fn(node.then);
+      fn(node.else);
+      return;
     case "Unary":
-      return [node.expr];
+      fn(node.expr);
+      return;
     case "Binary":
-      return [node.left, node.right];
+      fn(node.left);
+      fn(node.right);
+      return;
     case "HasAttr":
-      return [node.expr, ...attrPathChildren(node.path)];
+      fn(node.expr);
+      forEachAttrPathChild(node.path, fn);
+      return;
     case "Apply":
-      return [node.fn, node.arg];
+      fn(node.fn);
+      fn(node.arg);
+      return;
     case "Select":
-      return [node.expr, ...attrPathChildren(node.path), ...(node.default ? [node.default] : [])];
+      fn(node.expr);
+      forEachAttrPathChild(node.path, fn);
+      if (node.default) fn(node.default);
+      return;
     default:
-      return [];
+      return;
   }
 }
 
-function attrPathChildren(path: AttrName[]): Expr[] {
-  const out: Expr[] = [];
+function forEachAttrPathChild(path: AttrName[], fn: (child: Expr) => void): void {
   for (const name of path) {
-    if (name.kind === "Dynamic") out.push(name.expr);
-    else if (name.kind === "AttrString") out.push(name.string);
+    if (name.kind === "Dynamic") fn(name.expr);
+    else if (name.kind === "AttrString") fn(name.string);
   }
-  return out;
 }
 
-function bindingChildren(bindings: Binding[]): Expr[] {
-  const out: Expr[] = [];
+function forEachBindingChild(bindings: Binding[], fn: (child: Expr) => void): void {
   for (const b of bindings) {
-    if (b.kind === "Bind") out.push(...attrPathChildren(b.path), b.value);
-    else {
-      if (b.from) out.push(b.from);
-      out.push(...attrPathChildren(b.names));
+    if (b.kind === "Bind") {
+      forEachAttrPathChild(b.path, fn);
+      fn(b.value);
+    } else {
+      if (b.from) fn(b.from);
+      forEachAttrPathChild(b.names, fn);
     }
   }
-  return out;
 }
 
 /** Visits every node depth-first, parents before children. */
 export function walk(node: Expr, visit: (node: Expr, parent: Expr | undefined) => void): void {
-  const stack: Array<[Expr, Expr | undefined]> = [[node, undefined]];
-  while (stack.length > 0) {
-    const [current, parent] = stack.pop() as [Expr, Expr | undefined];
+  const go = (current: Expr, parent: Expr | undefined): void => {
     visit(current, parent);
-    const kids = children(current);
-    for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i] as Expr, current]);
-  }
+    forEachChild(current, (child) => go(child, current));
+  };
+  go(node, undefined);
 }
 
 /** The expression inside any number of parentheses. */
