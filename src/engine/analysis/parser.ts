@@ -55,6 +55,9 @@ interface Token {
 const KEYWORDS = new Set(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"]);
 /** Keyword → its token type as an interned constant (a sliced string is slow as a property key). */
 const KEYWORD_TYPES = new Map([...KEYWORDS].map((k) => [k, k]));
+/** Keywords by their first character, for the lexer's in-place check. */
+const KEYWORDS_BY_FIRST: Record<number, string[]> = {};
+for (const k of KEYWORDS) (KEYWORDS_BY_FIRST[k.charCodeAt(0)] ??= []).push(k);
 const TWO_CHAR_OPS = new Set(["==", "!=", "<=", ">=", "&&", "||", "->", "//", "++"]);
 const ONE_CHAR_OPS = new Set([..."{}[]();:,.@?=<>+-*/!"]);
 
@@ -66,21 +69,37 @@ const QUOTE = C('"');
 const APOS = C("'");
 const BACKSLASH = C("\\");
 
+// Character classes as bits in a table: the lexer asks these for every character it reads.
+const ALPHA = 1;
+const DIGIT = 2;
+const ID_EXTRA = 4; // _ ' -
+const PATH_EXTRA = 8; // . _ - +
+const CLASSES = Uint8Array.from({ length: 128 }, (_, c) => {
+  const ch = String.fromCharCode(c);
+  return (
+    (/[a-zA-Z]/.test(ch) ? ALPHA : 0) |
+    (/[0-9]/.test(ch) ? DIGIT : 0) |
+    ("_'-".includes(ch) ? ID_EXTRA : 0) |
+    ("._-+".includes(ch) ? PATH_EXTRA : 0)
+  );
+});
+const classOf = (c: number): number => (c < 128 ? (CLASSES[c] as number) : 0);
+
 function isAlpha(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+  return (classOf(c) & ALPHA) !== 0;
 }
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 function isIdStart(c: number): boolean {
-  return isAlpha(c) || c === 95;
+  return (classOf(c) & ALPHA) !== 0 || c === 95;
 }
 function isIdChar(c: number): boolean {
-  return isAlpha(c) || isDigit(c) || c === 95 || c === APOS || c === 45;
+  return (classOf(c) & (ALPHA | DIGIT | ID_EXTRA)) !== 0;
 }
 /** `[a-zA-Z0-9._\-+]`, the characters of a path segment. */
 export function isPathChar(c: number): boolean {
-  return isAlpha(c) || isDigit(c) || c === 46 || c === 95 || c === 45 || c === 43;
+  return (classOf(c) & (ALPHA | DIGIT | PATH_EXTRA)) !== 0;
 }
 const URI_CHARS = new Set([..."%/?:@&=+$,-_.!~*'"].map(C));
 function isUriChar(c: number): boolean {
@@ -249,8 +268,7 @@ class Parser {
         let i = p + 1;
         if (isIdStart(c)) {
           while (isIdChar(src.charCodeAt(i))) i++;
-          const keyword = i - p <= 7 ? KEYWORD_TYPES.get(src.slice(p, i)) : undefined;
-          return { type: keyword ?? "ID", start: p, end: i };
+          return { type: this.keywordAt(p, i - p) ?? "ID", start: p, end: i };
         }
         if (isDigit(c)) {
           while (isDigit(src.charCodeAt(i))) i++;
@@ -344,6 +362,13 @@ class Parser {
     if (this.best === 0 && ONE_CHAR_OPS.has(src[p] as string)) this.consider(1, src[p] as string);
     if (this.best === 0) return { type: "INVALID", start: p, end: p + 1 };
     return { type: this.bestType, start: p, end: p + this.best };
+  }
+
+  /** The keyword spelled by the `length` characters at p, if any, compared in place (no slicing). */
+  private keywordAt(p: number, length: number): string | undefined {
+    for (const keyword of KEYWORDS_BY_FIRST[this.src.charCodeAt(p)] ?? [])
+      if (keyword.length === length && this.src.startsWith(keyword, p)) return keyword;
+    return undefined;
   }
 
   private floatLen(p: number): number {

@@ -100,8 +100,8 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
 
   const attrPath = (path: AttrName[], scope: Scope) => {
     for (const n of path) {
-      if (n.kind === "Dynamic") visit(n.expr, scope);
-      else if (n.kind === "AttrString") visit(n.string, scope);
+      if (n.kind === "Dynamic") visit(n.expr, undefined, scope);
+      else if (n.kind === "AttrString") visit(n.string, undefined, scope);
     }
   };
 
@@ -118,9 +118,9 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
     for (const b of bindings) {
       if (b.kind === "Bind") {
         attrPath(b.path, scope);
-        visit(b.value, scope);
+        visit(b.value, undefined, scope);
       } else if (b.from) {
-        visit(b.from, scope);
+        visit(b.from, undefined, scope);
       } else {
         // `inherit a;` takes `a` from the enclosing scope, never from the set itself.
         for (const n of b.names) {
@@ -132,7 +132,7 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
     return scope;
   };
 
-  function visit(node: Expr, scope: Scope): void {
+  function visit(node: Expr, _parent: Expr | undefined, scope: Scope): void {
     switch (node.kind) {
       case "Var":
         lookup(scope, node.name, node.start);
@@ -150,8 +150,8 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
         for (const b of node.bindings) {
           if (b.kind === "Bind") {
             attrPath(b.path, scope);
-            visit(b.value, scope);
-          } else if (b.from) visit(b.from, scope);
+            visit(b.value, undefined, scope);
+          } else if (b.from) visit(b.from, undefined, scope);
           else
             for (const n of b.names) {
               const name = staticAttrName(src, n);
@@ -164,7 +164,7 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
         return;
       case "Let": {
         const inner = recursiveBindings(node, node.bindings, scope, "let");
-        visit(node.body, inner);
+        visit(node.body, undefined, inner);
         return;
       }
       case "Lambda": {
@@ -185,28 +185,28 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
             kind: "formal",
             owner: node,
           });
-        for (const f of node.formals?.formals ?? []) if (f.default) visit(f.default, inner);
-        visit(node.body, inner);
+        for (const f of node.formals?.formals ?? []) if (f.default) visit(f.default, undefined, inner);
+        visit(node.body, undefined, inner);
         return;
       }
       case "With":
-        visit(node.env, scope);
-        visit(node.body, { isWith: true, parent: scope });
+        visit(node.env, undefined, scope);
+        visit(node.body, undefined, { isWith: true, parent: scope });
         return;
       case "Select":
-        visit(node.expr, scope);
+        visit(node.expr, undefined, scope);
         attrPath(node.path, scope);
-        if (node.default) visit(node.default, scope);
+        if (node.default) visit(node.default, undefined, scope);
         return;
       case "HasAttr":
-        visit(node.expr, scope);
+        visit(node.expr, undefined, scope);
         attrPath(node.path, scope);
         return;
       default:
-        forEachChild(node, (child) => visit(child, scope));
+        forEachChild(node, visit, scope);
     }
   }
 
-  visit(ast, { isWith: false });
+  visit(ast, undefined, { isWith: false });
   return result;
 }

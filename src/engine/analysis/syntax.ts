@@ -71,95 +71,114 @@ export type Expr =
 
 export type ExprOf<K extends Expr["kind"]> = Extract<Expr, { kind: K }>;
 
-/** Calls `fn` on each direct sub-expression of a node, in source order, allocating nothing. */
-export function forEachChild(node: Expr, fn: (child: Expr) => void): void {
+/**
+ * Calls `fn(child, node, extra)` on each direct sub-expression of a node, in source order. The
+ * `extra` argument lets hot callers pass state without allocating a closure per node.
+ */
+export function forEachChild<T>(
+  node: Expr,
+  fn: (child: Expr, parent: Expr, extra: T) => void,
+  extra: T,
+): void {
   switch (node.kind) {
     case "String":
     case "Path":
-      for (const p of node.parts) if (p.kind !== "Text") fn(p);
+      for (const p of node.parts) if (p.kind !== "Text") fn(p, node, extra);
       return;
     case "Paren":
-      fn(node.expr);
+      fn(node.expr, node, extra);
       return;
     case "Attrs":
     case "LegacyLet":
-      forEachBindingChild(node.bindings, fn);
+      forEachBindingChild(node, node.bindings, fn, extra);
       return;
     case "List":
-      for (const item of node.items) fn(item);
+      for (const item of node.items) fn(item, node, extra);
       return;
     case "Lambda":
-      for (const f of node.formals?.formals ?? []) if (f.default) fn(f.default);
-      fn(node.body);
+      for (const f of node.formals?.formals ?? []) if (f.default) fn(f.default, node, extra);
+      fn(node.body, node, extra);
       return;
     case "Let":
-      forEachBindingChild(node.bindings, fn);
-      fn(node.body);
+      forEachBindingChild(node, node.bindings, fn, extra);
+      fn(node.body, node, extra);
       return;
     case "With":
-      fn(node.env);
-      fn(node.body);
+      fn(node.env, node, extra);
+      fn(node.body, node, extra);
       return;
     case "Assert":
-      fn(node.cond);
-      fn(node.body);
+      fn(node.cond, node, extra);
+      fn(node.body, node, extra);
       return;
     case "If":
-      fn(node.cond);
-      fn(node.then);
-      fn(node.else);
+      fn(node.cond, node, extra);
+      fn(node.then, node, extra);
+      fn(node.else, node, extra);
       return;
     case "Unary":
-      fn(node.expr);
+      fn(node.expr, node, extra);
       return;
     case "Binary":
-      fn(node.left);
-      fn(node.right);
+      fn(node.left, node, extra);
+      fn(node.right, node, extra);
       return;
     case "HasAttr":
-      fn(node.expr);
-      forEachAttrPathChild(node.path, fn);
+      fn(node.expr, node, extra);
+      forEachAttrPathChild(node, node.path, fn, extra);
       return;
     case "Apply":
-      fn(node.fn);
-      fn(node.arg);
+      fn(node.fn, node, extra);
+      fn(node.arg, node, extra);
       return;
     case "Select":
-      fn(node.expr);
-      forEachAttrPathChild(node.path, fn);
-      if (node.default) fn(node.default);
+      fn(node.expr, node, extra);
+      forEachAttrPathChild(node, node.path, fn, extra);
+      if (node.default) fn(node.default, node, extra);
       return;
     default:
       return;
   }
 }
 
-function forEachAttrPathChild(path: AttrName[], fn: (child: Expr) => void): void {
+function forEachAttrPathChild<T>(
+  node: Expr,
+  path: AttrName[],
+  fn: (child: Expr, parent: Expr, extra: T) => void,
+  extra: T,
+): void {
   for (const name of path) {
-    if (name.kind === "Dynamic") fn(name.expr);
-    else if (name.kind === "AttrString") fn(name.string);
+    if (name.kind === "Dynamic") fn(name.expr, node, extra);
+    else if (name.kind === "AttrString") fn(name.string, node, extra);
   }
 }
 
-function forEachBindingChild(bindings: Binding[], fn: (child: Expr) => void): void {
+function forEachBindingChild<T>(
+  node: Expr,
+  bindings: Binding[],
+  fn: (child: Expr, parent: Expr, extra: T) => void,
+  extra: T,
+): void {
   for (const b of bindings) {
     if (b.kind === "Bind") {
-      forEachAttrPathChild(b.path, fn);
-      fn(b.value);
+      forEachAttrPathChild(node, b.path, fn, extra);
+      fn(b.value, node, extra);
     } else {
-      if (b.from) fn(b.from);
-      forEachAttrPathChild(b.names, fn);
+      if (b.from) fn(b.from, node, extra);
+      forEachAttrPathChild(node, b.names, fn, extra);
     }
   }
 }
 
 /** Visits every node depth-first, parents before children. */
 export function walk(node: Expr, visit: (node: Expr, parent: Expr | undefined) => void): void {
-  const go = (current: Expr, parent: Expr | undefined): void => {
-    visit(current, parent);
-    forEachChild(current, (child) => go(child, current));
-  };
-  go(node, undefined);
+  visit(node, undefined);
+  forEachChild(node, walkChild, visit);
+}
+
+function walkChild(child: Expr, parent: Expr, visit: (node: Expr, parent: Expr | undefined) => void): void {
+  visit(child, parent);
+  forEachChild(child, walkChild, visit);
 }
 
 /** The expression inside any number of parentheses. */
