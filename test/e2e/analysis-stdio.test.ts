@@ -27,6 +27,8 @@ describe.skipIf(skip)("static analysis tools over stdio on the simulated fleet",
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const result = await server.client.callTool({ name, arguments: args });
     expect(result.isError, textOf(result)).toBeFalsy();
+    // Results are for an assistant's context: counts and the first findings, not everything.
+    expect(textOf(result).length, `${name} result size`).toBeLessThan(3000);
     return result.structuredContent as Record<string, unknown>;
   };
 

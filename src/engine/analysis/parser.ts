@@ -18,7 +18,7 @@
 import type { AttrName, Binding, Expr, Formal, StringNode, TextPart } from "./syntax.js";
 import { staticAttrName, unparen } from "./syntax.js";
 
-export interface SyntaxError {
+export interface NixSyntaxError {
   message: string;
   /** Byte offset in the file. */
   offset: number;
@@ -27,7 +27,7 @@ export interface SyntaxError {
 export interface ParseResult {
   /** The tree; undefined only when nothing could be parsed at all. */
   ast?: Expr;
-  errors: SyntaxError[];
+  errors: NixSyntaxError[];
 }
 
 type TokenType =
@@ -164,7 +164,7 @@ export function parseNix(text: string): ParseResult {
 class Parser {
   private pos = 0;
   private tok: Token;
-  readonly errors: SyntaxError[] = [];
+  readonly errors: NixSyntaxError[] = [];
   /** Slot maps of attribute-set literals, for merging `a = { ... }; a.b = ...` as Nix does. */
   private readonly slotsOf = new WeakMap<Expr, Map<string, Slot>>();
 
@@ -235,7 +235,6 @@ class Parser {
   }
 
   private lex(from = this.pos): Token {
-    const src = this.src;
     const p = this.skipTrivia(from);
     const tok = this.lexAt(p);
     this.pos = tok.end;
@@ -500,11 +499,10 @@ class Parser {
     }
     if (t.type === "let" && this.peek().type !== "{") {
       this.advance();
-      const { bindings, slots } = this.binds("in");
+      const { bindings } = this.binds("in");
       for (const b of bindings)
         if (b.kind === "Bind" && b.path[0] && this.staticName(b.path[0]) === undefined)
           this.fail("dynamic attributes not allowed in let", b.path[0].start);
-      void slots;
       const inTok = this.expect("in");
       const body = this.expr();
       return { kind: "Let", bindings, body, inStart: inTok.start, start, end: body.end };
