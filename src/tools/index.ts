@@ -6,7 +6,10 @@ import hostStatus from "./host_status.js";
 import plan from "./plan.js";
 import preflight from "./preflight.js";
 import rollback from "./rollback.js";
+import scanAntipatterns from "./scan_antipatterns.js";
+import securityAudit from "./security_audit.js";
 import testBuild from "./test_build.js";
+import validateSyntax from "./validate_syntax.js";
 
 /** Every tool the server offers; one file each in this folder. */
 export const tools: AnyToolDefinition[] = [
@@ -14,6 +17,9 @@ export const tools: AnyToolDefinition[] = [
   fleetList,
   hostStatus,
   preflight,
+  validateSyntax,
+  scanAntipatterns,
+  securityAudit,
   testBuild,
   deploy,
   rollback,

@@ -140,6 +140,29 @@ describe.skipIf(skip)("deploy on the simulated fleet", () => {
     });
   });
 
+  it("blocks a standard deploy on a critical anti-pattern without touching a host; emergency mode skips the checks", async () => {
+    const before = await currentSystem(context.fleet, "p620");
+    context.fleet.editHost("p620", (t) =>
+      t.replace("activation = {", 'users.alice.password = "hunter2";\n  activation = {'),
+    );
+    await context.fleet.commit("a clear-text password");
+    const blocked = await deploy({ hosts: ["p620"] });
+    expect(blocked.status).toBe("failed");
+    expect(blocked.summary).toBe("blocked by anti-patterns: no host was touched");
+    expect(blocked.hosts[0]?.outcome).toBe("pending");
+    expect(blocked.next).toMatch(/plain-password|password/);
+    expect(await currentSystem(context.fleet, "p620")).toBe(before);
+
+    const fast = await deploy({ hosts: ["p620"], mode: "fast", dryRun: true });
+    expect(fast.checks.map((c) => c.check)).toEqual(["syntax"]);
+    const emergency = await deploy({ hosts: ["p620"], mode: "emergency" });
+    expect(emergency.checks).toEqual([]);
+    // Nothing in the system changed: the password is not read by the fixture's modules.
+    expect(emergency.hosts[0]?.outcome).toBe("unchanged");
+    context.fleet.editHost("p620", (t) => t.replace('users.alice.password = "hunter2";\n  ', ""));
+    await context.fleet.commit("no clear-text password");
+  });
+
   it("rolls back an activation that exits non-zero, at once", async () => {
     const before = await currentSystem(context.fleet, "samsung");
     context.fleet.editHost("samsung", (text) => text.replace("fail = false;", "fail = true;"));

@@ -10,7 +10,13 @@ describe("retries with exponential backoff", () => {
         calls++;
         return { exitCode: 255 };
       },
-      { attempts: 4, baseDelayMs: 1, maxDelayMs: 3, retryable: ({ result }) => (result as { exitCode: number }).exitCode === 255, onRetry: (_, d) => delays.push(d) },
+      {
+        attempts: 4,
+        baseDelayMs: 1,
+        maxDelayMs: 3,
+        retryable: ({ result }) => (result as { exitCode: number }).exitCode === 255,
+        onRetry: (_, d) => delays.push(d),
+      },
     );
     expect(calls).toBe(4);
     expect(delays).toEqual([1, 2, 3]);
@@ -19,7 +25,11 @@ describe("retries with exponential backoff", () => {
 
   it("stops at the first success", async () => {
     let calls = 0;
-    const result = await withRetry(async () => ++calls, { attempts: 5, baseDelayMs: 1, retryable: ({ result }) => (result as number) < 2 });
+    const result = await withRetry(async () => ++calls, {
+      attempts: 5,
+      baseDelayMs: 1,
+      retryable: ({ result }) => (result as number) < 2,
+    });
     expect(result).toBe(2);
     expect(calls).toBe(2);
   });

@@ -29,6 +29,7 @@ import {
   type PhaseRecord,
 } from "./record.js";
 import { switchAndVerify } from "./switch.js";
+import { validateForMode } from "./validation.js";
 
 /**
  * The deployment pipeline, per host and in parallel with a limit:
@@ -85,6 +86,16 @@ export const deployResultSchema = z.object({
   mode: deployModeSchema,
   goal: deployGoalSchema,
   dryRun: z.boolean(),
+  checks: z
+    .array(
+      z.object({
+        check: z.string(),
+        status: z.enum(["pass", "warn", "fail"]),
+        durationMs: z.number(),
+        detail: z.string(),
+      }),
+    )
+    .describe("validation before any host: syntax, anti-patterns, security audit (by mode)"),
   summary: z.string(),
   hosts: z.array(hostResultSchema),
   next: z.string(),
@@ -173,6 +184,44 @@ export async function deploy(
     `deployment ${record.id}: ${hosts.map((h) => h.name).join(", ")} (${request.mode}, ${request.goal}${request.dryRun ? ", dry run" : ""})`,
   );
 
+  // Validation (by mode) before any host is touched; a failed check blocks every host.
+  if (!record.checks) {
+    hooks.progress?.(`validating (${request.mode})`);
+    record.checks = await validateForMode(
+      engine,
+      request.flake,
+      request.mode,
+      hosts.map((h) => h.name),
+      hooks.signal,
+    );
+    store.save(record);
+  }
+  const blocked = record.checks.find((c) => c.status === "fail");
+  if (blocked) {
+    record.status = "failed";
+    const deployResult: DeployResult = {
+      deploymentId: record.id,
+      status: "failed",
+      mode: request.mode,
+      goal: request.goal,
+      dryRun: request.dryRun,
+      checks: record.checks,
+      summary: `blocked by ${blocked.check}: no host was touched`,
+      hosts: hosts.map((h) =>
+        hostResultOf(
+          h.name,
+          record.hosts[h.name] as HostRecord,
+          { packages: [], units: [], activationLog: [] },
+          0,
+        ),
+      ),
+      next: `fix what ${blocked.check} found (${blocked.detail}), then deploy again; emergency mode skips the checks`,
+    };
+    record.results = { result: deployResult, details: {} };
+    store.save(record);
+    return deployResult;
+  }
+
   const details: Record<string, HostDetails> = {};
   const results = await mapLimit(hosts, engine.parallelism, async (host) => {
     const hostRecord = record.hosts[host.name] as HostRecord;
@@ -212,6 +261,7 @@ export async function deploy(
     mode: request.mode,
     goal: request.goal,
     dryRun: request.dryRun,
+    checks: record.checks,
     summary: summarize(results),
     hosts: results,
     next: nextStep(results, record),

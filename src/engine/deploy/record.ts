@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { deploymentsDir, listJsonFiles, processAlive, readJson, writeFileAtomic } from "../state.js";
+import type { ValidationCheck } from "./validation.js";
 
 /** The state of a deployment, on disk so that an interrupted one can be resumed. */
 
@@ -46,6 +47,8 @@ export interface DeploymentRecord {
   status: "running" | "succeeded" | "failed";
   request: DeploymentRequest;
   hosts: Record<string, HostRecord>;
+  /** Validation before any host (by mode); kept so that a resumed deployment does not repeat it. */
+  checks?: ValidationCheck[];
   /** The full results, for the report; written when the deployment ends. */
   results?: unknown;
 }

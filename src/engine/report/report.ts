@@ -30,6 +30,9 @@ export const reportSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   totalMs: z.number(),
+  checks: z.array(
+    z.object({ check: z.string(), status: z.string(), durationMs: z.number(), detail: z.string() }),
+  ),
   hosts: z.array(
     z.object({
       host: z.string(),
@@ -111,6 +114,7 @@ export function buildReport(record: DeploymentRecord): Report {
     startedAt: record.createdAt,
     finishedAt: record.updatedAt,
     totalMs: Math.max(0, finished - started),
+    checks: record.checks ?? [],
     hosts,
     recommendations,
   };
@@ -214,6 +218,14 @@ export function renderReportMarkdown(report: Report): string {
     started: report.startedAt,
     total: seconds(report.totalMs),
     flake: report.flake,
+    checks: report.checks.length
+      ? report.checks
+          .map(
+            (c) =>
+              `- ${c.status === "pass" ? "✓" : c.status === "warn" ? "⚠" : "✗"} ${c.check} (${seconds(c.durationMs)}): ${c.detail}`,
+          )
+          .join("\n")
+      : `- none (${report.mode} mode)`,
     host_sections: report.hosts.map(hostSection).join("\n"),
     recommendations: report.recommendations.length
       ? report.recommendations.map((r) => `- ${r}`).join("\n")

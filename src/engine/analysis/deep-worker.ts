@@ -1,0 +1,24 @@
+/**
+ * Analyses one deeply nested file on a thread with a large stack. The recursive-descent parser
+ * needs a few stack frames per nesting level; the main thread's stack ends near 1,000 levels, while
+ * Nix's own parser accepts up to about 10,000 (bison's stack limit, "memory exhausted"). Such files
+ * are rare, so only they pay for a thread. Beyond Nix's limit this parser still accepts: the one
+ * known place where the verdicts differ.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { analyzeSource, type RuleSet } from "./scan.js";
+import { SourceText } from "./source.js";
+
+const { file, bytes, inFlake, disabled, ruleSet } = workerData as {
+  file: string;
+  bytes: Uint8Array;
+  inFlake: boolean;
+  disabled: string[];
+  ruleSet: RuleSet;
+};
+const result = analyzeSource(file, new SourceText(Buffer.from(bytes)), {
+  ruleSet,
+  inFlake,
+  disabled: new Set(disabled),
+});
+parentPort?.postMessage({ syntaxErrors: result.syntaxErrors, findings: result.findings });

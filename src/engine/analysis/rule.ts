@@ -1,0 +1,148 @@
+/**
+ * What a rule sees and what it reports. Rules are pure functions of one parsed file; the scan
+ * around them handles files, suppressions, configuration and fixes.
+ */
+import type { Resolution } from "./scope.js";
+import type { SourceText } from "./source.js";
+import { type Expr, type ExprOf, staticAttrName, unparen, walk } from "./syntax.js";
+
+export type Severity = "block" | "warn";
+
+/** One replacement in one file, by byte range. */
+export interface Edit {
+  start: number;
+  end: number;
+  replacement: string;
+}
+
+export interface RawFinding {
+  code: string;
+  severity: Severity;
+  message: string;
+  start: number;
+  end: number;
+  fix?: Edit[];
+}
+
+export interface RuleContext {
+  source: SourceText;
+  ast: Expr;
+  resolution: Resolution;
+  /** The file is part of a flake (lookup paths like `<nixpkgs>` are impure there). */
+  inFlake: boolean;
+  report(finding: RawFinding): void;
+  /** Every node with its parent, parents first; built once per file and shared by the rules. */
+  nodes(): ReadonlyArray<readonly [Expr, Expr | undefined]>;
+  nodesOf<K extends Expr["kind"]>(kind: K): ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+}
+
+/** The node index behind `nodes()` and `nodesOf()`: one walk of the tree instead of one per rule. */
+export function indexNodes(ast: Expr): Pick<RuleContext, "nodes" | "nodesOf"> {
+  let all: Array<readonly [Expr, Expr | undefined]> | undefined;
+  const byKind = new Map<string, Array<readonly [Expr, Expr | undefined]>>();
+  const build = () => {
+    if (all) return all;
+    const list: Array<readonly [Expr, Expr | undefined]> = [];
+    walk(ast, (node, parent) => {
+      const entry = [node, parent] as const;
+      list.push(entry);
+      let same = byKind.get(node.kind);
+      if (!same) byKind.set(node.kind, (same = []));
+      same.push(entry);
+    });
+    all = list;
+    return list;
+  };
+  return {
+    nodes: build,
+    nodesOf: <K extends Expr["kind"]>(kind: K) => {
+      build();
+      return (byKind.get(kind) ?? []) as unknown as ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+    },
+  };
+}
+
+export interface Rule {
+  code: string;
+  severity: Severity;
+  /** One line: what the rule finds. */
+  summary: string;
+  check(ctx: RuleContext): void;
+}
+
+/** `f a b` as its head and arguments. */
+export function callParts(node: Expr): { head: Expr; args: Expr[] } {
+  const args: Expr[] = [];
+  let current = node;
+  while (current.kind === "Apply") {
+    args.unshift(current.arg);
+    current = unparen(current.fn);
+  }
+  return { head: current, args };
+}
+
+/** The name a call goes by: `mkIf` for `mkIf`, `lib.mkIf` and `lib.modules.mkIf`. */
+export function headName(src: string, head: Expr): string | undefined {
+  if (head.kind === "Var") return head.name.startsWith("__") ? head.name.slice(2) : head.name;
+  if (head.kind === "Select" && !head.default) {
+    const last = head.path[head.path.length - 1];
+    return last ? staticAttrName(src, last) : undefined;
+  }
+  return undefined;
+}
+
+/** Whether `node` is a call of a function named `name` with exactly `arity` arguments. */
+export function isCall(src: string, node: Expr, name: string, arity: number): ExprOf<"Apply"> | undefined {
+  if (node.kind !== "Apply") return undefined;
+  const { head, args } = callParts(node);
+  return args.length === arity && headName(src, head) === name ? node : undefined;
+}
+
+export function isBoolVar(node: Expr, value?: boolean): node is ExprOf<"Var"> {
+  const inner = unparen(node);
+  return (
+    inner.kind === "Var" &&
+    (value === undefined ? inner.name === "true" || inner.name === "false" : inner.name === String(value))
+  );
+}
+
+/** Expressions that can stand anywhere an argument or list item can, without parentheses. */
+export function isAtomic(node: Expr): boolean {
+  switch (node.kind) {
+    case "Var":
+    case "Int":
+    case "Float":
+    case "String":
+    case "Path":
+    case "SearchPath":
+    case "Uri":
+    case "Attrs":
+    case "List":
+    case "Paren":
+    case "LegacyLet":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The text of an expression, parenthesised unless it is atomic. */
+export function asOperand(ctx: RuleContext, node: Expr): string {
+  const text = ctx.source.slice(node.start, node.end);
+  return isAtomic(node) || (node.kind === "Select" && !node.default) ? text : `(${text})`;
+}
+
+export function textOf(ctx: RuleContext, node: { start: number; end: number }): string {
+  return ctx.source.slice(node.start, node.end);
+}
+
+/** Reports a finding of `rule` over `range`, with the rule's own code and severity. */
+export function flag(
+  ctx: RuleContext,
+  rule: Rule,
+  range: { start: number; end: number },
+  message: string,
+  fix?: Edit[],
+): void {
+  ctx.report({ code: rule.code, severity: rule.severity, message, start: range.start, end: range.end, fix });
+}

@@ -1,0 +1,742 @@
+/**
+ * Anti-pattern rules: statix's lints, deadnix's unused bindings and NixOS-specific mistakes.
+ * Codes are stable names (they appear in suppressions and configuration). An auto-fix is offered
+ * only where it keeps the meaning; the fix tests check that each one still parses and silences
+ * its rule.
+ */
+import {
+  asOperand,
+  callParts,
+  flag,
+  headName,
+  isAtomic,
+  isBoolVar,
+  isCall,
+  type Rule,
+  type RuleContext,
+  textOf,
+} from "./rule.js";
+import {
+  type Binding,
+  type Expr,
+  type ExprOf,
+  staticAttrName,
+  stringLiteralValue,
+  unparen,
+  walk,
+} from "./syntax.js";
+
+function eachNode<K extends Expr["kind"]>(
+  ctx: RuleContext,
+  kind: K,
+  visit: (node: ExprOf<K>, parent: Expr | undefined) => void,
+): void {
+  for (const [node, parent] of ctx.nodesOf(kind)) visit(node, parent);
+}
+
+/** Does any variable named `name` occur in `node` (shadowed or not: a conservative answer)? */
+function mentions(node: Expr, name: string): boolean {
+  let found = false;
+  walk(node, (n) => {
+    if (n.kind === "Var" && n.name === name) found = true;
+  });
+  return found;
+}
+
+const BINARY_PREC: Record<string, number> = { "->": 1, "||": 2, "&&": 3 };
+
+/** Can an expression of any precedence replace `node` here without parentheses? */
+function isFreeContext(parent: Expr | undefined, node: Expr): boolean {
+  if (!parent) return true;
+  switch (parent.kind) {
+    case "Paren":
+    case "Attrs":
+    case "LegacyLet":
+    case "Let":
+    case "If":
+    case "With":
+    case "Assert":
+    case "String":
+    case "Path":
+      return true;
+    case "Lambda":
+      return parent.body === node || (parent.formals?.formals.some((f) => f.default === node) ?? false);
+    case "Binary":
+      return (BINARY_PREC[parent.op] ?? 99) < 4;
+    default:
+      return false;
+  }
+}
+
+/** Removes a whole binding, with its line when nothing else is on it. */
+function removeBinding(ctx: RuleContext, b: { start: number; end: number }) {
+  const text = ctx.source.text;
+  let start = b.start;
+  let end = b.end;
+  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
+  let lineEnd = text.indexOf("\n", end);
+  if (lineEnd < 0) lineEnd = text.length;
+  if (text.slice(lineStart, start).trim() === "" && text.slice(end, lineEnd).trim() === "") {
+    start = lineStart;
+    end = Math.min(lineEnd + 1, text.length);
+  }
+  return { start, end, replacement: "" };
+}
+
+/** Replaces a parenthesised expression by its inside, keeping tokens apart where they would merge. */
+function unwrapParen(ctx: RuleContext, node: ExprOf<"Paren">) {
+  const text = ctx.source.text;
+  const before = text[node.start - 1] ?? " ";
+  const after = text[node.end] ?? " ";
+  let inner = textOf(ctx, node.expr);
+  if (!/[\s([{;=:,!]/.test(before)) inner = ` ${inner}`;
+  if (!/[\s)\]};,]/.test(after) && !(after === "." && node.expr.kind !== "Int" && node.expr.kind !== "Float"))
+    inner = `${inner} `;
+  return { start: node.start, end: node.end, replacement: inner };
+}
+
+/** The binding lists of every attribute set, let and legacy let of the file. */
+function allBindings(ctx: RuleContext): Binding[][] {
+  return [...ctx.nodesOf("Attrs"), ...ctx.nodesOf("Let"), ...ctx.nodesOf("LegacyLet")].map(
+    ([node]) => node.bindings,
+  );
+}
+
+export const boolComparison: Rule = {
+  code: "bool-comparison",
+  severity: "warn",
+  summary: "comparison with a boolean literal (`x == true`)",
+  check(ctx) {
+    eachNode(ctx, "Binary", (node) => {
+      if (node.op !== "==" && node.op !== "!=") return;
+      const literalLeft = isBoolVar(node.left);
+      const literal = literalLeft ? node.left : node.right;
+      const other = literalLeft ? node.right : node.left;
+      if (!isBoolVar(literal) || isBoolVar(other)) return;
+      const positive = ((unparen(literal) as ExprOf<"Var">).name === "true") === (node.op === "==");
+      const replacement = positive ? textOf(ctx, other) : `!${asOperand(ctx, other)}`;
+      flag(ctx, this, node, `comparing with a boolean literal; write \`${replacement}\` instead`, [
+        { start: node.start, end: node.end, replacement },
+      ]);
+    });
+  },
+};
+
+export const emptyLetIn: Rule = {
+  code: "empty-let-in",
+  severity: "warn",
+  summary: "`let in` with no bindings",
+  check(ctx) {
+    eachNode(ctx, "Let", (node) => {
+      if (node.bindings.length > 0) return;
+      flag(
+        ctx,
+        this,
+        { start: node.start, end: node.inStart + 2 },
+        "this `let in` binds nothing; write only its body",
+        [{ start: node.start, end: node.end, replacement: textOf(ctx, node.body) }],
+      );
+    });
+  },
+};
+
+export const manualInherit: Rule = {
+  code: "manual-inherit",
+  severity: "warn",
+  summary: "`a = a;` in an attribute set",
+  check(ctx) {
+    eachNode(ctx, "Attrs", (node) => {
+      if (node.recursive) return;
+      for (const b of node.bindings) {
+        if (b.kind !== "Bind" || b.path.length !== 1) continue;
+        const name = staticAttrName(ctx.source.text, b.path[0] as (typeof b.path)[0]);
+        const value = b.value;
+        if (name === undefined || value.kind !== "Var" || value.name !== name || b.path[0]?.kind !== "Ident")
+          continue;
+        flag(ctx, this, b, `write \`inherit ${name};\` instead of \`${name} = ${name};\``, [
+          { start: b.start, end: b.end, replacement: `inherit ${name};` },
+        ]);
+      }
+    });
+  },
+};
+
+export const manualInheritFrom: Rule = {
+  code: "manual-inherit-from",
+  severity: "warn",
+  summary: "`a = x.a;` in an attribute set",
+  check(ctx) {
+    eachNode(ctx, "Attrs", (node) => {
+      if (node.recursive) return;
+      for (const b of node.bindings) {
+        if (b.kind !== "Bind" || b.path.length !== 1 || b.path[0]?.kind !== "Ident") continue;
+        const name = b.path[0].name;
+        const value = b.value;
+        if (value.kind !== "Select" || value.default) continue;
+        const last = value.path[value.path.length - 1];
+        if (!last || last.kind !== "Ident" || last.name !== name) continue;
+        if (value.expr.kind !== "Var" || value.path.some((p) => p.kind !== "Ident")) continue;
+        const dot = ctx.source.text.lastIndexOf(".", last.start);
+        const from = ctx.source.slice(value.start, dot).trim();
+        const replacement = `inherit (${from}) ${name};`;
+        flag(ctx, this, b, `write \`${replacement}\``, [{ start: b.start, end: b.end, replacement }]);
+      }
+    });
+  },
+};
+
+export const legacyLet: Rule = {
+  code: "legacy-let",
+  severity: "warn",
+  summary: "the deprecated `let { ...; body = ...; }` form",
+  check(ctx) {
+    eachNode(ctx, "LegacyLet", (node) => {
+      ctx.report({
+        code: this.code,
+        severity: this.severity,
+        message:
+          "`let { body = ...; }` is deprecated; write `let ... in body` (the fix uses `rec { ... }.body`)",
+        start: node.start,
+        end: node.start + 3,
+        fix: [
+          { start: node.start, end: node.start + 3, replacement: "rec" },
+          { start: node.end, end: node.end, replacement: ".body" },
+        ],
+      });
+    });
+  },
+};
+
+export const collapsibleLetIn: Rule = {
+  code: "collapsible-let-in",
+  severity: "warn",
+  summary: "`let ... in let ... in` that can be one `let`",
+  check(ctx) {
+    eachNode(ctx, "Let", (node) => {
+      const inner = node.body;
+      if (inner.kind !== "Let") return;
+      const names = (bs: Binding[]) =>
+        bs
+          .flatMap((b) => (b.kind === "Bind" ? [b.path[0]] : b.names))
+          .map((n) => (n ? staticAttrName(ctx.source.text, n) : undefined));
+      const outerNames = names(node.bindings);
+      const innerNames = names(inner.bindings);
+      // Merging is safe only if no name clashes and no outer binding could start seeing an inner one.
+      const safe =
+        !innerNames.some((n) => n === undefined || outerNames.includes(n)) &&
+        !node.bindings.some((b) => innerNames.some((n) => n !== undefined && mentionsIn(b, n)));
+      flag(
+        ctx,
+        this,
+        { start: node.inStart, end: inner.start + 3 },
+        "this `let` directly contains another `let`; merge their bindings into one",
+        safe ? [{ start: node.inStart, end: inner.start + 3, replacement: "" }] : undefined,
+      );
+    });
+  },
+};
+
+function mentionsIn(b: Binding, name: string): boolean {
+  if (b.kind === "Bind") return mentions(b.value, name);
+  if (b.from && mentions(b.from, name)) return true;
+  return b.from === undefined && b.names.some((n) => n.kind === "Ident" && n.name === name);
+}
+
+export const etaReduction: Rule = {
+  code: "eta-reduction",
+  severity: "warn",
+  summary: "`x: f x`, which is just `f`",
+  check(ctx) {
+    eachNode(ctx, "Lambda", (node) => {
+      if (!node.param || node.formals || node.body.kind !== "Apply") return;
+      const { fn, arg } = node.body;
+      if (arg.kind !== "Var" || arg.name !== node.param.name || mentions(fn, node.param.name)) return;
+      const replacement = textOf(ctx, fn);
+      flag(
+        ctx,
+        this,
+        node,
+        `\`${node.param.name}: ${replacement} ${node.param.name}\` is \`${replacement}\`; write that`,
+        [{ start: node.start, end: node.end, replacement }],
+      );
+    });
+  },
+};
+
+export const uselessParens: Rule = {
+  code: "useless-parens",
+  severity: "warn",
+  summary: "parentheses that change nothing",
+  check(ctx) {
+    const flagged = new Set<Expr>();
+    const consider = (node: Expr) => {
+      if (node.kind === "Paren" && !flagged.has(node)) {
+        flagged.add(node);
+        flag(ctx, this, node, "these parentheses change nothing; remove them", [unwrapParen(ctx, node)]);
+      }
+    };
+    consider(ctx.ast);
+    // Anywhere: around something atomic. Where any expression fits (a binding's value, a let
+    // body, the whole file): around anything.
+    for (const [node, parent] of ctx.nodesOf("Paren"))
+      if (isAtomic(node.expr) && node.expr.kind !== "Paren" && parent?.kind !== "Select") consider(node);
+    for (const [node] of ctx.nodesOf("Let")) consider(node.body);
+    for (const bindings of allBindings(ctx))
+      for (const b of bindings) if (b.kind === "Bind") consider(b.value);
+  },
+};
+
+export const emptyPattern: Rule = {
+  code: "empty-pattern",
+  severity: "warn",
+  summary: "`{ ... }: x`, which is `_: x`",
+  check(ctx) {
+    eachNode(ctx, "Lambda", (node) => {
+      const f = node.formals;
+      if (!f || node.param || f.formals.length > 0 || !f.ellipsis) return;
+      flag(ctx, this, f, "a pattern that takes nothing by name; write `_:` instead of `{ ... }:`", [
+        { start: f.start, end: f.end, replacement: "_" },
+      ]);
+    });
+  },
+};
+
+export const redundantPatternBind: Rule = {
+  code: "redundant-pattern-bind",
+  severity: "warn",
+  summary: "`args @ { ... }: x`, which is `args: x`",
+  check(ctx) {
+    eachNode(ctx, "Lambda", (node) => {
+      const f = node.formals;
+      if (!f || !node.param || f.formals.length > 0 || !f.ellipsis) return;
+      const start = Math.min(f.start, node.param.start);
+      const end = Math.max(f.end, node.param.end);
+      flag(ctx, this, { start, end }, `the pattern adds nothing; write \`${node.param.name}:\``, [
+        { start, end, replacement: node.param.name },
+      ]);
+    });
+  },
+};
+
+export const unquotedUri: Rule = {
+  code: "unquoted-uri",
+  severity: "warn",
+  summary: "a URI literal without quotes (deprecated, an error with no-url-literals)",
+  check(ctx) {
+    eachNode(ctx, "Uri", (node) => {
+      flag(ctx, this, node, `quote the URI: \`"${node.text}"\``, [
+        { start: node.start, end: node.end, replacement: `"${node.text}"` },
+      ]);
+    });
+  },
+};
+
+export const emptyInherit: Rule = {
+  code: "empty-inherit",
+  severity: "warn",
+  summary: "`inherit;` that inherits nothing",
+  check(ctx) {
+    for (const bindings of allBindings(ctx)) {
+      for (const b of bindings) {
+        if (b.kind !== "Inherit" || b.names.length > 0) continue;
+        flag(ctx, this, b, "this `inherit` names nothing; remove it", [removeBinding(ctx, b)]);
+      }
+    }
+  },
+};
+
+export const deprecatedToPath: Rule = {
+  code: "deprecated-to-path",
+  severity: "warn",
+  summary: "`builtins.toPath`",
+  check(ctx) {
+    eachNode(ctx, "Apply", (node) => {
+      if (!isCall(ctx.source.text, node, "toPath", 1)) return;
+      flag(ctx, this, node, 'builtins.toPath is deprecated; write `/. + "/some/path"` or a path literal');
+    });
+  },
+};
+
+export const boolSimplification: Rule = {
+  code: "bool-simplification",
+  severity: "warn",
+  summary: "`!(a == b)`, which is `a != b`",
+  check(ctx) {
+    eachNode(ctx, "Unary", (node, parent) => {
+      const inner = unparen(node.expr);
+      if (node.op !== "!" || inner.kind !== "Binary" || (inner.op !== "==" && inner.op !== "!=")) return;
+      const op = inner.op === "==" ? "!=" : "==";
+      const plain = `${textOf(ctx, inner.left)} ${op} ${textOf(ctx, inner.right)}`;
+      const replacement = isFreeContext(parent, node) ? plain : `(${plain})`;
+      flag(ctx, this, node, `write \`${plain}\``, [{ start: node.start, end: node.end, replacement }]);
+    });
+  },
+};
+
+export const uselessHasAttr: Rule = {
+  code: "useless-has-attr",
+  severity: "warn",
+  summary: "`if x ? a then x.a else d`, which is `x.a or d`",
+  check(ctx) {
+    eachNode(ctx, "If", (node) => {
+      const cond = unparen(node.cond);
+      const then = unparen(node.then);
+      if (cond.kind !== "HasAttr" || then.kind !== "Select" || then.default) return;
+      const pathText = (p: { start: number; end: number }[]) => p.map((n) => textOf(ctx, n)).join(".");
+      if (textOf(ctx, cond.expr) !== textOf(ctx, then.expr) || pathText(cond.path) !== pathText(then.path))
+        return;
+      const replacement = `${textOf(ctx, then)} or ${asOperand(ctx, unparen(node.else))}`;
+      flag(ctx, this, node, `write \`${replacement}\``, [{ start: node.start, end: node.end, replacement }]);
+    });
+  },
+};
+
+export const repeatedKeys: Rule = {
+  code: "repeated-keys",
+  severity: "warn",
+  summary: "the same attribute prefix written three times or more",
+  check(ctx) {
+    for (const bindings of allBindings(ctx)) {
+      const counts = new Map<string, Array<{ start: number; end: number }>>();
+      for (const b of bindings) {
+        if (b.kind !== "Bind" || b.path.length < 2) continue;
+        const name = staticAttrName(ctx.source.text, b.path[0] as (typeof b.path)[0]);
+        if (name === undefined) continue;
+        counts.set(name, [...(counts.get(name) ?? []), b]);
+      }
+      for (const [name, binds] of counts) {
+        if (binds.length < 3) continue;
+        const first = binds[0] as { start: number; end: number };
+        flag(
+          ctx,
+          this,
+          first,
+          `\`${name}.\` is repeated ${binds.length} times; group them as \`${name} = { ... };\``,
+        );
+      }
+    }
+  },
+};
+
+export const emptyListConcat: Rule = {
+  code: "empty-list-concat",
+  severity: "warn",
+  summary: "`[ ] ++ x` or `x ++ [ ]`",
+  check(ctx) {
+    eachNode(ctx, "Binary", (node) => {
+      if (node.op !== "++") return;
+      const emptyLeft =
+        unparen(node.left).kind === "List" && (unparen(node.left) as ExprOf<"List">).items.length === 0;
+      const emptyRight =
+        unparen(node.right).kind === "List" && (unparen(node.right) as ExprOf<"List">).items.length === 0;
+      if (!emptyLeft && !emptyRight) return;
+      const other = emptyLeft ? node.right : node.left;
+      flag(ctx, this, node, "concatenating an empty list changes nothing; write only the other side", [
+        { start: node.start, end: node.end, replacement: textOf(ctx, other) },
+      ]);
+    });
+  },
+};
+
+export const unusedBinding: Rule = {
+  code: "unused-binding",
+  severity: "warn",
+  summary: "a let binding or function argument that nothing uses (deadnix)",
+  check(ctx) {
+    for (const decl of ctx.resolution.declarations) {
+      if (decl.uses > 0 || decl.kind === "rec" || decl.name.startsWith("_")) continue;
+      const owner = decl.owner;
+      // With `args @ { ... }` every field may be reached through `args`; a flake's `outputs`
+      // receives `self` whether it wants it or not, and `{ self, ... }` is the idiom.
+      if (decl.kind === "formal" && ((owner.kind === "Lambda" && owner.param) || decl.name === "self"))
+        continue;
+      const b = decl.binding;
+      const removable = decl.kind === "let" && b?.kind === "Bind" && b.path.length === 1;
+      ctx.report({
+        code: this.code,
+        severity: this.severity,
+        message:
+          decl.kind === "let"
+            ? `\`${decl.name}\` is bound but never used; remove it`
+            : decl.kind === "formal"
+              ? `argument \`${decl.name}\` is never used; remove it from the pattern (keep \`...\` if callers pass it)`
+              : `argument \`${decl.name}\` is never used; rename it \`_\` or \`_${decl.name}\``,
+        start: decl.start,
+        end: decl.end,
+        fix: removable && b ? [removeBinding(ctx, b)] : undefined,
+      });
+    }
+  },
+};
+
+export const mkIfConstant: Rule = {
+  code: "mkif-constant",
+  severity: "block",
+  summary: "`mkIf true x` / `mkIf false x`",
+  check(ctx) {
+    eachNode(ctx, "Apply", (node) => {
+      if (!isCall(ctx.source.text, node, "mkIf", 2)) return;
+      const { args } = callParts(node);
+      const [cond, body] = args as [Expr, Expr];
+      if (!isBoolVar(cond)) return;
+      const always = isBoolVar(cond, true);
+      ctx.report({
+        code: always ? "mkif-true" : "mkif-false",
+        severity: this.severity,
+        message: always
+          ? "`mkIf true` is always on: write the value itself"
+          : "`mkIf false` is dead configuration: delete it, or give it a real condition",
+        start: node.start,
+        end: node.end,
+        fix: always ? [{ start: node.start, end: node.end, replacement: textOf(ctx, body) }] : undefined,
+      });
+    });
+  },
+};
+
+export const updateWithMkIf: Rule = {
+  code: "update-with-mkif",
+  severity: "block",
+  summary: "`{ ... } // mkIf c { ... }`, which drops the condition",
+  check(ctx) {
+    eachNode(ctx, "Binary", (node) => {
+      if (node.op !== "//") return;
+      const side = [node.left, node.right].map(unparen).find((s) => isCall(ctx.source.text, s, "mkIf", 2));
+      if (!side) return;
+      const { head } = callParts(side);
+      const prefix =
+        head.kind === "Select"
+          ? ctx.source.slice(head.start, ctx.source.text.lastIndexOf(".", head.end - 1) + 1)
+          : undefined;
+      const replacement = `${prefix}mkMerge [ ${asOperand(ctx, node.left)} ${asOperand(ctx, node.right)} ]`;
+      ctx.report({
+        code: this.code,
+        severity: this.severity,
+        message:
+          "`//` with `mkIf` merges the mkIf wrapper, not its contents; write `lib.mkMerge [ a (lib.mkIf c b) ]`",
+        start: node.start,
+        end: node.end,
+        fix: prefix !== undefined ? [{ start: node.start, end: node.end, replacement }] : undefined,
+      });
+    });
+  },
+};
+
+export const topLevelWithPkgs: Rule = {
+  code: "top-level-with-pkgs",
+  severity: "warn",
+  summary: "`with pkgs;` around a whole module",
+  check(ctx) {
+    let node: Expr | undefined = ctx.ast;
+    while (node) {
+      if (node.kind === "With") {
+        const env = unparen(node.env);
+        const isPkgs =
+          (env.kind === "Var" && env.name === "pkgs") ||
+          (env.kind === "Select" && headName(ctx.source.text, env) === "pkgs");
+        if (isPkgs) {
+          ctx.report({
+            code: this.code,
+            severity: this.severity,
+            message:
+              "`with pkgs;` over the whole file hides where names come from; write `pkgs.name`, or `with pkgs; [ ... ]` on one list",
+            start: node.start,
+            end: node.env.end + 1,
+          });
+          return;
+        }
+      }
+      node =
+        node.kind === "Lambda" || node.kind === "Let" || node.kind === "With"
+          ? node.body
+          : node.kind === "Paren"
+            ? node.expr
+            : undefined;
+    }
+  },
+};
+
+export const lookupPath: Rule = {
+  code: "lookup-path",
+  severity: "block",
+  summary: "`<nixpkgs>` lookup paths and `import <nixpkgs> { }` in a flake",
+  check(ctx) {
+    if (!ctx.inFlake) return;
+    const imported = new Set<Expr>();
+    eachNode(ctx, "Apply", (node) => {
+      const { head, args } = callParts(node);
+      const target = args[0] ? unparen(args[0]) : undefined;
+      if (headName(ctx.source.text, head) !== "import" || target?.kind !== "SearchPath" || args.length !== 2)
+        return;
+      imported.add(target);
+      ctx.report({
+        code: "import-nixpkgs",
+        severity: this.severity,
+        message: `\`import <${target.path}> { }\` in a flake reads the host's channel, not the locked input; use \`inputs.nixpkgs.legacyPackages.\${system}\` or the module's \`pkgs\``,
+        start: node.start,
+        end: node.end,
+      });
+    });
+    eachNode(ctx, "SearchPath", (node) => {
+      if (imported.has(node)) return;
+      flag(
+        ctx,
+        this,
+        node,
+        `\`<${node.path}>\` depends on NIX_PATH, which pure flake evaluation does not have; use the flake input instead`,
+      );
+    });
+  },
+};
+
+/** File names that look like key material or credentials. `.nix` files never do. */
+export function looksSecret(name: string): boolean {
+  const base = name.split("/").pop() ?? name;
+  if (/\.nix$/i.test(base)) return false;
+  return (
+    /\.(age|key|pem|p12|pfx|jks|keystore)$/i.test(base) ||
+    /\.sops(\.[a-z]+)?$/i.test(base) ||
+    /^id_(rsa|dsa|ecdsa|ed25519)$/i.test(base) ||
+    /(secret|token|password|passwd|credential|private)/i.test(base)
+  );
+}
+
+/** Encrypted secrets (agenix, sops-nix) are meant to be in the store; only reading them is wrong. */
+function looksEncrypted(name: string): boolean {
+  return /\.age$/i.test(name) || /\.sops(\.[a-z]+)?$/i.test(name) || /secrets?\.(ya?ml|json)$/i.test(name);
+}
+
+function literalText(ctx: RuleContext, node: Expr): string | undefined {
+  const inner = unparen(node);
+  if (inner.kind === "Path") return textOf(ctx, inner);
+  if (inner.kind === "String") {
+    const value = stringLiteralValue(ctx.source.text, inner);
+    if (value !== undefined) return value;
+    // `"${./secret.key}"`: the path inside the interpolation is what gets copied.
+    const parts = inner.parts.filter((p) => p.kind === "Path");
+    return parts.length === 1 ? textOf(ctx, parts[0] as Expr) : undefined;
+  }
+  return undefined;
+}
+
+const READERS = new Set(["readFile", "fileContents", "importJSON", "importTOML", "readLines"]);
+
+export const secretInStore: Rule = {
+  code: "secret-read-at-eval",
+  severity: "block",
+  summary:
+    "secret-looking files read at evaluation time or referenced as paths (they land in the world-readable store)",
+  check(ctx) {
+    const readArgs = new Set<Expr>();
+    eachNode(ctx, "Apply", (node) => {
+      const { head, args } = callParts(node);
+      const name = headName(ctx.source.text, head);
+      if (!name || !READERS.has(name) || args.length !== 1) return;
+      const file = literalText(ctx, args[0] as Expr);
+      if (file === undefined || !looksSecret(file)) return;
+      walk(args[0] as Expr, (n) => readArgs.add(n));
+      flag(
+        ctx,
+        this,
+        node,
+        `\`${name} ${file}\` copies the secret into the world-readable Nix store at evaluation; pass a runtime path instead (e.g. \`passwordFile = "/run/secrets/..."\` with agenix or sops-nix)`,
+      );
+    });
+    eachNode(ctx, "Path", (node) => {
+      if (readArgs.has(node)) return;
+      const file = textOf(ctx, node);
+      if (!looksSecret(file) || looksEncrypted(file)) return;
+      ctx.report({
+        code: "secret-path-in-store",
+        severity: this.severity,
+        message: `the path \`${file}\` is copied into the world-readable Nix store; keep the secret outside the flake and refer to it as a string path (\`"/run/secrets/..."\`)`,
+        start: node.start,
+        end: node.end,
+      });
+    });
+  },
+};
+
+export const plainPassword: Rule = {
+  code: "plain-password",
+  severity: "block",
+  summary: '`password = "..."` / `initialPassword = "..."` in clear text',
+  check(ctx) {
+    for (const bindings of allBindings(ctx)) {
+      for (const b of bindings) {
+        if (b.kind !== "Bind") continue;
+        const last = b.path[b.path.length - 1];
+        const name = last ? staticAttrName(ctx.source.text, last) : undefined;
+        if (name !== "password" && name !== "initialPassword") continue;
+        if (unparen(b.value).kind !== "String") continue;
+        flag(
+          ctx,
+          this,
+          b,
+          `\`${name}\` in clear text ends up in the world-readable store; use \`hashedPasswordFile\` (or \`initialHashedPassword\` from \`mkpasswd\`)`,
+        );
+      }
+    }
+  },
+};
+
+const STORE_PATH = /\/nix\/store\/[0-9a-df-np-sv-z]{32}-/;
+
+export const hardcodedStorePath: Rule = {
+  code: "hardcoded-store-path",
+  severity: "warn",
+  summary: "a literal `/nix/store/<hash>-...` path",
+  check(ctx) {
+    eachNode(ctx, "String", (node) => {
+      const hit = node.parts.find(
+        (p) => p.kind === "Text" && STORE_PATH.test(ctx.source.slice(p.start, p.end)),
+      );
+      if (!hit) return;
+      ctx.report({
+        code: this.code,
+        severity: this.severity,
+        message:
+          'a hard-coded store path breaks on the next rebuild or garbage collection; interpolate the package instead (`"${pkgs.hello}/bin/hello"`)',
+        start: node.start,
+        end: node.end,
+      });
+    });
+  },
+};
+
+export const ANTIPATTERN_RULES: Rule[] = [
+  boolComparison,
+  emptyLetIn,
+  manualInherit,
+  manualInheritFrom,
+  legacyLet,
+  collapsibleLetIn,
+  etaReduction,
+  uselessParens,
+  emptyPattern,
+  redundantPatternBind,
+  unquotedUri,
+  emptyInherit,
+  deprecatedToPath,
+  boolSimplification,
+  uselessHasAttr,
+  repeatedKeys,
+  emptyListConcat,
+  unusedBinding,
+  mkIfConstant,
+  updateWithMkIf,
+  topLevelWithPkgs,
+  lookupPath,
+  secretInStore,
+  plainPassword,
+  hardcodedStorePath,
+];
+
+/** Every code a rule can report (some rules report more than one). */
+export const ANTIPATTERN_CODES = [
+  ...ANTIPATTERN_RULES.map((r) => r.code).filter((c) => c !== "mkif-constant"),
+  "mkif-true",
+  "mkif-false",
+  "import-nixpkgs",
+  "secret-path-in-store",
+];

@@ -1,0 +1,17 @@
+import { scopeInput } from "../engine/analysis/files.js";
+import { validateSyntax, validateSyntaxInput, validateSyntaxResultSchema } from "../engine/analysis/scan.js";
+import { defineTool } from "./define.js";
+import { flakeInput } from "./fleet_list.js";
+
+export default defineTool({
+  name: "validate_syntax",
+  title: "Validate Nix syntax",
+  description:
+    "Parses every .nix file of the flake (what git would commit; .gitignore respected) in one pass and lists " +
+    "each syntax error as file:line:column with the source line, agreeing with `nix-instantiate --parse`. " +
+    "Binary or huge files are skipped with a note. Use `changed`/`since` to check only changed files.",
+  input: { flake: flakeInput, ...scopeInput, ...validateSyntaxInput },
+  output: validateSyntaxResultSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  run: (engine, input) => validateSyntax(engine, input),
+});

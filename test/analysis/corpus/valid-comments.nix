@@ -1,0 +1,3 @@
+/* block */ let # line
+  a = /* inline */ 1; /**/ b = 2; # end
+in /* * nested-looking * */ a + b # trailing

@@ -1,0 +1,1 @@
+[ __curPos __add __findFile __nixPath builtins.currentSystem derivation import map toString fetchTree ]

@@ -1,0 +1,1 @@
+let { x = 1; y = x + 1; body = y; }

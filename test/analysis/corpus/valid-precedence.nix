@@ -1,0 +1,1 @@
+let a = 1; b = 2; c = { x = true; }; l = [ 1 ]; in [ (a + b * a - b / a) (-a + - -b) (!true || false && true) (a < b == true) (true -> false -> true) ({ } // { } // c) (l ++ l ++ [ 2 ]) (c ? x ? y) (-a ? b) (!c ? x) (a - -b) (!true == false) (a * -b) ]

@@ -1,0 +1,1 @@
+[ <nixpkgs> <nixpkgs/lib> <nixos-config> (import <nixpkgs/nixos> {}) ]

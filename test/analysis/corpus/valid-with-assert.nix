@@ -1,0 +1,1 @@
+with { x = 1; }; assert x == 1; with builtins; [ (length [ y z ]) undefinedButWith ]

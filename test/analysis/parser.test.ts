@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { checkSyntax, SourceText } from "../../src/engine/analysis/source.js";
+
+const check = (code: string) => {
+  const source = SourceText.fromString(code);
+  const result = checkSyntax(source);
+  return {
+    source,
+    result,
+    at: result.errors.map((e) => ({ message: e.message, ...source.position(e.offset) })),
+  };
+};
+
+describe("the Nix parser", () => {
+  it("keeps going after a broken binding and reports each one with line and column", () => {
+    const { at } = check("{\n  a = ;\n  b = 1;\n  c = 2 d = 3;\n  e = 4;\n}\n");
+    expect(at).toEqual([
+      { message: "unexpected ';'", line: 2, column: 7, offset: 8 },
+      { message: "unexpected '=', expecting ';'", line: 4, column: 11, offset: 29 },
+    ]);
+  });
+
+  it("counts columns and offsets in bytes, as Nix does, after non-ASCII text", () => {
+    const { at, source } = check('{ a = "é€"; b = c; }');
+    expect(at).toEqual([{ message: "undefined variable 'c'", line: 1, column: 20, offset: 19 }]);
+    expect(source.lineText(1)).toBe('{ a = "é€"; b = c; }');
+  });
+
+  it("reports undefined variables only when the file parses, as nix-instantiate does", () => {
+    expect(check("x: y").at.map((e) => e.message)).toEqual(["undefined variable 'y'"]);
+    expect(check("with pkgs; y").at.map((e) => e.message)).toEqual(["undefined variable 'pkgs'"]);
+    expect(check("{ pkgs }: with pkgs; [ y z ]").result.errors).toEqual([]);
+  });
+
+  it("builds a tree with exact ranges", () => {
+    const { source, result } = check("let a = 1; in a.b or 2");
+    expect(result.ast?.kind).toBe("Let");
+    const body = result.ast?.kind === "Let" ? result.ast.body : undefined;
+    expect(body?.kind).toBe("Select");
+    expect(source.slice(body?.start ?? 0, body?.end ?? 0)).toBe("a.b or 2");
+  });
+
+  it("rejects an empty file and a lone trailing slash with a position", () => {
+    expect(check("").at[0]).toMatchObject({ message: "unexpected end of file", line: 1, column: 1 });
+    expect(check("\n  ./a/").at[0]).toMatchObject({
+      message: "path has a trailing slash",
+      line: 2,
+      column: 3,
+    });
+  });
+
+  it("turns nesting deeper than the stack into a finding, not a crash", () => {
+    const { at } = check(`${"(".repeat(200_000)}1${")".repeat(200_000)}`);
+    expect(at[0]?.message).toMatch(/^expression nested too deeply to (parse|resolve)$/);
+    expect(at[0]?.line).toBe(1);
+  });
+});
