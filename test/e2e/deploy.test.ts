@@ -1,26 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { DeployResult } from "../../src/engine/deploy/pipeline.js";
 import { type SimFleet, skipFleetReason } from "../fleet/harness.js";
 import { useFleetAndServer } from "./client.js";
-
-type DeployOut = {
-  deploymentId: string;
-  status: string;
-  summary: string;
-  hosts: Array<{
-    host: string;
-    outcome: string;
-    generationBefore?: number;
-    generationAfter?: number;
-    newSystem?: string;
-    packageChanges: string[];
-    unitChanges: Array<{ unit: string; action: string }>;
-    error?: string;
-    connectionLost?: boolean;
-    logs?: Record<string, string[]>;
-  }>;
-};
 
 const skip = skipFleetReason();
 
@@ -35,7 +18,7 @@ describe.skipIf(skip)("deploy on the simulated fleet", () => {
       timeout: 300_000,
     });
     expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
-    return result.structuredContent as DeployOut;
+    return result.structuredContent as DeployResult;
   };
 
   it("deploys a change to all four hosts in parallel, then finds nothing to do", async () => {
