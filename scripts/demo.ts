@@ -28,6 +28,35 @@ type StatusOut = {
   next: string;
 };
 
+type PlanOut = { planId: string; summary: string };
+type DeployOut = {
+  summary: string;
+  checks: Array<{ check: string; status: string; durationMs: number }>;
+  hosts: Array<{
+    host: string;
+    outcome: string;
+    generationBefore?: number;
+    generationAfter?: number;
+    packageChanges: string[];
+    error?: string;
+  }>;
+};
+
+function showDeploy(out: DeployOut): void {
+  if (out.checks.length)
+    say(`  checks: ${out.checks.map((c) => `${c.check} ${c.status} (${c.durationMs} ms)`).join(", ")}`);
+  for (const host of out.hosts) {
+    const generations =
+      host.generationBefore !== undefined
+        ? ` generation ${host.generationBefore} → ${host.generationAfter}`
+        : "";
+    say(
+      `  ${host.host.padEnd(8)} ${host.outcome}${generations}  ${host.packageChanges.join(", ")}${host.error ? `\n           ${host.error}` : ""}`,
+    );
+  }
+  say(`  ${out.summary}`);
+}
+
 const say = (line = "") => process.stdout.write(`${line}\n`);
 
 function showFleet(out: FleetOut): void {
@@ -75,6 +104,42 @@ async function main(): Promise<void> {
     say(
       `  failed units: ${status.failedUnits.length === 0 ? "none" : status.failedUnits.map((u) => u.unit).join(", ")}`,
     );
+
+    say('\nA change to every host (grafana added), then /nix-deploy "Deploy to all hosts":');
+    for (const host of ["p620", "p510", "razer", "samsung"]) {
+      fleet.editHost(host, (text) => text.replace('packages = [ "', 'packages = [ "grafana" "'));
+    }
+    await fleet.commit("demo: grafana everywhere");
+    const plan = (
+      await server.client.callTool({ name: "plan", arguments: { request: "Deploy to all hosts" } })
+    ).structuredContent as PlanOut;
+    say(`  plan ${plan.planId}: ${plan.summary}`);
+    const deployed = (
+      await server.client.callTool({ name: "deploy", arguments: { planId: plan.planId } }, undefined, {
+        timeout: 600_000,
+      })
+    ).structuredContent as DeployOut;
+    showDeploy(deployed);
+
+    say("\nAn activation that fails on samsung: magic rollback puts it back at once:");
+    fleet.editHost("samsung", (text) => text.replace("fail = false;", "fail = true;"));
+    await fleet.commit("demo: break samsung's activation");
+    showDeploy(
+      (
+        await server.client.callTool(
+          { name: "deploy", arguments: { hosts: ["samsung"], mode: "fast" } },
+          undefined,
+          { timeout: 600_000 },
+        )
+      ).structuredContent as DeployOut,
+    );
+
+    const { contents } = await server.client.readResource({ uri: "nix-deploy://reports/latest" });
+    say("\nnix-deploy://reports/latest (first lines):");
+    for (const line of String((contents[0] as { text: string }).text)
+      .split("\n")
+      .slice(0, 14))
+      say(`  ${line}`);
 
     say("\nStopping razer's sshd, as if the machine went away...");
     await fleet.stopHost("razer");
