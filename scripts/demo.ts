@@ -51,7 +51,7 @@ function showDeploy(out: DeployOut): void {
         ? ` generation ${host.generationBefore} → ${host.generationAfter}`
         : "";
     say(
-      `  ${host.host.padEnd(8)} ${host.outcome}${generations}  ${host.packageChanges.join(", ")}${host.error ? `\n           ${host.error}` : ""}`,
+      `  ${host.host.padEnd(8)} ${host.outcome}${generations}  ${host.packageChanges.join(", ") || "(no package version changed)"}${host.error ? `\n           ${host.error}` : ""}`,
     );
   }
   say(`  ${out.summary}`);
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     say("\nnix-deploy://reports/latest (first lines):");
     for (const line of String((contents[0] as { text: string }).text)
       .split("\n")
-      .slice(0, 14))
+      .slice(0, 22))
       say(`  ${line}`);
 
     say("\nStopping razer's sshd, as if the machine went away...");
