@@ -4,6 +4,7 @@ import deploy from "./deploy.js";
 import fleetList from "./fleet_list.js";
 import hostStatus from "./host_status.js";
 import preflight from "./preflight.js";
+import previewUpdates from "./preview_updates.js";
 import rollback from "./rollback.js";
 import testBuild from "./test_build.js";
 
@@ -16,4 +17,5 @@ export const tools: AnyToolDefinition[] = [
   deploy,
   rollback,
   checkNixpkgsIssues,
+  previewUpdates,
 ];
