@@ -5,8 +5,10 @@ import fleetList from "./fleet_list.js";
 import hostStatus from "./host_status.js";
 import preflight from "./preflight.js";
 import previewUpdates from "./preview_updates.js";
+import restoreLock from "./restore_lock.js";
 import rollback from "./rollback.js";
 import testBuild from "./test_build.js";
+import update from "./update.js";
 
 /** Every tool the server offers; one file each in this folder. */
 export const tools: AnyToolDefinition[] = [
@@ -18,4 +20,6 @@ export const tools: AnyToolDefinition[] = [
   rollback,
   checkNixpkgsIssues,
   previewUpdates,
+  update,
+  restoreLock,
 ];

@@ -1,7 +1,10 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { skipFleetReason } from "../fleet/harness.js";
 import { bumpNixpkgs, snapshotTree } from "../support/updates.js";
-import { useFleetAndServer } from "./client.js";
+import { textOf, useFleetAndServer } from "./client.js";
 
 type PreviewOut = {
   status: string;
@@ -17,6 +20,23 @@ type PreviewOut = {
     error?: string;
   }>;
 };
+
+type Deployment = {
+  status: string;
+  hosts: Array<{ host: string; outcome: string; generationBefore?: number; generationAfter?: number }>;
+};
+type UpdateOut = {
+  status: string;
+  summary: string;
+  lockBackup?: string;
+  changes: Array<{ host: string; packageChanges: string[] }>;
+  deployment?: Deployment;
+  commit?: { message: string; commit: string };
+  commitError?: string;
+  verdict?: { verdict: string; reasons: string[] };
+  next: string;
+};
+type RestoreOut = { status: string; restored: string; replacedLockBackup?: string; deployment?: Deployment };
 
 const skip = skipFleetReason();
 
@@ -66,5 +86,62 @@ describe.skipIf(skip)("flake updates on the simulated fleet", () => {
       ["p510", []],
     ]);
     expect(snapshotTree(context.fleet.flakeDir)).toEqual(before);
+  });
+
+  it("updates the lock and deploys it, commits it for an issue, then restores the old lock and systems", async () => {
+    const fleet = context.fleet;
+    const lockFile = join(fleet.flakeDir, "flake.lock");
+    const oldLock = readFileSync(lockFile, "utf8");
+    const updated = (await call("update", { hosts: ["all"], inputs: ["nixpkgs"], commit: { issue: 42 } }))
+      .structuredContent as UpdateOut;
+    expect(updated.status).toBe("updated");
+    expect(updated.lockBackup).toBeTruthy();
+    expect(
+      updated.deployment?.hosts.map((h) => [h.host, h.outcome, h.generationBefore, h.generationAfter]),
+    ).toEqual([
+      ["p510", "unchanged", 1, 1],
+      ["p620", "deployed", 1, 2],
+      ["razer", "deployed", 1, 2],
+      ["samsung", "unchanged", 1, 1],
+    ]);
+    expect(updated.changes.find((c) => c.host === "razer")?.packageChanges).toEqual([
+      "firefox: 120.0 → 121.0",
+    ]);
+    expect(readFileSync(lockFile, "utf8")).not.toBe(oldLock);
+    expect(updated.commitError).toBeUndefined();
+    expect(updated.commit?.message).toBe("chore(flake): update nixpkgs (#42)");
+    const log = await execa("git", ["log", "-1", "--format=%s", "--name-only"], { cwd: fleet.flakeDir });
+    expect(log.stdout.trim().split("\n").filter(Boolean)).toEqual([
+      "chore(flake): update nixpkgs (#42)",
+      "flake.lock",
+    ]);
+    for (const host of ["p620", "razer"]) {
+      expect((await fleet.onHost(host, "readlink /run/current-system")).stdout.trim()).not.toBe(
+        fleet.hosts.get(host)?.initialSystem,
+      );
+    }
+
+    const restored = (await call("restore_lock", { redeploy: true })).structuredContent as RestoreOut;
+    expect(restored).toMatchObject({ status: "restored", restored: updated.lockBackup });
+    expect(readFileSync(lockFile, "utf8")).toBe(oldLock);
+    for (const host of ["p620", "p510", "razer", "samsung"]) {
+      expect((await fleet.onHost(host, "readlink /run/current-system")).stdout.trim()).toBe(
+        fleet.hosts.get(host)?.initialSystem,
+      );
+    }
+    expect(restored.deployment?.hosts.map((h) => [h.host, h.outcome, h.generationAfter])).toEqual([
+      ["p510", "unchanged", 1],
+      ["p620", "deployed", 3],
+      ["razer", "deployed", 3],
+      ["samsung", "unchanged", 1],
+    ]);
+    // The replaced lock was backed up too: restoring it again is one call.
+    expect(restored.replacedLockBackup).toBeTruthy();
+    const missing = await context.server.client.callTool({
+      name: "restore_lock",
+      arguments: { backup: "nope" },
+    });
+    expect(missing.isError).toBe(true);
+    expect(textOf(missing)).toMatch(/no flake.lock backup nope[\s\S]*What to do: backups of this flake: /);
   });
 });
