@@ -7,6 +7,7 @@ import preflight from "./preflight.js";
 import previewUpdates from "./preview_updates.js";
 import restoreLock from "./restore_lock.js";
 import rollback from "./rollback.js";
+import smartUpdate from "./smart_update.js";
 import testBuild from "./test_build.js";
 import update from "./update.js";
 
@@ -22,4 +23,5 @@ export const tools: AnyToolDefinition[] = [
   previewUpdates,
   update,
   restoreLock,
+  smartUpdate,
 ];

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { skipFleetReason } from "../fleet/harness.js";
+import { type FakeGithub, startFakeGithub } from "../support/fake-github.js";
 import { bumpNixpkgs, snapshotTree } from "../support/updates.js";
-import { textOf, useFleetAndServer } from "./client.js";
+import { connectStdio, textOf, useFleetAndServer } from "./client.js";
 
 type PreviewOut = {
   status: string;
@@ -35,6 +36,15 @@ type UpdateOut = {
   commitError?: string;
   verdict?: { verdict: string; reasons: string[] };
   next: string;
+};
+type SmartOut = UpdateOut & {
+  verdict: { verdict: string; reasons: string[]; suggestions: Array<{ nix: string }> };
+  checks: {
+    issues: { status: string; reason?: string; counts: Record<string, number>; top: string[] };
+    validation: { ok: boolean };
+    build: { ok: boolean };
+  };
+  confirmedBy?: string;
 };
 type RestoreOut = { status: string; restored: string; replacedLockBackup?: string; deployment?: Deployment };
 
@@ -143,5 +153,106 @@ describe.skipIf(skip)("flake updates on the simulated fleet", () => {
     });
     expect(missing.isError).toBe(true);
     expect(textOf(missing)).toMatch(/no flake.lock backup nope[\s\S]*What to do: backups of this flake: /);
+  });
+});
+
+describe.skipIf(skip)("smart update on the simulated fleet, against a fake GitHub", () => {
+  let fake: FakeGithub;
+  beforeAll(async () => {
+    fake = await startFakeGithub();
+  });
+  afterAll(async () => {
+    await fake?.stop();
+  });
+  const context = useFleetAndServer(undefined, () => ({ NIX_DEPLOY_GITHUB_API: fake.url }));
+  const smart = async (args: Record<string, unknown>, server = context.server) => {
+    const result = await server.client.callTool({ name: "smart_update", arguments: args }, undefined, {
+      timeout: 300_000,
+    });
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    return result.structuredContent as SmartOut;
+  };
+  const systems = async () =>
+    Promise.all(
+      ["p620", "p510", "razer", "samsung"].map(async (h) =>
+        (await context.fleet.onHost(h, "readlink /run/current-system")).stdout.trim(),
+      ),
+    );
+
+  it("blocks on a recorded critical issue for a changing package, confirmed or not, and touches nothing", async () => {
+    // systemd 256.8 has a recorded regression: "fails to boot with LUKS root on UEFI".
+    await bumpNixpkgs(context.fleet, { systemd: "256.8" });
+    const tree = snapshotTree(context.fleet.flakeDir);
+    const running = await systems();
+    for (const confirm of [false, true]) {
+      const out = await smart({ since: "2026-11-01", confirm });
+      expect(out.status).toBe("blocked");
+      expect(out.verdict.verdict).toBe("block");
+      expect(out.verdict.reasons[0]).toMatch(/^critical: #361592 systemd 256\.8: fails to boot/);
+      expect(out.verdict.suggestions[0]?.nix).toMatch(/^inputs\.nixpkgs\.url = /);
+      expect(out.checks.issues).toMatchObject({ status: "ok", counts: { critical: 1 } });
+      expect(out.checks.validation.ok).toBe(true);
+      expect(out.checks.build.ok).toBe(true);
+      expect(out.changes.map((c) => c.packageChanges)).toEqual(Array(4).fill(["systemd: 254.6 → 256.8"]));
+      expect(out.deployment).toBeUndefined();
+      expect(snapshotTree(context.fleet.flakeDir)).toEqual(tree);
+    }
+    expect(await systems()).toEqual(running);
+  });
+
+  it("with GitHub failing: degraded, never proceeds on its own; asks the user, and applies only on a yes", async () => {
+    fake.fault = { kind: "error", status: 500 };
+    const tree = snapshotTree(context.fleet.flakeDir);
+    const waiting = await smart({ since: "2026-11-01", refresh: true });
+    expect(waiting.status).toBe("needs-confirmation");
+    expect(waiting.verdict.verdict).toBe("confirm");
+    expect(waiting.checks.issues.status).toBe("unavailable");
+    expect(waiting.verdict.reasons.join("\n")).toMatch(/issue check is unavailable/);
+    expect(waiting.next).toMatch(/confirm: true/);
+    expect(snapshotTree(context.fleet.flakeDir)).toEqual(tree);
+
+    const questions: string[] = [];
+    let answer = false;
+    const asking = await connectStdio(
+      ["--flake", context.fleet.flakeDir],
+      { ...context.fleet.env, NIX_DEPLOY_GITHUB_API: fake.url },
+      {
+        elicit: (params) => {
+          questions.push(params.message);
+          return { action: "accept", content: { confirm: answer } };
+        },
+      },
+    );
+    try {
+      const declined = await smart({ since: "2026-11-01", refresh: true }, asking);
+      expect(declined.status).toBe("declined");
+      expect(questions[0]).toMatch(/^Apply the flake update \(nixpkgs\) and deploy it\?/);
+      expect(questions[0]).toMatch(/p620: systemd: 254\.6 → 256\.8/);
+      expect(snapshotTree(context.fleet.flakeDir)).toEqual(tree);
+
+      answer = true;
+      const applied = await smart({ since: "2026-11-01", refresh: true, hosts: ["p510"] }, asking);
+      expect(applied).toMatchObject({ status: "updated", confirmedBy: "user" });
+      expect(applied.deployment?.hosts.map((h) => [h.host, h.outcome])).toEqual([["p510", "deployed"]]);
+      expect(questions).toHaveLength(2);
+    } finally {
+      await asking.close();
+      fake.fault = undefined;
+    }
+  });
+
+  it("proceeds on its own when nothing is known against the changing packages", async () => {
+    await bumpNixpkgs(context.fleet, { prometheus: "2.49.0" });
+    const out = await smart({ since: "2026-11-01", hosts: ["p620", "samsung"] });
+    expect(out.verdict).toMatchObject({ verdict: "proceed", suggestions: [] });
+    expect(out).toMatchObject({ status: "updated", confirmedBy: "verdict" });
+    expect(out.changes).toEqual([
+      { host: "p620", packageChanges: ["prometheus: 2.48.0 → 2.49.0"], changeCount: 1 },
+      { host: "samsung", packageChanges: [], changeCount: 0 },
+    ]);
+    expect(out.deployment?.hosts.map((h) => [h.host, h.outcome])).toEqual([
+      ["p620", "deployed"],
+      ["samsung", "deployed"],
+    ]);
   });
 });

@@ -220,14 +220,18 @@ async function copyFlake(flake: string, target: string): Promise<void> {
   mkdirSync(target, { recursive: true });
 }
 
-async function derivationOf(
+/**
+ * A host's system derivation, evaluated without building. Never writes a lock: on the user's own
+ * flake an outdated lock is resolved in memory, as the build would, and left as it is on disk.
+ */
+export async function derivationOf(
   engine: Engine,
   flake: string,
   host: string,
   signal?: AbortSignal,
 ): Promise<string> {
   const installable = `${hostInstallable(flake, host)}.drvPath`;
-  const result = await engine.nix.run(["eval", "--raw", installable], { signal });
+  const result = await engine.nix.run(["eval", "--no-write-lock-file", "--raw", installable], { signal });
   if (result.exitCode !== 0)
     throw new UserError(
       `evaluating ${host} failed:\n${nixErrorExcerpt(result.stderr)}`,
