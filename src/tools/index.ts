@@ -1,4 +1,5 @@
 import checkNixpkgsIssues from "./check_nixpkgs_issues.js";
+import commitChanges from "./commit_changes.js";
 import type { AnyToolDefinition } from "./define.js";
 import deploy from "./deploy.js";
 import fleetList from "./fleet_list.js";
@@ -24,4 +25,5 @@ export const tools: AnyToolDefinition[] = [
   update,
   restoreLock,
   smartUpdate,
+  commitChanges,
 ];

@@ -154,6 +154,35 @@ describe.skipIf(skip)("flake updates on the simulated fleet", () => {
     expect(missing.isError).toBe(true);
     expect(textOf(missing)).toMatch(/no flake.lock backup nope[\s\S]*What to do: backups of this flake: /);
   });
+
+  it("commits a deployed change for an issue, and refuses to commit what was only dry-run", async () => {
+    const fleet = context.fleet;
+    fleet.editHost("p620", (text) => text.replace('packages = [ "', 'packages = [ "postgresql" "'));
+    const dry = await call("deploy", { hosts: ["p620"], dryRun: true });
+    expect((dry.structuredContent as { status: string }).status).toBe("succeeded");
+    const refused = await context.server.client.callTool({
+      name: "commit_changes",
+      arguments: { issue: 123, subject: "add postgres monitoring" },
+    });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/was a dry run\nWhat to do: commit after a deployment that succeeded/);
+
+    await call("deploy", { hosts: ["p620"] });
+    const committed = (
+      await call("commit_changes", {
+        issue: 123,
+        type: "feat",
+        scope: "monitoring",
+        subject: "add postgres monitoring",
+      })
+    ).structuredContent as { message: string; files: string[]; pushed: boolean };
+    expect(committed.message).toBe("feat(monitoring): add postgres monitoring (#123)");
+    // The lock restored earlier differs from the committed one, so it is part of what runs now.
+    expect(committed.files.sort()).toEqual(["flake.lock", "hosts/p620.nix"]);
+    expect(committed.pushed).toBe(false);
+    const status = await execa("git", ["status", "--porcelain"], { cwd: fleet.flakeDir });
+    expect(status.stdout.trim()).toBe("");
+  });
 });
 
 describe.skipIf(skip)("smart update on the simulated fleet, against a fake GitHub", () => {

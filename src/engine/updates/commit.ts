@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DeploymentStore } from "../deploy/record.js";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { githubSettings } from "./github.js";
@@ -97,12 +98,8 @@ function gitEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   );
 }
 
-export async function commitChanges(
-  engine: Engine,
-  dir: string,
-  request: CommitRequest,
-  defaults: CommitDefaults,
-): Promise<CommitResult> {
+/** simple-git on the flake's repository, with the user's identity; a directory outside git is refused. */
+async function openRepository(engine: Engine, dir: string) {
   const { simpleGit } = await import("simple-git");
   const env = gitEnv(engine.env);
   // simple-git guards GIT_* variables; the identity ones are what git commit is meant to read.
@@ -112,6 +109,16 @@ export async function commitChanges(
   }).env(env);
   if (!(await git.checkIsRepo()))
     throw new UserError(`${dir} is not a git repository`, "commit by hand, or run git init in the flake");
+  return git;
+}
+
+export async function commitChanges(
+  engine: Engine,
+  dir: string,
+  request: CommitRequest,
+  defaults: CommitDefaults,
+): Promise<CommitResult> {
+  const git = await openRepository(engine, dir);
   if (request.branch) await git.checkoutLocalBranch(request.branch);
   const branch = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
   const message = conventionalMessage(
@@ -189,4 +196,64 @@ async function openPullRequest(
       "check that the token may open pull requests in the repository, or: gh pr create --fill",
     );
   }
+}
+
+export const commitDeploymentOptionsSchema = commitRequestSchema.extend({
+  subject: z
+    .string()
+    .min(1)
+    .max(100)
+    .describe('what the deployed change does, e.g. "add postgres monitoring"'),
+  deployment: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, "a deployment id")
+    .optional()
+    .describe("the deployment whose configuration is committed: its id (default: this flake's latest)"),
+});
+export type CommitDeploymentOptions = z.infer<typeof commitDeploymentOptionsSchema> & { flake?: string };
+
+export const commitDeploymentResultSchema = commitResultSchema.extend({
+  deploymentId: z.string(),
+  files: z.array(z.string()).describe("the files committed: every tracked file that differed from HEAD"),
+});
+export type CommitDeploymentResult = z.infer<typeof commitDeploymentResultSchema>;
+
+/**
+ * Commits what a successful deployment deployed: the tracked files that differ from HEAD (a flake
+ * built from git sees only tracked files, so untracked ones were not part of it and stay out).
+ */
+export async function commitDeployment(
+  engine: Engine,
+  options: CommitDeploymentOptions,
+): Promise<CommitDeploymentResult> {
+  const flake = options.flake ?? engine.flake;
+  const store = new DeploymentStore(engine.env);
+  const record = options.deployment
+    ? store.load(options.deployment)
+    : store.list().find((r) => r.request.flake === flake);
+  if (!record)
+    throw new UserError(
+      options.deployment ? `no deployment ${options.deployment}` : `no deployment of ${flake} yet`,
+      "deploy first; only a deployed configuration is committed",
+    );
+  if (record.status !== "succeeded" || record.request.dryRun)
+    throw new UserError(
+      `deployment ${record.id} ${record.request.dryRun ? "was a dry run" : `did not succeed (${record.status})`}`,
+      "commit after a deployment that succeeded, so the history holds what the hosts run",
+    );
+  const git = await openRepository(engine, flake);
+  const status = await git.status();
+  const files = status.files.filter((f) => f.index !== "?" && f.working_dir !== "?").map((f) => f.path);
+  if (files.length === 0)
+    throw new UserError(
+      "no tracked file differs from HEAD",
+      "the deployed configuration is committed already",
+    );
+  const { deployment: _deployment, flake: _flake, ...request } = options;
+  const committed = await commitChanges(engine, flake, request, {
+    files,
+    type: "feat",
+    subject: options.subject,
+  });
+  return { ...committed, deploymentId: record.id, files };
 }
