@@ -1,6 +1,6 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { z } from "zod";
 import { buildLocally } from "../deploy/build.js";
 import { describePackageChange, type PackageChange, parseDiffClosures } from "../deploy/changes.js";
@@ -207,9 +207,13 @@ async function settle<T>(work: Promise<T>): Promise<Settled<T>> {
 async function copyFlake(flake: string, target: string): Promise<void> {
   const listed = await runCommand("git", ["-C", flake, "ls-files", "-z", "--cached"], { timeoutMs: 60_000 });
   if (listed.exitCode !== 0) {
-    cpSync(flake, target, { recursive: true, filter: (source) => !source.split("/").includes(".git") });
+    cpSync(flake, target, {
+      recursive: true,
+      filter: (source) => !relative(flake, source).split("/").includes(".git"),
+    });
     return;
   }
+  mkdirSync(target, { recursive: true });
   for (const file of new Set(listed.stdout.split("\0").filter(Boolean))) {
     const source = join(flake, file);
     // Deleted in the working tree but still in the index: Nix does not see it either.
@@ -217,7 +221,6 @@ async function copyFlake(flake: string, target: string): Promise<void> {
     mkdirSync(dirname(join(target, file)), { recursive: true });
     cpSync(source, join(target, file), { verbatimSymlinks: true });
   }
-  mkdirSync(target, { recursive: true });
 }
 
 /**

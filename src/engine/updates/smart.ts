@@ -88,13 +88,15 @@ export async function smartUpdate(
   const issueSummary: IssueCheckSummary = issues
     ? { status: issues.status, reason: issues.reason, matches }
     : { status: "ok", matches: [] };
-  const verdict = assessRisk({
-    issues: issueSummary,
-    preview: { changedPackages: previewed.changing.length, hosts: previewed.result.hosts.length },
-    scan: { errors: validation.length, warnings: 0, firstError: validation[0]?.error },
-    build: { ok: failedHosts.length === 0, failedHosts },
-    pin: lockedNixpkgs(flake),
-  });
+  const verdict = shortened(
+    assessRisk({
+      issues: issueSummary,
+      preview: { changedPackages: previewed.changing.length, hosts: previewed.result.hosts.length },
+      scan: { errors: validation.length, warnings: 0, firstError: validation[0]?.error },
+      build: { ok: failedHosts.length === 0, failedHosts },
+      pin: lockedNixpkgs(flake),
+    }),
+  );
   const checks: SmartUpdateResult["checks"] = {
     issues: {
       status: issues?.status ?? "skipped",
@@ -212,4 +214,19 @@ function question(previewed: Preview, verdict: RiskAssessment): string {
     ...verdict.reasons.slice(0, 5).map((r) => `- ${r}`),
     ...(changes.length ? ["Changes:", ...changes] : []),
   ].join("\n");
+}
+
+const MAX_REASONS = 8;
+
+/** A long list of medium matches would swamp the result; the worst reasons come first anyway. */
+function shortened(assessment: RiskAssessment): RiskAssessment {
+  const { reasons } = assessment;
+  if (reasons.length <= MAX_REASONS) return assessment;
+  return {
+    ...assessment,
+    reasons: [
+      ...reasons.slice(0, MAX_REASONS),
+      `and ${reasons.length - MAX_REASONS} more (check_nixpkgs_issues lists them)`,
+    ],
+  };
 }
