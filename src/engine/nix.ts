@@ -18,6 +18,12 @@ export interface NixVersion {
   hasPrintOutPaths: boolean;
   /** `nix path-info --json` prints `{ path: info }` (Nix 2.19+) rather than `[{ path, ... }]`. */
   pathInfoIsObject: boolean;
+  /**
+   * `nix flake update NAME...` updates only the named inputs (Nix 2.19+); before, positional
+   * arguments of `nix flake update` were flake references and `nix flake lock --update-input NAME`
+   * did it. Lix forked from 2.18 and kept the old form.
+   */
+  flakeUpdateTakesInputs: boolean;
 }
 
 export interface PathInfo {
@@ -54,6 +60,7 @@ export function parseNixVersion(text: string): NixVersion {
     hasPrintOutPaths: implementation === "lix" || atLeast(11),
     // Lix forked from Nix 2.18 and kept the array.
     pathInfoIsObject: implementation === "nix" && atLeast(19),
+    flakeUpdateTakesInputs: implementation === "nix" && atLeast(19),
   };
 }
 
@@ -179,8 +186,56 @@ export class Nix {
     return parseBuildJson(result.stdout);
   }
 
-  async pathInfo(paths: readonly string[], options: { closureSize?: boolean } = {}): Promise<PathInfo[]> {
-    const args = ["path-info", "--json", ...(options.closureSize ? ["--closure-size"] : []), ...paths];
+  /**
+   * Updates the lock of the flake in `flakeDir`: every input, or only the named ones. Runs in the
+   * directory, so no flake reference is needed and both command forms apply to it.
+   */
+  async updateLock(
+    flakeDir: string,
+    inputs: readonly string[] = [],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const { flakeUpdateTakesInputs } = await this.version();
+    const args =
+      inputs.length === 0 || flakeUpdateTakesInputs
+        ? ["flake", "update", ...inputs]
+        : ["flake", "lock", ...inputs.flatMap((input) => ["--update-input", input])];
+    const result = await this.run(args, { cwd: flakeDir, signal: options.signal, timeoutMs: 600_000 });
+    if (result.exitCode !== 0) {
+      throw new UserError(
+        `updating the flake's lock failed:\n${nixErrorExcerpt(result.stderr)}`,
+        inputs.length
+          ? `check that ${inputs.join(", ")} are inputs of the flake and can be fetched`
+          : "check that the flake's inputs can be fetched",
+      );
+    }
+  }
+
+  /** `nix store diff-closures OLD NEW` on this machine's store; both paths must be in it. */
+  async diffClosures(
+    oldPath: string,
+    newPath: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<string> {
+    const result = await this.run(["store", "diff-closures", oldPath, newPath], { signal: options.signal });
+    if (result.exitCode !== 0)
+      throw new UserError(`nix store diff-closures failed:\n${nixErrorExcerpt(result.stderr)}`);
+    return result.stdout;
+  }
+
+  async pathInfo(
+    paths: readonly string[],
+    options: { closureSize?: boolean; recursive?: boolean; derivation?: boolean } = {},
+  ): Promise<PathInfo[]> {
+    const args = [
+      "path-info",
+      "--json",
+      ...(options.closureSize ? ["--closure-size"] : []),
+      ...(options.recursive ? ["--recursive"] : []),
+      // Nix 2.8 takes a .drv argument for its outputs; this flag means the derivation on every version.
+      ...(options.derivation ? ["--derivation"] : []),
+      ...paths,
+    ];
     const result = await this.run(args);
     if (result.exitCode !== 0)
       throw new UserError(`nix path-info failed:\n${nixErrorExcerpt(result.stderr)}`);

@@ -108,7 +108,11 @@ export function phasesFor(parsed: ParsedRequest): PlanPhase[] {
   const key = parsed.action === "deploy" ? `deploy:${parsed.mode}` : parsed.action;
   const phases = [...(PHASES[key] ?? [])];
   if (parsed.issue !== undefined && parsed.action !== "preview") {
-    phases.push({ phase: `commit the change referencing issue #${parsed.issue}`, gate: "runs" });
+    phases.push({
+      phase: `commit the change referencing issue #${parsed.issue}`,
+      tool: "commit_changes",
+      gate: "runs",
+    });
   }
   return phases;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -13,13 +14,19 @@ import { stateDir } from "./log.js";
 
 /**
  * Writes a file so that a reader sees the old content or the new, never half of either: a temp file
- * beside it, then rename. The previous version is kept as FILE.bak. Mode 0600: state can name hosts,
- * paths and errors that are nobody else's business.
+ * beside it, then rename. The previous version is kept as FILE.bak. Mode 0600 unless told: state can name
+ * hosts, paths and errors that are nobody else's business.
  */
-export function writeFileAtomic(file: string, content: string, options: { backup?: boolean } = {}): void {
+export function writeFileAtomic(
+  file: string,
+  content: string,
+  options: { backup?: boolean; mode?: number } = {},
+): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  writeFileSync(temp, content, { mode: 0o600 });
+  writeFileSync(temp, content, { mode: options.mode ?? 0o600 });
+  // writeFileSync's mode passes through the umask; a file the user owns (flake.lock) keeps its own.
+  if (options.mode !== undefined) chmodSync(temp, options.mode);
   if ((options.backup ?? true) && existsSync(file)) copyFileSync(file, `${file}.bak`);
   renameSync(temp, file);
 }

@@ -5,10 +5,15 @@ import type { z } from "zod";
 import type { Engine } from "../engine/engine.js";
 import { describeError, UserError } from "../engine/errors.js";
 
-/** What a tool handler gets besides its input: cancellation and a way to report progress. */
+/** What a tool handler gets besides its input: cancellation, progress, and a way to ask the user. */
 export interface ToolContext {
   signal: AbortSignal;
   progress(message: string, done?: number, total?: number): Promise<void>;
+  /**
+   * Asks the user a yes/no question through the client (MCP elicitation): true for yes, false for
+   * no or a dismissed question, undefined when the client cannot be asked.
+   */
+  confirm(question: string): Promise<boolean | undefined>;
 }
 
 /** MCP's hints, always all four: the SDK's defaults (destructive, open-world) suit almost no tool. */
@@ -64,6 +69,7 @@ export function registerTool(server: McpServer, engine: Engine, tool: AnyToolDef
             params: { progressToken, progress: done, total, message },
           });
         },
+        confirm: (question) => askUser(server, question, extra.signal),
       };
       try {
         const result = await tool.run(engine, input, context);
@@ -77,4 +83,27 @@ export function registerTool(server: McpServer, engine: Engine, tool: AnyToolDef
       }
     },
   );
+}
+
+/** A yes/no question as an elicitation form; undefined when the client has no form elicitation. */
+async function askUser(
+  server: McpServer,
+  question: string,
+  signal: AbortSignal,
+): Promise<boolean | undefined> {
+  const elicitation = server.server.getClientCapabilities()?.elicitation;
+  // An empty `elicitation: {}` is how clients before form/url modes declared form support.
+  if (!elicitation || ("url" in elicitation && !("form" in elicitation))) return undefined;
+  const answer = await server.server.elicitInput(
+    {
+      message: question,
+      requestedSchema: {
+        type: "object",
+        properties: { confirm: { type: "boolean", title: "Go ahead", description: "yes to go ahead" } },
+        required: ["confirm"],
+      },
+    },
+    { signal },
+  );
+  return answer.action === "accept" && answer.content?.confirm === true;
 }

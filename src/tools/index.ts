@@ -1,14 +1,19 @@
 import checkNixpkgsIssues from "./check_nixpkgs_issues.js";
+import commitChanges from "./commit_changes.js";
 import type { AnyToolDefinition } from "./define.js";
 import deploy from "./deploy.js";
 import fleetList from "./fleet_list.js";
 import hostStatus from "./host_status.js";
 import plan from "./plan.js";
 import preflight from "./preflight.js";
+import previewUpdates from "./preview_updates.js";
+import restoreLock from "./restore_lock.js";
 import rollback from "./rollback.js";
 import scanAntipatterns from "./scan_antipatterns.js";
 import securityAudit from "./security_audit.js";
+import smartUpdate from "./smart_update.js";
 import testBuild from "./test_build.js";
+import update from "./update.js";
 import validateSyntax from "./validate_syntax.js";
 
 /** Every tool the server offers; one file each in this folder. */
@@ -24,4 +29,9 @@ export const tools: AnyToolDefinition[] = [
   deploy,
   rollback,
   checkNixpkgsIssues,
+  previewUpdates,
+  update,
+  restoreLock,
+  smartUpdate,
+  commitChanges,
 ];

@@ -1,15 +1,24 @@
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import {
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type ElicitResult,
+} from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, expect } from "vitest";
 import { type SimFleet, startFleet } from "../fleet/harness.js";
 
 export const SERVER_ENTRY = join(import.meta.dirname, "..", "..", "dist", "index.js");
 
+/** Answers the server's questions (MCP elicitation); a client given one declares that it can be asked. */
+export type ElicitHandler = (params: ElicitRequest["params"]) => ElicitResult | Promise<ElicitResult>;
+
 /** The built server spawned over stdio, as Claude Code runs it, with a real MCP client attached. */
 export async function connectStdio(
   args: string[],
   env: Record<string, string>,
+  options: { elicit?: ElicitHandler } = {},
 ): Promise<{ client: Client; pid: number | null; stderr: () => string; close(): Promise<void> }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -21,7 +30,12 @@ export async function connectStdio(
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: "nix-deploy-e2e", version: "0.0.0" });
+  const client = new Client(
+    { name: "nix-deploy-e2e", version: "0.0.0" },
+    options.elicit ? { capabilities: { elicitation: { form: {} } } } : undefined,
+  );
+  const elicit = options.elicit;
+  if (elicit) client.setRequestHandler(ElicitRequestSchema, (request) => elicit(request.params));
   await client.connect(transport);
   return {
     client,
@@ -51,13 +65,20 @@ export type StdioServer = Awaited<ReturnType<typeof connectStdio>>;
 
 /**
  * For a describe block: a simulated fleet and the built server on its flake, started before the
- * tests and stopped after them, failed or not. Read `fleet` and `server` inside tests.
+ * tests and stopped after them, failed or not. Read `fleet` and `server` inside tests. `extraEnv` is read
+ * when the server starts, after the hooks registered before this call (a fake GitHub's address).
  */
-export function useFleetAndServer(hosts?: readonly string[]): { fleet: SimFleet; server: StdioServer } {
+export function useFleetAndServer(
+  hosts?: readonly string[],
+  extraEnv: () => Record<string, string> = () => ({}),
+): { fleet: SimFleet; server: StdioServer } {
   const context = {} as { fleet: SimFleet; server: StdioServer };
   beforeAll(async () => {
     context.fleet = await startFleet({ hosts });
-    context.server = await connectStdio(["--flake", context.fleet.flakeDir], context.fleet.env);
+    context.server = await connectStdio(["--flake", context.fleet.flakeDir], {
+      ...context.fleet.env,
+      ...extraEnv(),
+    });
   });
   afterAll(async () => {
     await context.server?.close();

@@ -41,9 +41,21 @@ export interface RecordedRequest {
   authorization?: string;
 }
 
+/** A pull request opened against the fake: POST /repos/:owner/:repo/pulls. */
+export interface RecordedPull {
+  owner: string;
+  repo: string;
+  head: string;
+  base: string;
+  title: string;
+  body?: string;
+  authorization?: string;
+}
+
 export interface FakeGithub {
   url: string;
   requests: RecordedRequest[];
+  pulls: RecordedPull[];
   fault?: Fault;
   /** Answer as GitHub does when a search timed out on its side: `incomplete_results: true`. */
   incompleteResults?: boolean;
@@ -83,9 +95,11 @@ function answerFor(q: string): RecordedAnswer {
 export async function startFakeGithub(): Promise<FakeGithub> {
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  const pulls: RecordedPull[] = [];
   const fake: FakeGithub = {
     url: "",
     requests,
+    pulls,
     fault: undefined,
     stop: () =>
       new Promise<void>((resolve) => {
@@ -138,6 +152,9 @@ export async function startFakeGithub(): Promise<FakeGithub> {
           return res.end(JSON.stringify({ message: "Server Error" }));
       }
     }
+    const pullsPath = /^\/repos\/([^/]+)\/([^/]+)\/pulls$/.exec(url.pathname);
+    if (req.method === "POST" && pullsPath)
+      return openPull(req, res, pullsPath[1] as string, pullsPath[2] as string);
     if (req.method !== "GET" || url.pathname !== "/search/issues") {
       res.writeHead(404, { "content-type": "application/json" });
       return res.end(
@@ -157,6 +174,44 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     const page = Number(url.searchParams.get("page") ?? 1);
     const items = answer.items.slice((page - 1) * perPage, page * perPage);
     res.end(JSON.stringify({ ...answer, incomplete_results: fake.incompleteResults ?? false, items }));
+  };
+
+  /** Answers as GitHub does for a created pull request: 201 with its number and html_url. */
+  const openPull = (req: IncomingMessage, res: ServerResponse, owner: string, repo: string) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    req.on("end", () => {
+      const input = JSON.parse(body || "{}") as {
+        head?: string;
+        base?: string;
+        title?: string;
+        body?: string;
+      };
+      if (!input.head || !input.base || !input.title) {
+        res.writeHead(422, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ message: "Validation Failed" }));
+      }
+      pulls.push({
+        owner,
+        repo,
+        head: input.head,
+        base: input.base,
+        title: input.title,
+        body: input.body,
+        authorization: req.headers.authorization,
+      });
+      const number = pulls.length;
+      res.writeHead(201, { "content-type": "application/json; charset=utf-8" });
+      res.end(
+        JSON.stringify({
+          number,
+          html_url: `https://github.com/${owner}/${repo}/pull/${number}`,
+          state: "open",
+        }),
+      );
+    });
   };
 
   const server: Server = createServer(handle);

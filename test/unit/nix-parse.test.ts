@@ -23,6 +23,7 @@ describe("nix version detection", () => {
       version: "2.8.0",
       hasPrintOutPaths: false,
       pathInfoIsObject: false,
+      flakeUpdateTakesInputs: false,
     });
   });
 
@@ -33,6 +34,7 @@ describe("nix version detection", () => {
       version: "2.24.10",
       hasPrintOutPaths: true,
       pathInfoIsObject: true,
+      flakeUpdateTakesInputs: true,
     });
   });
 
@@ -43,6 +45,7 @@ describe("nix version detection", () => {
       version: "2.91.1",
       hasPrintOutPaths: true,
       pathInfoIsObject: false,
+      flakeUpdateTakesInputs: false,
     });
   });
 

@@ -17,7 +17,14 @@ interface LockFile {
     string,
     {
       inputs?: Record<string, string | string[]>;
-      locked?: { type?: string; owner?: string; repo?: string; rev?: string; lastModified?: number };
+      locked?: {
+        type?: string;
+        owner?: string;
+        repo?: string;
+        rev?: string;
+        narHash?: string;
+        lastModified?: number;
+      };
     }
   >;
 }
@@ -49,4 +56,34 @@ export function lockedNixpkgs(flakeDir: string): LockedNixpkgs | undefined {
     rev: locked.rev,
     lastModified: locked.lastModified ? new Date(locked.lastModified * 1000) : undefined,
   };
+}
+
+/** Where a root input of flake.lock is locked now. */
+export interface LockedInput {
+  rev?: string;
+  narHash?: string;
+  lastModified?: number;
+}
+
+/**
+ * The root's inputs of a lock file's text and where each is locked; followed inputs (`follows`)
+ * have no node of their own and are left out. An unreadable lock gives no inputs.
+ */
+export function lockedInputs(lockText: string | undefined): Map<string, LockedInput> {
+  const inputs = new Map<string, LockedInput>();
+  if (!lockText) return inputs;
+  let lock: LockFile;
+  try {
+    lock = JSON.parse(lockText);
+  } catch {
+    return inputs;
+  }
+  const nodes = lock.nodes ?? {};
+  for (const [name, node] of Object.entries(nodes[lock.root ?? "root"]?.inputs ?? {})) {
+    if (typeof node !== "string") continue;
+    const locked = nodes[node]?.locked as LockedInput | undefined;
+    if (locked)
+      inputs.set(name, { rev: locked.rev, narHash: locked.narHash, lastModified: locked.lastModified });
+  }
+  return inputs;
 }

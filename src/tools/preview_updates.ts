@@ -1,0 +1,18 @@
+import { previewOptionsSchema, previewResultSchema, previewUpdates } from "../engine/updates/preview.js";
+import { defineTool } from "./define.js";
+import { flakeInput } from "./fleet_list.js";
+
+export default defineTool({
+  name: "preview_updates",
+  title: "Preview updates",
+  description:
+    "Shows what a flake update would change, without changing anything: updates the lock (all inputs or the named ones) " +
+    "in a scratch copy of the flake, builds each host with the current and the new lock, and returns per host the " +
+    "package changes (old → new), added and removed packages, the closure size delta, and the inputs whose revision moved. " +
+    "evalOnly compares derivations without building.",
+  input: { ...previewOptionsSchema.shape, flake: flakeInput },
+  output: previewResultSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  run: (engine, input, context) =>
+    previewUpdates(engine, input, { signal: context.signal, progress: (m) => void context.progress(m) }),
+});
