@@ -29,7 +29,7 @@ import {
   type PhaseRecord,
 } from "./record.js";
 import { switchAndVerify } from "./switch.js";
-import { validateForMode } from "./validation.js";
+import { type ValidationCheck, validateForMode } from "./validation.js";
 
 /**
  * The deployment pipeline, per host and in parallel with a limit:
@@ -184,43 +184,26 @@ export async function deploy(
     `deployment ${record.id}: ${hosts.map((h) => h.name).join(", ")} (${request.mode}, ${request.goal}${request.dryRun ? ", dry run" : ""})`,
   );
 
-  // Validation (by mode) before any host is touched; a failed check blocks every host.
-  if (!record.checks) {
-    hooks.progress?.(`validating (${request.mode})`);
-    record.checks = await validateForMode(
-      engine,
-      request.flake,
-      request.mode,
-      hosts.map((h) => h.name),
-      hooks.signal,
-    );
-    store.save(record);
-  }
-  const blocked = record.checks.find((c) => c.status === "fail");
-  if (blocked) {
-    record.status = "failed";
-    const deployResult: DeployResult = {
-      deploymentId: record.id,
-      status: "failed",
-      mode: request.mode,
-      goal: request.goal,
-      dryRun: request.dryRun,
-      checks: record.checks,
-      summary: `blocked by ${blocked.check}: no host was touched`,
-      hosts: hosts.map((h) =>
-        hostResultOf(
-          h.name,
-          record.hosts[h.name] as HostRecord,
-          { packages: [], units: [], activationLog: [] },
-          0,
-        ),
-      ),
-      next: `fix what ${blocked.check} found (${blocked.detail}), then deploy again; emergency mode skips the checks`,
-    };
-    record.results = { result: deployResult, details: {} };
-    store.save(record);
-    return deployResult;
-  }
+  // Validation (by mode) runs while the hosts build and are probed; nothing reaches a host before
+  // it has passed, and a failed check blocks every host.
+  if (!record.checks) hooks.progress?.(`validating (${request.mode})`);
+  const validation: Promise<ValidationCheck[]> = record.checks
+    ? Promise.resolve(record.checks)
+    : validateForMode(
+        engine,
+        request.flake,
+        request.mode,
+        hosts.map((h) => h.name),
+        hooks.signal,
+      ).then((checks) => {
+        record.checks = checks;
+        store.save(record);
+        return checks;
+      });
+  const gate = async () => {
+    const failed = (await validation).find((c) => c.status === "fail");
+    if (failed) throw new ValidationBlocked(failed.check);
+  };
 
   const details: Record<string, HostDetails> = {};
   const results = await mapLimit(hosts, engine.parallelism, async (host) => {
@@ -237,14 +220,16 @@ export async function deploy(
     let result: HostResult;
     try {
       result = await deployHost(engine, host, record, hostRecord, hostDetails, {
+        gate,
         save: () => store.save(record),
         step,
         signal: hooks.signal,
       });
     } catch (error) {
-      hostRecord.outcome = "failed";
+      // A host stopped by a failed validation was not touched: it stays pending.
+      hostRecord.outcome = error instanceof ValidationBlocked ? "pending" : "failed";
       result = hostResultOf(host.name, hostRecord, hostDetails, Date.now() - started, {
-        error: describeError(error),
+        error: error instanceof ValidationBlocked ? undefined : describeError(error),
       });
     }
     result.durationMs = Date.now() - started;
@@ -253,6 +238,25 @@ export async function deploy(
     return result;
   });
 
+  const checks = await validation;
+  const blocked = checks.find((c) => c.status === "fail");
+  if (blocked) {
+    record.status = "failed";
+    const deployResult: DeployResult = {
+      deploymentId: record.id,
+      status: "failed",
+      mode: request.mode,
+      goal: request.goal,
+      dryRun: request.dryRun,
+      checks,
+      summary: `blocked by ${blocked.check}: no host was touched`,
+      hosts: results,
+      next: `fix what ${blocked.check} found (${blocked.detail}), then deploy again; emergency mode skips the checks`,
+    };
+    record.results = { result: deployResult, details: {} };
+    store.save(record);
+    return deployResult;
+  }
   const failed = results.filter((r) => r.outcome === "failed" || r.outcome === "rolled-back");
   record.status = failed.length ? "failed" : "succeeded";
   const deployResult: DeployResult = {
@@ -261,7 +265,7 @@ export async function deploy(
     mode: request.mode,
     goal: request.goal,
     dryRun: request.dryRun,
-    checks: record.checks,
+    checks,
     summary: summarize(results),
     hosts: results,
     next: nextStep(results, record),
@@ -272,7 +276,16 @@ export async function deploy(
   return deployResult;
 }
 
+/** Thrown at a host's gate when the deployment-wide validation failed. */
+class ValidationBlocked extends Error {
+  constructor(readonly check: string) {
+    super(`blocked by ${check}`);
+  }
+}
+
 interface HostContext {
+  /** Resolves once validation passed; throws ValidationBlocked when it failed. */
+  gate(): Promise<void>;
   save(): void;
   step(message: string): void;
   signal?: AbortSignal;
@@ -355,6 +368,7 @@ async function deployHost(
     });
     hostRecord.previousSystem = before.currentSystem;
     hostRecord.generationBefore = before.generations.find((g) => g.current)?.number;
+    await context.gate();
     if (before.currentSystem === newSystem) {
       context.step("no changes");
       hostRecord.generationAfter = hostRecord.generationBefore;
