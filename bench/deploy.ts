@@ -61,9 +61,13 @@ async function main(): Promise<void> {
       samples.parallel.push(
         await timed(async () => ok(await deploy(parallel, { hosts: ["all"], mode: "fast" }))),
       );
-      samples.unchanged.push(await timed(async () => ok(await deploy(parallel, { hosts: ["all"], mode: "fast" }))));
+      samples.unchanged.push(
+        await timed(async () => ok(await deploy(parallel, { hosts: ["all"], mode: "fast" }))),
+      );
       await change(fleet);
-      samples.sequential.push(await timed(async () => ok(await deploy(sequential, { hosts: ["all"], mode: "fast" }))));
+      samples.sequential.push(
+        await timed(async () => ok(await deploy(sequential, { hosts: ["all"], mode: "fast" }))),
+      );
       await change(fleet);
       samples.one.push(
         await timed(async () => ok(await deploy(parallel, { hosts: ["p620"], mode: "fast" }))),
