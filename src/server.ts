@@ -19,7 +19,9 @@ export function createServer(engine: Engine): McpServer {
     {
       capabilities: { logging: {} },
       instructions:
-        "nix-deploy deploys the NixOS configurations of a flake to their hosts. Call fleet_list first to learn the hosts.",
+        "nix-deploy deploys the NixOS configurations of a flake to their hosts, safely. For a request like " +
+        '"Deploy to p620" call plan first: it names the hosts, the mode and the tools to call in order; deploy ' +
+        "takes its planId. fleet_list shows the hosts; details of a deployment are in nix-deploy://reports/latest.",
     },
   );
   for (const tool of tools) registerTool(server, engine, tool);
