@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -15,6 +16,7 @@ import { CHANGING, scratchFlake } from "../support/issue-check.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const PWNED = "/tmp/nix-deploy-pwned";
+const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
 
 /**
  * The built CLI as a person or a script runs it. stdin is a pipe, never a terminal, so commands
@@ -61,6 +63,31 @@ describe("the CLI without a fleet", () => {
       expect(run.stdout, args.join(" ")).toBe("");
     }
   });
+
+  it.skipIf(!hasScript)(
+    "asks y/N on a terminal: no leaves with 130 and nothing done, yes goes on",
+    async () => {
+      // script(1) gives the CLI a terminal; the flake does not exist, so a "yes" ends at the flake check.
+      const onTerminal = (answer: string, args: string) =>
+        execa("script", ["-qec", `${process.execPath} ${CLI} ${args}`, "/dev/null"], {
+          input: answer,
+          reject: false,
+          timeout: 60_000,
+        });
+      const no = await onTerminal("n\n", "deploy p620 --flake /nonexistent");
+      expect(no.stdout).toContain("Deploy to p620 (standard, switch)? [y/N]");
+      expect(no.stdout).toContain("nothing was changed");
+      expect(no.exitCode).toBe(130);
+      const yes = await onTerminal("y\n", "rollback p620 --flake /nonexistent");
+      expect(yes.stdout).toContain("Roll back p620 to the previous generation? [y/N]");
+      expect(yes.stdout).toContain("no flake.nix in /nonexistent");
+      expect(yes.exitCode).toBe(2);
+      // A dry run changes nothing on the hosts, so it does not ask.
+      const dry = await onTerminal("", "deploy p620 --dry-run --flake /nonexistent");
+      expect(dry.stdout).not.toContain("[y/N]");
+      expect(dry.exitCode).toBe(2);
+    },
+  );
 
   it("checks nixpkgs issues against a fake GitHub: --json validates, a block exits 3", async () => {
     const fake: FakeGithub = await startFakeGithub();
@@ -212,5 +239,37 @@ describe.skipIf(skip)("the CLI on the simulated fleet", () => {
       ["p620", "switched", 3],
     ]);
     expect(await generation("p620")).toBe(result.hosts[0]?.generationAfter);
+  });
+
+  it("Ctrl-C during activation exits 130, and the host reverts by itself without a confirmation", async () => {
+    const initial = (await fleet.onHost("samsung", "readlink /run/current-system")).stdout.trim();
+    fleet.editHost("samsung", (text) =>
+      text
+        .replace('packages = [ "', 'packages = [ "nginx" "')
+        .replace("activation = { fail = false;", "activation = { delaySeconds = 3; fail = false;"),
+    );
+    await fleet.commit("slow samsung");
+    const run = execa(process.execPath, [CLI, "deploy", "samsung", "--yes", "--confirm-timeout", "2"], {
+      env: { ...process.env, ...env },
+      stdin: "pipe",
+      reject: false,
+      timeout: 30_000,
+    });
+    await new Promise<void>((resolve) => {
+      run.stdout?.on("data", (chunk: Buffer) => {
+        if (/^samsung +\| activating/m.test(chunk.toString())) resolve();
+      });
+    });
+    run.kill("SIGINT");
+    const done = await run;
+    expect(done.exitCode, `${done.stdout}\n${done.stderr}`).toBe(130);
+    expect(done.stderr).toContain("interrupted");
+    // The supervisor on the host got no confirmation, so it returns to the previous system.
+    let current = "";
+    for (let i = 0; i < 60 && current !== initial; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      current = (await fleet.onHost("samsung", "readlink /run/current-system")).stdout.trim();
+    }
+    expect(current).toBe(initial);
   });
 });
