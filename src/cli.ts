@@ -492,7 +492,8 @@ class Progress {
     const frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
     this.frame = (this.frame + 1) % frames.length;
     const doing = [...this.current].map(([host, step]) => `${host}: ${step}`).join(", ");
-    const columns = this.out.columns ?? 80;
+    // A terminal whose size is unknown (a pty without a window) reports 0 columns.
+    const columns = this.out.columns || 80;
     this.out.write(`\r${frames[this.frame]} ${doing}`.slice(0, columns));
     this.drawn = true;
   }

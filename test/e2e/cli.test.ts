@@ -216,6 +216,30 @@ describe.skipIf(skip)("the CLI on the simulated fleet", () => {
     expect(again.stdout).toMatch(/^p620 +\| unchanged 3 → 3/m);
   });
 
+  it.skipIf(!hasScript)(
+    "on a terminal shows a spinner with the hosts' steps; --json there stays one document",
+    async () => {
+      fleet.editHost("p510", (text) => text.replace('packages = [ "', 'packages = [ "postgresql" "'));
+      await fleet.commit("postgresql on p510");
+      // script(1) gives the CLI a terminal; the command line holds only this test's constants.
+      const onTerminal = (args: string) =>
+        execa("script", ["-qec", `${process.execPath} ${CLI} ${args}`, "/dev/null"], {
+          env: { ...process.env, ...env },
+          input: "",
+          reject: false,
+          timeout: 120_000,
+        });
+      const run = await onTerminal("deploy p510 --yes");
+      expect(run.exitCode, run.stdout).toBe(0);
+      expect(run.stdout).toMatch(/\r[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] p510: /);
+      // The result's first line follows the spinner's erase sequence, so it is not at a line start.
+      expect(run.stdout).toMatch(/p510 +\| deployed 1 → 2 /);
+      const json = await onTerminal("fleet --json");
+      expect(json.exitCode).toBe(0);
+      expect(fleetListResultSchema.parse(JSON.parse(json.stdout)).hosts).toHaveLength(4);
+    },
+  );
+
   it("a deploy whose activation fails exits 1 with the host rolled back", async () => {
     const before = await generation("razer");
     fleet.editHost("razer", (text) =>
