@@ -8,7 +8,7 @@ import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { z } from "zod";
 import { createEngine } from "./engine/engine.js";
-import { UserError } from "./engine/errors.js";
+import { describeError, UserError } from "./engine/errors.js";
 import { formatSchemaIssues } from "./engine/fleet/inventory.js";
 import { createLogger } from "./engine/log.js";
 import checkNixpkgsIssuesTool from "./tools/check_nixpkgs_issues.js";
@@ -520,14 +520,9 @@ async function askYesNo(question: string): Promise<boolean> {
   }
 }
 
+/** The error for a person: message and remedy, never a stack trace (that goes to the log file). */
 function fail(error: unknown, code: ExitCode): ExitCode {
-  if (error instanceof UserError) {
-    process.stderr.write(
-      `nix-deploy: ${error.message}\n${error.remedy ? `What to do: ${error.remedy}\n` : ""}`,
-    );
-  } else {
-    process.stderr.write(`nix-deploy: ${error instanceof Error ? error.message : String(error)}\n`);
-  }
+  process.stderr.write(`nix-deploy: ${describeError(error)}\n`);
   return code;
 }
 
