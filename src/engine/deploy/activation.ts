@@ -246,11 +246,15 @@ export async function activateWithMagicRollback(
   // Past this point the host decides by itself; the deployer only watches, confirms or asks to revert.
   const scriptArgs = [nonce, host.profile];
   const call = async (script: string, name: string, extra: string[] = [], multiplex = true) => {
+    // An interrupted deployer stops watching and never confirms: the host reverts by itself. A
+    // cancelled call's empty output is no state of the host, so it must not count as an answer.
+    if (options.signal?.aborted) return undefined;
     const result = await engine.remote.run(host.ssh, ["sh", "-c", script, name, ...scriptArgs, ...extra], {
       timeoutMs: 150_000,
       multiplex,
       signal: options.signal,
     });
+    if (options.signal?.aborted) return undefined;
     if (result.connectionFailed) {
       outcome.connectionLost = true;
       return undefined;
@@ -260,6 +264,11 @@ export async function activateWithMagicRollback(
   const deadline = Date.now() + (request.activationTimeoutSec + request.confirmTimeoutSec) * 1000 + 30_000;
   let healthChecked = false;
   while (Date.now() < deadline) {
+    if (options.signal?.aborted) {
+      outcome.rollbackReason =
+        "interrupted before the outcome was known; unless it was confirmed, the host reverts by itself";
+      break;
+    }
     outcome.currentSystem = state.current ?? outcome.currentSystem;
     outcome.generation = state.generation ?? outcome.generation;
     if (state.activationStatus !== undefined) outcome.activationExitCode = state.activationStatus;
