@@ -11,14 +11,28 @@ import { createEngine } from "./engine/engine.js";
 import { describeError, UserError } from "./engine/errors.js";
 import { formatSchemaIssues } from "./engine/fleet/inventory.js";
 import { createLogger } from "./engine/log.js";
+import { loadReport, renderReportMarkdown, reportSchema } from "./engine/report/report.js";
 import checkNixpkgsIssuesTool from "./tools/check_nixpkgs_issues.js";
 import type { ToolDefinition } from "./tools/define.js";
+import { defineTool } from "./tools/define.js";
 import deployTool from "./tools/deploy.js";
 import fleetListTool from "./tools/fleet_list.js";
 import hostStatusTool from "./tools/host_status.js";
 import preflightTool from "./tools/preflight.js";
+import previewUpdatesTool from "./tools/preview_updates.js";
 import rollbackTool from "./tools/rollback.js";
 import testBuildTool from "./tools/test_build.js";
+
+/** Reports are MCP resources; the CLI reads them through the same engine function. */
+const reportTool = defineTool({
+  name: "report",
+  title: "Deployment report",
+  description: "The report of a deployment (latest or by id).",
+  input: { id: z.string().min(1) },
+  output: reportSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  run: async (engine, input) => loadReport(input.id, engine.env),
+});
 
 /** What the exit status says happened; documented in --help and the README. */
 const EXIT = {
@@ -350,6 +364,60 @@ const COMMANDS = [
     },
   }),
   command({
+    name: "preview",
+    synopsis: "preview [HOSTS...|@tag|--all] [--input NAME]... [--eval-only]",
+    summary: "what a flake update would change per host, without touching your flake",
+    options: {
+      ...ALL_OPTION,
+      input: {
+        type: "string",
+        multiple: true,
+        value: "NAME",
+        description: "update only this input (repeatable)",
+      },
+      "eval-only": { type: "boolean", description: "compare derivations without building" },
+    },
+    tool: previewUpdatesTool,
+    input: (values, positionals) => ({
+      hosts: selectors(values, positionals, false),
+      inputs: values.input,
+      evalOnly: values["eval-only"] || undefined,
+    }),
+    exitCode: (result) => (result.status === "succeeded" ? EXIT.ok : EXIT.failed),
+    render: (result) => {
+      const w = width(result.hosts);
+      return [
+        ...result.inputs.map((i) => `input ${i.input}: ${i.oldRev ?? "?"} → ${i.newRev ?? "?"}`),
+        ...result.hosts.flatMap((h) => [
+          hostLine(
+            h.host,
+            h.error ??
+              (h.changed
+                ? `${h.changeCount} change(s)${h.storageImpact ? `, ${h.storageImpact}` : ""}`
+                : "no changes"),
+            w,
+          ),
+          ...[...h.packageChanges, ...h.added.map((a) => `+ ${a}`), ...h.removed.map((r) => `- ${r}`)].map(
+            (c) => `${" ".repeat(w)}   ${c}`,
+          ),
+        ]),
+        result.summary,
+        `next: ${result.next}`,
+      ];
+    },
+  }),
+  command({
+    name: "report",
+    synopsis: "report [latest|ID]",
+    summary:
+      "the deployment report: status, generations, changes, checks, health (markdown; JSON with --json)",
+    options: {},
+    tool: reportTool,
+    input: (_values, positionals) => ({ id: positionals[0] ?? "latest" }),
+    exitCode: (result) => (result.status === "succeeded" ? EXIT.ok : EXIT.failed),
+    render: (result) => [renderReportMarkdown(result)],
+  }),
+  command({
     name: "issues",
     synopsis: "issues PKG[@OLD..NEW]... [--since DATE] [--new-lock-date DATE] [--refresh]",
     summary: "known NixOS/nixpkgs issues for the packages an update changes, with a verdict",
@@ -641,6 +709,9 @@ async function main(argv: string[]): Promise<ExitCode> {
       await cmd.tool.run(engine, input, {
         signal: abort.signal,
         progress: async (message: string) => progress.line(message),
+        // A tool that needs a yes mid-run asks on the terminal; without one it cannot ask.
+        confirm: async (question: string) =>
+          values.yes ? true : process.stdin.isTTY ? askYesNo(question) : undefined,
       }),
     );
     progress.stop();

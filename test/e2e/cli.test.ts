@@ -8,6 +8,7 @@ import { deployResultSchema } from "../../src/engine/deploy/pipeline.js";
 import { preflightResultSchema } from "../../src/engine/deploy/preflight.js";
 import { rollbackResultSchema } from "../../src/engine/deploy/rollback.js";
 import { fleetListResultSchema } from "../../src/engine/fleet/operations.js";
+import { reportSchema } from "../../src/engine/report/report.js";
 import { issueCheckResultSchema } from "../../src/engine/updates/operations.js";
 import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
 import { type FakeGithub, startFakeGithub } from "../support/fake-github.js";
@@ -253,6 +254,19 @@ describe.skipIf(skip)("the CLI on the simulated fleet", () => {
     expect(run.stdout).toMatch(/^razer +\| (failed|rolled-back)/m);
     expect(run.stdout).toMatch(/deployment \S+ failed/);
     expect(await generation("razer")).toBe(before);
+  });
+
+  it("report shows the latest deployment as markdown, and as JSON that validates against the report schema", async () => {
+    const markdown = await cli(["report"], env);
+    expect(markdown.exitCode, markdown.stderr).not.toBe(2);
+    expect(markdown.stdout).toMatch(/^# Deployment report: /);
+    expect(markdown.stdout).toContain("## Pre-deployment checks");
+    const json = await cli(["report", "latest", "--json"], env);
+    const report = reportSchema.parse(JSON.parse(json.stdout));
+    expect(report.hosts.length).toBeGreaterThan(0);
+    const missing = await cli(["report", "20990101-000000-abcdef"], env);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("no deployment 20990101-000000-abcdef");
   });
 
   it("rollback --yes --json returns p620 to the previous generation", async () => {

@@ -72,10 +72,17 @@ describe("the Claude Code plugin", () => {
       "Smart update",
     ])
       expect(data["argument-hint"]).toContain(mode);
-    // fleet_list comes first of all; the standard mode then runs preflight, test_build, deploy.
+    // plan comes first of all; the standard mode then runs its phases in the plan's order.
     const standard = body.indexOf("**Standard**");
-    expect(standard).toBeGreaterThan(body.indexOf("`fleet_list`"));
-    const order = ["preflight", "test_build", "deploy"].map((t) => body.indexOf(`\`${t}\``, standard));
+    expect(standard).toBeGreaterThan(body.indexOf("`plan`"));
+    const order = [
+      "preflight",
+      "validate_syntax",
+      "scan_antipatterns",
+      "security_audit",
+      "test_build",
+      "deploy",
+    ].map((t) => body.indexOf(`\`${t}\``, standard));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
