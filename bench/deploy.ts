@@ -59,14 +59,14 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       await change(fleet);
       samples.parallel.push(
-        await timed(async () => ok(await deploy(parallel, { hosts: ["all"], mode: "fast" }))),
+        await timed(async () => ok(await deploy(parallel, { hosts: HOSTS, mode: "fast" }))),
       );
       samples.unchanged.push(
-        await timed(async () => ok(await deploy(parallel, { hosts: ["all"], mode: "fast" }))),
+        await timed(async () => ok(await deploy(parallel, { hosts: HOSTS, mode: "fast" }))),
       );
       await change(fleet);
       samples.sequential.push(
-        await timed(async () => ok(await deploy(sequential, { hosts: ["all"], mode: "fast" }))),
+        await timed(async () => ok(await deploy(sequential, { hosts: HOSTS, mode: "fast" }))),
       );
       await change(fleet);
       samples.one.push(

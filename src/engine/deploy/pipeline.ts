@@ -165,7 +165,11 @@ export async function deploy(
     };
   }
   const request = record.request;
-  const fleet = await discoverFleet(engine, { flake: request.flake, signal: hooks.signal });
+  const fleet = await discoverFleet(engine, {
+    flake: request.flake,
+    signal: hooks.signal,
+    selectors: request.selectors,
+  });
   const hosts = selectHosts(fleet, request.selectors);
   for (const host of hosts) {
     if (!host.inFlake)

@@ -51,14 +51,19 @@ export async function flakeHostNames(engine: Engine, flake: string, signal?: Abo
 /** The hosts of a flake: `nixosConfigurations` merged with the inventory, sorted by name. */
 export async function discoverFleet(
   engine: Engine,
-  options: { flake?: string; signal?: AbortSignal } = {},
+  options: { flake?: string; signal?: AbortSignal; selectors?: readonly string[] } = {},
 ): Promise<Fleet> {
   const flake = options.flake ?? engine.flake;
   assertFlakeDir(flake);
-  const [{ inventory, path: inventoryPath }, flakeNames] = await Promise.all([
-    loadInventory(flake, engine.inventoryFile),
-    flakeHostNames(engine, flake, options.signal),
-  ]);
+  const { inventory, path: inventoryPath } = await loadInventory(flake, engine.inventoryFile);
+  // Evaluating the flake's host names costs a Nix evaluation. When every selector names a host of
+  // the inventory, the deployment's own build proves the configuration exists, so skip it.
+  const named = options.selectors?.every(
+    (s) => s !== "all" && s !== "*" && !s.startsWith("@") && s in (inventory.hosts ?? {}),
+  );
+  const flakeNames = named
+    ? [...(options.selectors ?? [])]
+    : await flakeHostNames(engine, flake, options.signal);
   const warnings: string[] = [];
   const baseDir = inventoryPath ? dirname(inventoryPath) : flake;
   const defaults = inventory.defaults ?? {};
