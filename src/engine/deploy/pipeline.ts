@@ -41,18 +41,21 @@ import { type ValidationCheck, validateForMode } from "./validation.js";
 export const deployModeSchema = z.enum(["standard", "fast", "emergency"]);
 export const deployGoalSchema = z.enum(["switch", "boot", "test", "dry-activate"]);
 
+/** Seconds the host waits for the deployer's confirmation before it reverts by itself. */
+export const confirmTimeoutSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(3600)
+  .optional()
+  .describe("magic rollback timeout in seconds (default 30)");
+
 export const deployOptionsSchema = z.object({
   hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all"'),
   mode: deployModeSchema.optional().describe("standard (default), fast, or emergency"),
   goal: deployGoalSchema.optional().describe("switch (default), boot, test, dry-activate"),
   dryRun: z.boolean().optional().describe("build, detect changes and copy, but do not activate"),
-  confirmTimeoutSec: z
-    .number()
-    .int()
-    .min(1)
-    .max(3600)
-    .optional()
-    .describe("magic rollback timeout (default 30)"),
+  confirmTimeoutSec: confirmTimeoutSchema,
   resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
   planId: z.string().optional().describe("run the plan the plan tool returned: its hosts, mode and dry run"),
   substituteOnDestination: z.boolean().optional().describe("let hosts fetch paths from their caches"),

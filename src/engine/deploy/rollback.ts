@@ -6,7 +6,7 @@ import { hostStatus } from "../fleet/status.js";
 import { mapLimit } from "../process.js";
 import { newNonce } from "./activation.js";
 import { acquireHostLock } from "./lock.js";
-import type { HostDetails } from "./pipeline.js";
+import { confirmTimeoutSchema, type HostDetails } from "./pipeline.js";
 import { newDeploymentId } from "./record.js";
 import { switchAndVerify } from "./switch.js";
 
@@ -18,13 +18,7 @@ export const rollbackOptionsSchema = z.object({
     .positive()
     .optional()
     .describe("the generation to return to; default: the one before the current"),
-  confirmTimeoutSec: z
-    .number()
-    .int()
-    .min(1)
-    .max(3600)
-    .optional()
-    .describe("magic rollback timeout (default 30)"),
+  confirmTimeoutSec: confirmTimeoutSchema,
 });
 export type RollbackOptions = z.infer<typeof rollbackOptionsSchema> & { flake?: string };
 

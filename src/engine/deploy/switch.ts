@@ -1,20 +1,12 @@
 import type { Engine } from "../engine.js";
 import type { Host } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
-import { type ActivationGoal, activateWithMagicRollback } from "./activation.js";
+import { type ActivationRequest, activateWithMagicRollback } from "./activation.js";
 import { checkHealth, judgeHealth, unitLogs } from "./health.js";
 import type { HostDetails, HostResult } from "./pipeline.js";
 
-export interface SwitchRequest {
-  newSystem: string;
-  goal: ActivationGoal;
-  previousSystem: string;
-  previousGeneration?: number;
-  /** Switch the profile to this existing generation instead of adding one (rollback). */
-  targetGeneration?: number;
-  confirmTimeoutSec: number;
-  nonce: string;
-}
+/** What to activate and the rollback point: an activation request without the host, plus its nonce. */
+export type SwitchRequest = Omit<ActivationRequest, "host" | "activationTimeoutSec"> & { nonce: string };
 
 export interface SwitchResult {
   outcome: "confirmed" | "rolled-back" | "failed";
