@@ -172,15 +172,15 @@ export class Nix {
   /** Builds installables without result links. Nix does not print them in the order given. */
   async build(
     installables: readonly string[],
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; what?: string; remedy?: string } = {},
   ): Promise<BuildResult[]> {
     const result = await this.run(["build", "--no-link", "--json", ...installables], {
       signal: options.signal,
     });
     if (result.exitCode !== 0) {
       throw new UserError(
-        `nix build failed:\n${nixErrorExcerpt(result.stderr)}`,
-        "fix the build error above, then try again",
+        `${options.what ?? "nix build"} failed:\n${nixErrorExcerpt(result.stderr)}`,
+        options.remedy ?? "fix the build error above, then try again",
       );
     }
     return parseBuildJson(result.stdout);

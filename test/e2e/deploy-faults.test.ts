@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeployResult } from "../../src/engine/deploy/pipeline.js";
 import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
+import { waitFor } from "../support/wait.js";
 import { connectStdio, type StdioServer } from "./client.js";
 
 const skip = skipFleetReason();
@@ -163,23 +164,3 @@ describe.skipIf(skip)("deploy under faults: locks, a killed deployer, systemd-ru
     );
   });
 });
-
-async function waitFor(
-  condition: () => boolean,
-  timeoutMs: number,
-  describeState?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const holds = () => {
-    try {
-      return condition();
-    } catch {
-      return false;
-    }
-  };
-  while (!holds()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting${describeState ? `; state:\n${describeState()}` : ""}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

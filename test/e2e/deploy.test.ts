@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { DeployResult } from "../../src/engine/deploy/pipeline.js";
 import { type SimFleet, skipFleetReason } from "../fleet/harness.js";
+import { waitFor } from "../support/wait.js";
 import { useFleetAndServer } from "./client.js";
 
 const skip = skipFleetReason();
@@ -232,12 +233,4 @@ function supervisorResult(runDir: string, known: string[]): string | undefined {
     }
   }
   return undefined;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

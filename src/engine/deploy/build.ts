@@ -99,16 +99,33 @@ export async function buildLocally(
   signal?: AbortSignal,
 ): Promise<string> {
   const installable = hostInstallable(flake, host);
-  const result = await engine.nix.run(["build", "--no-link", "--json", installable], { signal });
-  if (result.exitCode !== 0) {
-    throw new UserError(
-      `building ${host} failed:\n${nixErrorExcerpt(result.stderr)}`,
-      `fix the error, then check with: nix build ${installable}`,
-    );
-  }
-  const [built] = JSON.parse(result.stdout) as Array<{ outputs: { out: string } }>;
+  const [built] = await engine.nix.build([installable], {
+    signal,
+    what: `building ${host}`,
+    remedy: `fix the error, then check with: nix build ${installable}`,
+  });
   if (!built?.outputs.out) throw new Error(`nix build printed no output path for ${host}`);
   return built.outputs.out;
+}
+
+/**
+ * A host's system derivation, evaluated without building. Never writes a lock: on the user's own
+ * flake an outdated lock is resolved in memory, as the build would, and left as it is on disk.
+ */
+export async function derivationOf(
+  engine: Engine,
+  flake: string,
+  host: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const installable = `${hostInstallable(flake, host)}.drvPath`;
+  const result = await engine.nix.run(["eval", "--no-write-lock-file", "--raw", installable], { signal });
+  if (result.exitCode !== 0)
+    throw new UserError(
+      `evaluating ${host} failed:\n${nixErrorExcerpt(result.stderr)}`,
+      `fix the error, then check with: nix eval ${installable}`,
+    );
+  return result.stdout.trim();
 }
 
 async function buildOnHost(
@@ -118,10 +135,7 @@ async function buildOnHost(
   builder: Host,
   signal?: AbortSignal,
 ): Promise<string> {
-  const installable = hostInstallable(flake, host);
-  const drv = await engine.nix.run(["eval", "--raw", `${installable}.drvPath`], { signal });
-  if (drv.exitCode !== 0) throw new UserError(`evaluating ${host} failed:\n${nixErrorExcerpt(drv.stderr)}`);
-  const drvPath = drv.stdout.trim();
+  const drvPath = await derivationOf(engine, flake, host, signal);
   const store = `ssh://${builder.ssh.destination}`;
   const env = { NIX_SSHOPTS: sshOptionArgs(builder.ssh, engine.remote.settings, true).join(" ") };
   const sent = await engine.nix.run(["copy", "--derivation", "--to", store, drvPath], { signal, env });

@@ -3,12 +3,13 @@ import { join } from "node:path";
 import { simpleGit } from "simple-git";
 import { z } from "zod";
 import type { Engine } from "../engine.js";
+import { describeError } from "../errors.js";
 import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
 import { stateDir } from "../log.js";
-import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
 import { processAlive, readJson } from "../state.js";
+import { derivationOf } from "./build.js";
 import type { LockHolder } from "./lock.js";
 
 const checkSchema = z.object({
@@ -147,17 +148,14 @@ async function evaluationCheck(
       detail: `no nixosConfigurations.${host.name} in the flake`,
       remedy: "add it, or drop the host from nix-deploy.json",
     };
-  const result = await engine.nix.run(["eval", "--raw", `${hostInstallable(flake, host.name)}.drvPath`], {
-    signal,
-  });
-  return result.exitCode === 0
-    ? { check: "evaluates", status: "pass", detail: "the system evaluates" }
-    : {
-        check: "evaluates",
-        status: "fail",
-        detail: nixErrorExcerpt(result.stderr, 6),
-        remedy: "fix the evaluation error",
-      };
+  try {
+    await derivationOf(engine, flake, host.name, signal);
+    return { check: "evaluates", status: "pass", detail: "the system evaluates" };
+  } catch (error) {
+    // The error's first lines say what failed and where; a checklist entry stays short.
+    const detail = describeError(error).split("\n").slice(0, 7).join("\n");
+    return { check: "evaluates", status: "fail", detail, remedy: "fix the evaluation error" };
+  }
 }
 
 const REMOTE_SCRIPT = `nix --version 2>/dev/null || echo none; df -Pk /nix 2>/dev/null | tail -n 1; exit 0`;

@@ -2,12 +2,11 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { z } from "zod";
-import { buildLocally } from "../deploy/build.js";
+import { buildLocally, derivationOf } from "../deploy/build.js";
 import { describePackageChange, type PackageChange, parseDiffClosures } from "../deploy/changes.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
-import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit, runCommand } from "../process.js";
 import { lockedInputs } from "./lock.js";
 import type { ChangingPackage } from "./matching.js";
@@ -221,26 +220,6 @@ async function copyFlake(flake: string, target: string): Promise<void> {
     mkdirSync(dirname(join(target, file)), { recursive: true });
     cpSync(source, join(target, file), { verbatimSymlinks: true });
   }
-}
-
-/**
- * A host's system derivation, evaluated without building. Never writes a lock: on the user's own
- * flake an outdated lock is resolved in memory, as the build would, and left as it is on disk.
- */
-export async function derivationOf(
-  engine: Engine,
-  flake: string,
-  host: string,
-  signal?: AbortSignal,
-): Promise<string> {
-  const installable = `${hostInstallable(flake, host)}.drvPath`;
-  const result = await engine.nix.run(["eval", "--no-write-lock-file", "--raw", installable], { signal });
-  if (result.exitCode !== 0)
-    throw new UserError(
-      `evaluating ${host} failed:\n${nixErrorExcerpt(result.stderr)}`,
-      `fix the error, then check with: nix eval ${installable}`,
-    );
-  return result.stdout.trim();
 }
 
 /** Nix's rule for `name-version`: the version starts at the first dash not followed by a letter. */

@@ -1,11 +1,12 @@
 import { z } from "zod";
 import { validateSyntax } from "../analysis/scan.js";
+import { derivationOf } from "../deploy/build.js";
 import type { Engine } from "../engine.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
 import { mapLimit } from "../process.js";
 import { lockedNixpkgs } from "./lock.js";
 import { checkIssuesForUpdate, type IssueCheckResult, packageNameSchema } from "./operations.js";
-import { derivationOf, type Preview, preview } from "./preview.js";
+import { type Preview, preview } from "./preview.js";
 import { assessRisk, type IssueCheckSummary, type RiskAssessment, riskAssessmentSchema } from "./risk.js";
 import {
   applyUpdate,
