@@ -53,12 +53,20 @@ interface Token {
 }
 
 const KEYWORDS = new Set(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"]);
-/** Keyword → its token type as an interned constant (a sliced string is slow as a property key). */
-const KEYWORD_TYPES = new Map([...KEYWORDS].map((k) => [k, k]));
-/** Keywords by their first character, for the lexer's in-place check. */
-const KEYWORDS_BY_FIRST: Record<number, string[]> = {};
-for (const k of KEYWORDS) (KEYWORDS_BY_FIRST[k.charCodeAt(0)] ??= []).push(k);
-const TWO_CHAR_OPS = new Set(["==", "!=", "<=", ">=", "&&", "||", "->", "//", "++"]);
+/**
+ * The keyword a word could be, by its first two characters and its length (no two keywords share a
+ * slot), so the lexer checks an identifier with one table read and one in-place comparison.
+ */
+const keywordSlot = (first: number, second: number, length: number) =>
+  (((first + second) & 127) << 3) | length;
+const KEYWORD_SLOTS: string[] = new Array(128 * 8).fill("");
+for (const k of KEYWORDS) {
+  const slot = keywordSlot(k.charCodeAt(0), k.charCodeAt(1), k.length);
+  if (KEYWORD_SLOTS[slot] !== "") throw new Error(`keywords ${k} and ${KEYWORD_SLOTS[slot]} share a slot`);
+  KEYWORD_SLOTS[slot] = k;
+}
+/** Two-character operators, each mapped to itself as an interned constant for the token type. */
+const TWO_CHAR_OPS = new Map(["==", "!=", "<=", ">=", "&&", "||", "->", "//", "++"].map((op) => [op, op]));
 const ONE_CHAR_OPS = new Set([..."{}[]();:,.@?=<>+-*/!"]);
 
 const C = (s: string) => s.charCodeAt(0);
@@ -74,16 +82,19 @@ const ALPHA = 1;
 const DIGIT = 2;
 const ID_EXTRA = 4; // _ ' -
 const PATH_EXTRA = 8; // . _ - +
+const BOTH_EXTRA = 16; // _ - (in identifiers and in paths)
 const CLASSES = Uint8Array.from({ length: 128 }, (_, c) => {
   const ch = String.fromCharCode(c);
   return (
     (/[a-zA-Z]/.test(ch) ? ALPHA : 0) |
     (/[0-9]/.test(ch) ? DIGIT : 0) |
     ("_'-".includes(ch) ? ID_EXTRA : 0) |
-    ("._-+".includes(ch) ? PATH_EXTRA : 0)
+    ("._-+".includes(ch) ? PATH_EXTRA : 0) |
+    ("_-".includes(ch) ? BOTH_EXTRA : 0)
   );
 });
 const classOf = (c: number): number => (c < 128 ? (CLASSES[c] as number) : 0);
+const ID_AND_PATH = ALPHA | DIGIT | BOTH_EXTRA;
 
 function isAlpha(c: number): boolean {
   return (classOf(c) & ALPHA) !== 0;
@@ -124,24 +135,26 @@ const PAIR_TOKENS: Record<number, [number, string, string | undefined]> = {
 };
 
 /** Operator precedence as in Nix's grammar, low to high. */
-const BINARY: Record<string, { prec: number; assoc: "left" | "right" | "none" }> = {
-  "->": { prec: 1, assoc: "right" },
-  "||": { prec: 2, assoc: "left" },
-  "&&": { prec: 3, assoc: "left" },
-  "==": { prec: 4, assoc: "none" },
-  "!=": { prec: 4, assoc: "none" },
-  "<": { prec: 5, assoc: "none" },
-  ">": { prec: 5, assoc: "none" },
-  "<=": { prec: 5, assoc: "none" },
-  ">=": { prec: 5, assoc: "none" },
-  "//": { prec: 6, assoc: "right" },
-  "+": { prec: 8, assoc: "left" },
-  "-": { prec: 8, assoc: "left" },
-  "*": { prec: 9, assoc: "left" },
-  "/": { prec: 9, assoc: "left" },
-  "++": { prec: 10, assoc: "right" },
-  "?": { prec: 11, assoc: "left" },
-};
+const BINARY = new Map<string, { prec: number; assoc: "left" | "right" | "none" }>(
+  Object.entries({
+    "->": { prec: 1, assoc: "right" },
+    "||": { prec: 2, assoc: "left" },
+    "&&": { prec: 3, assoc: "left" },
+    "==": { prec: 4, assoc: "none" },
+    "!=": { prec: 4, assoc: "none" },
+    "<": { prec: 5, assoc: "none" },
+    ">": { prec: 5, assoc: "none" },
+    "<=": { prec: 5, assoc: "none" },
+    ">=": { prec: 5, assoc: "none" },
+    "//": { prec: 6, assoc: "right" },
+    "+": { prec: 8, assoc: "left" },
+    "-": { prec: 8, assoc: "left" },
+    "*": { prec: 9, assoc: "left" },
+    "/": { prec: 9, assoc: "left" },
+    "++": { prec: 10, assoc: "right" },
+    "?": { prec: 11, assoc: "left" },
+  }),
+);
 const NOT_PREC = 7;
 const NEGATE_PREC = 12;
 
@@ -156,6 +169,9 @@ class Failure extends Error {
 
 /** Slots of an attribute set as Nix's parser keeps them, to find duplicate attributes as it does. */
 type Slot = { kind: "attrs"; children: Map<string, Slot> } | { kind: "value" } | { kind: "inherited" };
+/** Leaf slots carry nothing but their kind, so every leaf shares one of these. */
+const VALUE_SLOT: Slot = { kind: "value" };
+const INHERITED_SLOT: Slot = { kind: "inherited" };
 
 export function parseNix(text: string): ParseResult {
   return new Parser(text).parseFile();
@@ -165,8 +181,12 @@ class Parser {
   private pos = 0;
   private tok: Token;
   readonly errors: NixSyntaxError[] = [];
-  /** Slot maps of attribute-set literals, for merging `a = { ... }; a.b = ...` as Nix does. */
-  private readonly slotsOf = new WeakMap<Expr, Map<string, Slot>>();
+  /**
+   * The attribute-set literal parsed last and its slots, for merging `a = { ... }; a.b = ...` as Nix
+   * does: a binding's value is such a literal only when the literal is the last thing before `;`.
+   */
+  private lastAttrs?: Expr;
+  private lastSlots?: Map<string, Slot>;
 
   constructor(private readonly src: string) {
     this.tok = this.lex();
@@ -260,15 +280,21 @@ class Parser {
     // `/` or `:` cannot become a path or a URI (`cfg.level`, `42`, `->`); punctuation that starts
     // nothing longer is itself. Everything else goes through the longest-match rules below.
     if (isPathChar(c)) {
+      // One scan finds both the identifier run and the path-character run: they share
+      // `[a-zA-Z0-9_-]`; `.` and `+` end an identifier but not a path, `'` the other way round.
       let run = p + 1;
-      while (isPathChar(src.charCodeAt(run))) run++;
+      let k = classOf(src.charCodeAt(run));
+      while ((k & ID_AND_PATH) !== 0) k = classOf(src.charCodeAt(++run));
+      let idEnd = run;
+      if ((k & PATH_EXTRA) !== 0) {
+        while (isPathChar(src.charCodeAt(run))) run++;
+      } else if ((k & ID_EXTRA) !== 0) {
+        while (isIdChar(src.charCodeAt(idEnd))) idEnd++;
+      }
       const next = src.charCodeAt(run);
       if (next !== SLASH && next !== 58) {
         let i = p + 1;
-        if (isIdStart(c)) {
-          while (isIdChar(src.charCodeAt(i))) i++;
-          return { type: this.keywordAt(p, i - p) ?? "ID", start: p, end: i };
-        }
+        if (isIdStart(c)) return { type: this.keywordAt(p, idEnd - p) ?? "ID", start: p, end: idEnd };
         if (isDigit(c)) {
           while (isDigit(src.charCodeAt(i))) i++;
           const float = this.floatLen(p);
@@ -301,12 +327,12 @@ class Parser {
     this.bestType = "INVALID";
     // Keywords and operators come first in Nix's lexer, so they win ties with identifiers.
     if (src.startsWith("...", p)) this.consider(3, "...");
-    const two = src.slice(p, p + 2);
-    if (TWO_CHAR_OPS.has(two)) this.consider(2, two);
+    const two = TWO_CHAR_OPS.get(src.slice(p, p + 2));
+    if (two) this.consider(2, two);
     if (isIdStart(c)) {
       let i = p + 1;
       while (isIdChar(src.charCodeAt(i))) i++;
-      this.consider(i - p, KEYWORD_TYPES.get(src.slice(p, i)) ?? "ID");
+      this.consider(i - p, this.keywordAt(p, i - p) ?? "ID");
     }
     if (isDigit(c)) {
       let i = p + 1;
@@ -365,9 +391,11 @@ class Parser {
 
   /** The keyword spelled by the `length` characters at p, if any, compared in place (no slicing). */
   private keywordAt(p: number, length: number): string | undefined {
-    for (const keyword of KEYWORDS_BY_FIRST[this.src.charCodeAt(p)] ?? [])
-      if (keyword.length === length && this.src.startsWith(keyword, p)) return keyword;
-    return undefined;
+    if (length > 7 || length < 2) return undefined;
+    const keyword = KEYWORD_SLOTS[
+      keywordSlot(this.src.charCodeAt(p), this.src.charCodeAt(p + 1), length)
+    ] as string;
+    return keyword !== "" && this.src.startsWith(keyword, p) ? keyword : undefined;
   }
 
   private floatLen(p: number): number {
@@ -578,7 +606,7 @@ class Parser {
     let lastNonAssoc = -1;
     for (;;) {
       const op = this.tok.type;
-      const info = BINARY[op];
+      const info = BINARY.get(op);
       if (!info || info.prec < minPrec) break;
       if (info.assoc === "none" && info.prec === lastNonAssoc)
         this.fail(`unexpected ${this.describe(this.tok)}`);
@@ -652,19 +680,20 @@ class Parser {
 
   private exprSimple(): Expr {
     const t = this.tok;
-    const text = this.src.slice(t.start, t.end);
     switch (t.type) {
       case "ID":
         this.advance();
-        return { kind: "Var", name: text, start: t.start, end: t.end };
+        return { kind: "Var", name: this.src.slice(t.start, t.end), start: t.start, end: t.end };
       case "INT": {
-        if (BigInt(text) > MAX_INT) this.fail(`invalid integer '${text}'`);
+        const text = this.src.slice(t.start, t.end);
+        // Only 19 digits or more can exceed 2^63 - 1.
+        if (text.length >= 19 && BigInt(text) > MAX_INT) this.fail(`invalid integer '${text}'`);
         this.advance();
         return { kind: "Int", text: text, start: t.start, end: t.end };
       }
       case "FLOAT":
         this.advance();
-        return { kind: "Float", text: text, start: t.start, end: t.end };
+        return { kind: "Float", text: this.src.slice(t.start, t.end), start: t.start, end: t.end };
       case "STRING_OPEN":
         return this.string();
       case "IND_OPEN":
@@ -682,7 +711,7 @@ class Parser {
         };
       case "URI":
         this.advance();
-        return { kind: "Uri", text: text, start: t.start, end: t.end };
+        return { kind: "Uri", text: this.src.slice(t.start, t.end), start: t.start, end: t.end };
       case "(": {
         this.advance();
         const inner = this.expr();
@@ -709,7 +738,8 @@ class Parser {
           start: t.start,
           end: close.end,
         };
-        this.slotsOf.set(node, slots);
+        this.lastAttrs = node;
+        this.lastSlots = slots;
         return node;
       }
       case "[": {
@@ -755,8 +785,11 @@ class Parser {
     let p = start + open;
     let textStart = p;
     for (;;) {
+      // Most characters are plain text in both kinds of string: step over them without the rules
+      // below (NaN, past the end, is not plain and stops the run).
+      let c = src.charCodeAt(p);
+      while ((c > 39 && c !== BACKSLASH) || c < 34) c = src.charCodeAt(++p);
       if (p >= src.length) this.fail(`unexpected end of file, expecting ${indented ? `"''"` : `'"'`}`, p);
-      const c = src.charCodeAt(p);
       const n = src.charCodeAt(p + 1);
       if (c === DOLLAR && n === LBRACE) {
         if (p > textStart) parts.push({ kind: "Text", start: textStart, end: p });
@@ -890,7 +923,7 @@ class Parser {
             const value = this.staticName(name);
             if (value === undefined) this.fail("dynamic attributes not allowed in inherit", name.start);
             if (slots.has(value)) this.fail(`attribute '${value}' already defined`, name.start);
-            slots.set(value, from ? { kind: "value" } : { kind: "inherited" });
+            slots.set(value, from ? VALUE_SLOT : INHERITED_SLOT);
             names.push(name);
           }
           const semi = this.advance();
@@ -954,10 +987,10 @@ class Parser {
     const name = this.staticName(last);
     if (name === undefined) return;
     const inner = unparen(value);
-    const literal = inner.kind === "Attrs" ? this.slotsOf.get(inner) : undefined;
+    const literal = inner === this.lastAttrs ? this.lastSlots : undefined;
     const existing = map.get(name);
     if (existing === undefined) {
-      map.set(name, literal ? { kind: "attrs", children: literal } : { kind: "value" });
+      map.set(name, literal ? { kind: "attrs", children: literal } : VALUE_SLOT);
       return;
     }
     if (existing.kind === "attrs" && literal) {

@@ -213,6 +213,11 @@ export async function analyzeFlake(
   const analyses: FileAnalysis[] = [];
   const skipped: Array<{ file: string; reason: string }> = [];
   let bytes = 0;
+  const fileOptions = {
+    ...options,
+    inFlake,
+    disabled: new Set([...(options.disabled ?? []), ...config.disable]),
+  };
   for (const file of files) {
     const read = readSourceFile(join(root, file));
     if ("skipped" in read) {
@@ -221,11 +226,6 @@ export async function analyzeFlake(
     }
     bytes += read.bytes.length;
     const source = new SourceText(read.bytes);
-    const fileOptions = {
-      ...options,
-      inFlake,
-      disabled: new Set([...(options.disabled ?? []), ...config.disable]),
-    };
     let analysis = analyzeSource(file, source, fileOptions);
     if (analysis.syntaxErrors.some((e) => TOO_DEEP.test(e.message)))
       analysis = await analyzeDeepSource(file, source, fileOptions);

@@ -92,10 +92,19 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
     if (!GLOBALS.has(name) && !sawWith) result.undefinedVars.push({ name, start });
   };
 
-  const declare = (scope: Scope, decl: Omit<Declaration, "uses">) => {
-    const full: Declaration = { ...decl, uses: 0 };
-    scope.vars?.set(decl.name, full);
-    result.declarations.push(full);
+  // Every declaration is built with the same fields in the same order: one object shape keeps the
+  // `uses++` of every variable lookup a fast property write.
+  const declare = (
+    scope: Scope,
+    name: string,
+    at: { start: number; end: number },
+    kind: Declaration["kind"],
+    owner: Expr,
+    binding?: Binding,
+  ) => {
+    const decl: Declaration = { name, start: at.start, end: at.end, kind, owner, binding, uses: 0 };
+    scope.vars?.set(name, decl);
+    result.declarations.push(decl);
   };
 
   const attrPath = (path: AttrName[], scope: Scope) => {
@@ -112,7 +121,7 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
       const names = b.kind === "Bind" ? [b.path[0] as AttrName] : b.names;
       for (const n of names) {
         const name = staticAttrName(src, n);
-        if (name !== undefined) declare(scope, { name, start: n.start, end: n.end, kind, owner, binding: b });
+        if (name !== undefined) declare(scope, name, n, kind, owner, b);
       }
     }
     for (const b of bindings) {
@@ -169,29 +178,16 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
       }
       case "Lambda": {
         const inner: Scope = { vars: new Map(), isWith: false, parent: scope };
-        if (node.param)
-          declare(inner, {
-            name: node.param.name,
-            start: node.param.start,
-            end: node.param.end,
-            kind: "lambda",
-            owner: node,
-          });
+        if (node.param) declare(inner, node.param.name, node.param, "lambda", node);
         for (const f of node.formals?.formals ?? [])
-          declare(inner, {
-            name: f.name,
-            start: f.start,
-            end: f.start + f.name.length,
-            kind: "formal",
-            owner: node,
-          });
+          declare(inner, f.name, { start: f.start, end: f.start + f.name.length }, "formal", node);
         for (const f of node.formals?.formals ?? []) if (f.default) visit(f.default, undefined, inner);
         visit(node.body, undefined, inner);
         return;
       }
       case "With":
         visit(node.env, undefined, scope);
-        visit(node.body, undefined, { isWith: true, parent: scope });
+        visit(node.body, undefined, { vars: undefined, isWith: true, parent: scope });
         return;
       case "Select":
         visit(node.expr, undefined, scope);
@@ -207,6 +203,6 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
     }
   }
 
-  visit(ast, undefined, { isWith: false });
+  visit(ast, undefined, { vars: undefined, isWith: false, parent: undefined });
   return result;
 }
