@@ -155,6 +155,10 @@ const BINARY = new Map<string, { prec: number; assoc: "left" | "right" | "none" 
     "?": { prec: 11, assoc: "left" },
   }),
 );
+/** First characters of binary operators: most tokens after an operand are not one (`;`, `}`, `ID`). */
+const BINARY_FIRST = Uint8Array.from({ length: 128 }, (_, c) =>
+  [...BINARY.keys()].some((op) => op.charCodeAt(0) === c) ? 1 : 0,
+);
 const NOT_PREC = 7;
 const NEGATE_PREC = 12;
 
@@ -261,6 +265,10 @@ class Parser {
     return tok;
   }
 
+  /** The last run of path characters scanned: every position inside it ends at the same place. */
+  private runStart = -1;
+  private runEnd = -1;
+
   /** Longest match so far while lexing one token (fields, not a closure: this runs per token). */
   private best = 0;
   private bestType: TokenType = "INVALID";
@@ -282,14 +290,25 @@ class Parser {
     if (isPathChar(c)) {
       // One scan finds both the identifier run and the path-character run: they share
       // `[a-zA-Z0-9_-]`; `.` and `+` end an identifier but not a path, `'` the other way round.
-      let run = p + 1;
-      let k = classOf(src.charCodeAt(run));
-      while ((k & ID_AND_PATH) !== 0) k = classOf(src.charCodeAt(++run));
-      let idEnd = run;
-      if ((k & PATH_EXTRA) !== 0) {
-        while (isPathChar(src.charCodeAt(run))) run++;
-      } else if ((k & ID_EXTRA) !== 0) {
+      let run: number;
+      let idEnd: number;
+      if (p > this.runStart && p < this.runEnd) {
+        // Inside a run scanned for an earlier token (`b` and `.c` in `a.b.c`): it ends where that did.
+        run = this.runEnd;
+        idEnd = p + 1;
         while (isIdChar(src.charCodeAt(idEnd))) idEnd++;
+      } else {
+        run = p + 1;
+        let k = classOf(src.charCodeAt(run));
+        while ((k & ID_AND_PATH) !== 0) k = classOf(src.charCodeAt(++run));
+        idEnd = run;
+        if ((k & PATH_EXTRA) !== 0) {
+          while (isPathChar(src.charCodeAt(run))) run++;
+        } else if ((k & ID_EXTRA) !== 0) {
+          while (isIdChar(src.charCodeAt(idEnd))) idEnd++;
+        }
+        this.runStart = p;
+        this.runEnd = run;
       }
       const next = src.charCodeAt(run);
       if (next !== SLASH && next !== 58) {
@@ -297,7 +316,8 @@ class Parser {
         if (isIdStart(c)) return { type: this.keywordAt(p, idEnd - p) ?? "ID", start: p, end: idEnd };
         if (isDigit(c)) {
           while (isDigit(src.charCodeAt(i))) i++;
-          const float = this.floatLen(p);
+          // A float needs a `.` right after its digits.
+          const float = src.charCodeAt(i) === 46 ? this.floatLen(p) : 0;
           return float > i - p
             ? { type: "FLOAT", start: p, end: p + float }
             : { type: "INT", start: p, end: i };
@@ -606,6 +626,7 @@ class Parser {
     let lastNonAssoc = -1;
     for (;;) {
       const op = this.tok.type;
+      if (BINARY_FIRST[op.charCodeAt(0)] !== 1) break;
       const info = BINARY.get(op);
       if (!info || info.prec < minPrec) break;
       if (info.assoc === "none" && info.prec === lastNonAssoc)
