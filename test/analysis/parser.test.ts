@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkSyntax, SourceText } from "../../src/engine/analysis/source.js";
+import { type Expr, NodeIndex } from "../../src/engine/analysis/syntax.js";
 
 const check = (code: string) => {
   const source = SourceText.fromString(code);
@@ -53,5 +56,33 @@ describe("the Nix parser", () => {
     const { at } = check(`${"(".repeat(200_000)}1${")".repeat(200_000)}`);
     expect(at[0]?.message).toMatch(/^expression nested too deeply to (parse|resolve)$/);
     expect(at[0]?.line).toBe(1);
+  });
+
+  it("indexes every node with its parent during variable resolution, as a walk of the tree does", () => {
+    const corpus = join(import.meta.dirname, "corpus");
+    const kinds: Expr["kind"][] = [
+      "Var",
+      "Select",
+      "Apply",
+      "Attrs",
+      "String",
+      "Path",
+      "Lambda",
+      "Let",
+      "Paren",
+    ];
+    const describeIndex = (index: NodeIndex) =>
+      kinds.map((kind) =>
+        index.of(kind).map(([node, parent]) => `${node.start}-${node.end}<${parent?.kind}`),
+      );
+    let compared = 0;
+    for (const name of readdirSync(corpus).filter((f) => f.startsWith("valid-"))) {
+      const filled = new NodeIndex();
+      const { ast, errors } = checkSyntax(new SourceText(readFileSync(join(corpus, name))), filled);
+      if (!ast || errors.length > 0) continue;
+      expect(describeIndex(filled), name).toEqual(describeIndex(NodeIndex.of(ast)));
+      compared++;
+    }
+    expect(compared).toBeGreaterThanOrEqual(20);
   });
 });

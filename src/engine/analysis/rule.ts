@@ -4,7 +4,7 @@
  */
 import type { Resolution } from "./scope.js";
 import type { SourceText } from "./source.js";
-import { type Expr, type ExprOf, staticAttrName, unparen, walk } from "./syntax.js";
+import { type Expr, type ExprOf, NodeIndex, staticAttrName, unparen } from "./syntax.js";
 
 export type Severity = "block" | "warn";
 
@@ -31,33 +31,50 @@ export interface RuleContext {
   /** The file is part of a flake (lookup paths like `<nixpkgs>` are impure there). */
   inFlake: boolean;
   report(finding: RawFinding): void;
-  /** Every node with its parent, parents first; built once per file and shared by the rules. */
-  nodes(): ReadonlyArray<readonly [Expr, Expr | undefined]>;
+  /** Every node of a kind with its parent, in source order; the tree is walked once per file for all rules. */
   nodesOf<K extends Expr["kind"]>(kind: K): ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+  /** Every application whose function goes by `name` (`mkIf`, `lib.mkIf`, `builtins.readFile`), with its parts. */
+  calls(name: string): readonly Call[];
 }
 
-/** The node index behind `nodes()` and `nodesOf()`: one walk of the tree instead of one per rule. */
-export function indexNodes(ast: Expr): Pick<RuleContext, "nodes" | "nodesOf"> {
-  let all: Array<readonly [Expr, Expr | undefined]> | undefined;
-  const byKind = new Map<string, Array<readonly [Expr, Expr | undefined]>>();
-  const build = () => {
-    if (all) return all;
-    const list: Array<readonly [Expr, Expr | undefined]> = [];
-    walk(ast, (node, parent) => {
-      const entry = [node, parent] as const;
-      list.push(entry);
-      let same = byKind.get(node.kind);
-      if (!same) byKind.set(node.kind, (same = []));
-      same.push(entry);
-    });
-    all = list;
-    return list;
+/** An application node as its head and arguments; a partial one (`f a` in `f a b`) is a call too. */
+export interface Call {
+  node: ExprOf<"Apply">;
+  head: Expr;
+  args: Expr[];
+}
+
+/**
+ * What the rules query: the node index (from the resolution pass when it filled one, else built on
+ * first use) and the calls by name.
+ */
+export function indexNodes(
+  src: string,
+  ast: Expr,
+  filled?: NodeIndex,
+): Pick<RuleContext, "nodesOf" | "calls"> {
+  let index = filled;
+  let callsByName: Map<string, Call[]> | undefined;
+  const nodesOf = <K extends Expr["kind"]>(kind: K) => {
+    index ??= NodeIndex.of(ast);
+    return index.of(kind);
   };
   return {
-    nodes: build,
-    nodesOf: <K extends Expr["kind"]>(kind: K) => {
-      build();
-      return (byKind.get(kind) ?? []) as unknown as ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+    nodesOf,
+    // Several rules look for calls by name: each application is taken apart once, not once per rule.
+    calls: (name) => {
+      if (!callsByName) {
+        callsByName = new Map();
+        for (const [node] of nodesOf("Apply")) {
+          const { head, args } = callParts(node);
+          const headIs = headName(src, head);
+          if (headIs === undefined) continue;
+          let same = callsByName.get(headIs);
+          if (!same) callsByName.set(headIs, (same = []));
+          same.push({ node, head, args });
+        }
+      }
+      return callsByName.get(name) ?? [];
     },
   };
 }

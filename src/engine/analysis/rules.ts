@@ -350,10 +350,9 @@ export const deprecatedToPath: Rule = {
   severity: "warn",
   summary: "`builtins.toPath`",
   check(ctx) {
-    eachNode(ctx, "Apply", (node) => {
-      if (!isCall(ctx.source.text, node, "toPath", 1)) return;
-      flag(ctx, this, node, 'builtins.toPath is deprecated; write `/. + "/some/path"` or a path literal');
-    });
+    for (const { node, args } of ctx.calls("toPath"))
+      if (args.length === 1)
+        flag(ctx, this, node, 'builtins.toPath is deprecated; write `/. + "/some/path"` or a path literal');
   },
 };
 
@@ -474,11 +473,10 @@ export const mkIfConstant: Rule = {
   severity: "block",
   summary: "`mkIf true x` / `mkIf false x`",
   check(ctx) {
-    eachNode(ctx, "Apply", (node) => {
-      if (!isCall(ctx.source.text, node, "mkIf", 2)) return;
-      const { args } = callParts(node);
+    for (const { node, args } of ctx.calls("mkIf")) {
+      if (args.length !== 2) continue;
       const [cond, body] = args as [Expr, Expr];
-      if (!isBoolVar(cond)) return;
+      if (!isBoolVar(cond)) continue;
       const always = isBoolVar(cond, true);
       ctx.report({
         code: always ? "mkif-true" : "mkif-false",
@@ -490,7 +488,7 @@ export const mkIfConstant: Rule = {
         end: node.end,
         fix: always ? [{ start: node.start, end: node.end, replacement: textOf(ctx, body) }] : undefined,
       });
-    });
+    }
   },
 };
 
@@ -563,11 +561,9 @@ export const lookupPath: Rule = {
   check(ctx) {
     if (!ctx.inFlake) return;
     const imported = new Set<Expr>();
-    eachNode(ctx, "Apply", (node) => {
-      const { head, args } = callParts(node);
+    for (const { node, args } of ctx.calls("import")) {
       const target = args[0] ? unparen(args[0]) : undefined;
-      if (headName(ctx.source.text, head) !== "import" || target?.kind !== "SearchPath" || args.length !== 2)
-        return;
+      if (target?.kind !== "SearchPath" || args.length !== 2) continue;
       imported.add(target);
       ctx.report({
         code: "import-nixpkgs",
@@ -576,7 +572,7 @@ export const lookupPath: Rule = {
         start: node.start,
         end: node.end,
       });
-    });
+    }
     eachNode(ctx, "SearchPath", (node) => {
       if (imported.has(node)) return;
       flag(
@@ -628,20 +624,19 @@ export const secretInStore: Rule = {
     "secret-looking files read at evaluation time or referenced as paths (they land in the world-readable store)",
   check(ctx) {
     const readArgs = new Set<Expr>();
-    eachNode(ctx, "Apply", (node) => {
-      const { head, args } = callParts(node);
-      const name = headName(ctx.source.text, head);
-      if (!name || !READERS.has(name) || args.length !== 1) return;
-      const file = literalText(ctx, args[0] as Expr);
-      if (file === undefined || !looksSecret(file)) return;
-      walk(args[0] as Expr, (n) => readArgs.add(n));
-      flag(
-        ctx,
-        this,
-        node,
-        `\`${name} ${file}\` copies the secret into the world-readable Nix store at evaluation; pass a runtime path instead (e.g. \`passwordFile = "/run/secrets/..."\` with agenix or sops-nix)`,
-      );
-    });
+    for (const name of READERS)
+      for (const { node, args } of ctx.calls(name)) {
+        if (args.length !== 1) continue;
+        const file = literalText(ctx, args[0] as Expr);
+        if (file === undefined || !looksSecret(file)) continue;
+        walk(args[0] as Expr, (n) => readArgs.add(n));
+        flag(
+          ctx,
+          this,
+          node,
+          `\`${name} ${file}\` copies the secret into the world-readable Nix store at evaluation; pass a runtime path instead (e.g. \`passwordFile = "/run/secrets/..."\` with agenix or sops-nix)`,
+        );
+      }
     eachNode(ctx, "Path", (node) => {
       if (readArgs.has(node)) return;
       const file = textOf(ctx, node);

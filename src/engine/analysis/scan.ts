@@ -13,6 +13,7 @@ import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from
 import { ANTIPATTERN_CODES, ANTIPATTERN_RULES } from "./rules.js";
 import { SECURITY_RULES } from "./security.js";
 import { checkSyntax, SourceText } from "./source.js";
+import { NodeIndex } from "./syntax.js";
 
 export const editSchema = z.object({
   start: z.number().int().describe("byte offset where the replaced text starts"),
@@ -80,7 +81,9 @@ export interface AnalyzeOptions {
 
 /** One file: its syntax errors, or (when it parses) the findings of every rule not disabled or suppressed. */
 export function analyzeSource(file: string, source: SourceText, options: AnalyzeOptions = {}): FileAnalysis {
-  const checked = checkSyntax(source);
+  const rules = options.rules ?? rulesOf(options.ruleSet);
+  const index = rules.length > 0 ? new NodeIndex() : undefined;
+  const checked = checkSyntax(source, index);
   const syntaxErrors = checked.errors.map((e) =>
     toFinding(source, file, { code: "syntax-error", severity: "block", message: e.message, start: e.offset }),
   );
@@ -93,9 +96,9 @@ export function analyzeSource(file: string, source: SourceText, options: Analyze
       resolution: checked.resolution,
       inFlake: options.inFlake ?? true,
       report: (f: RawFinding) => raws.push(f),
-      ...indexNodes(checked.ast),
+      ...indexNodes(source.text, checked.ast, index),
     };
-    for (const rule of options.rules ?? rulesOf(options.ruleSet)) rule.check(ctx);
+    for (const rule of rules) rule.check(ctx);
     raws.sort((a, b) => a.start - b.start || a.code.localeCompare(b.code));
     for (const raw of raws) {
       if (options.disabled?.has(raw.code)) continue;

@@ -5,7 +5,14 @@
  * `nix-instantiate --parse` reports, so it belongs to the syntax check. The same pass counts the uses
  * of every binding, which is what the unused-binding rule reads.
  */
-import { type AttrName, type Binding, type Expr, forEachChild, staticAttrName } from "./syntax.js";
+import {
+  type AttrName,
+  type Binding,
+  type Expr,
+  forEachChild,
+  type NodeIndex,
+  staticAttrName,
+} from "./syntax.js";
 
 /** Nix 2.8's global names: the built-ins not prefixed with `__` in the base environment. */
 const PLAIN_GLOBALS = [
@@ -74,7 +81,8 @@ interface Scope {
   parent?: Scope;
 }
 
-export function resolveScopes(src: string, ast: Expr): Resolution {
+/** With an `index`, every node visited is also added to it with its parent (one walk for both). */
+export function resolveScopes(src: string, ast: Expr, index?: NodeIndex): Resolution {
   const result: Resolution = { undefinedVars: [], declarations: [] };
 
   const lookup = (scope: Scope | undefined, name: string, start: number) => {
@@ -107,10 +115,10 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
     result.declarations.push(decl);
   };
 
-  const attrPath = (path: AttrName[], scope: Scope) => {
+  const attrPath = (owner: Expr, path: AttrName[], scope: Scope) => {
     for (const n of path) {
-      if (n.kind === "Dynamic") visit(n.expr, undefined, scope);
-      else if (n.kind === "AttrString") visit(n.string, undefined, scope);
+      if (n.kind === "Dynamic") visit(n.expr, owner, scope);
+      else if (n.kind === "AttrString") visit(n.string, owner, scope);
     }
   };
 
@@ -126,22 +134,25 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
     }
     for (const b of bindings) {
       if (b.kind === "Bind") {
-        attrPath(b.path, scope);
-        visit(b.value, undefined, scope);
+        attrPath(owner, b.path, scope);
+        visit(b.value, owner, scope);
       } else if (b.from) {
-        visit(b.from, undefined, scope);
+        visit(b.from, owner, scope);
+        attrPath(owner, b.names, scope);
       } else {
         // `inherit a;` takes `a` from the enclosing scope, never from the set itself.
         for (const n of b.names) {
           const name = staticAttrName(src, n);
           if (name !== undefined) lookup(outer, name, n.start);
         }
+        attrPath(owner, b.names, scope);
       }
     }
     return scope;
   };
 
-  function visit(node: Expr, _parent: Expr | undefined, scope: Scope): void {
+  function visit(node: Expr, parent: Expr | undefined, scope: Scope): void {
+    index?.add(node, parent);
     switch (node.kind) {
       case "Var":
         lookup(scope, node.name, node.start);
@@ -158,14 +169,17 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
         }
         for (const b of node.bindings) {
           if (b.kind === "Bind") {
-            attrPath(b.path, scope);
-            visit(b.value, undefined, scope);
-          } else if (b.from) visit(b.from, undefined, scope);
+            attrPath(node, b.path, scope);
+            visit(b.value, node, scope);
+            continue;
+          }
+          if (b.from) visit(b.from, node, scope);
           else
             for (const n of b.names) {
               const name = staticAttrName(src, n);
               if (name !== undefined) lookup(scope, name, n.start);
             }
+          attrPath(node, b.names, scope);
         }
         return;
       case "LegacyLet":
@@ -173,7 +187,7 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
         return;
       case "Let": {
         const inner = recursiveBindings(node, node.bindings, scope, "let");
-        visit(node.body, undefined, inner);
+        visit(node.body, node, inner);
         return;
       }
       case "Lambda": {
@@ -181,22 +195,22 @@ export function resolveScopes(src: string, ast: Expr): Resolution {
         if (node.param) declare(inner, node.param.name, node.param, "lambda", node);
         for (const f of node.formals?.formals ?? [])
           declare(inner, f.name, { start: f.start, end: f.start + f.name.length }, "formal", node);
-        for (const f of node.formals?.formals ?? []) if (f.default) visit(f.default, undefined, inner);
-        visit(node.body, undefined, inner);
+        for (const f of node.formals?.formals ?? []) if (f.default) visit(f.default, node, inner);
+        visit(node.body, node, inner);
         return;
       }
       case "With":
-        visit(node.env, undefined, scope);
-        visit(node.body, undefined, { vars: undefined, isWith: true, parent: scope });
+        visit(node.env, node, scope);
+        visit(node.body, node, { vars: undefined, isWith: true, parent: scope });
         return;
       case "Select":
-        visit(node.expr, undefined, scope);
-        attrPath(node.path, scope);
-        if (node.default) visit(node.default, undefined, scope);
+        visit(node.expr, node, scope);
+        attrPath(node, node.path, scope);
+        if (node.default) visit(node.default, node, scope);
         return;
       case "HasAttr":
-        visit(node.expr, undefined, scope);
-        attrPath(node.path, scope);
+        visit(node.expr, node, scope);
+        attrPath(node, node.path, scope);
         return;
       default:
         forEachChild(node, visit, scope);

@@ -1,6 +1,6 @@
 import { parseNix } from "./parser.js";
 import { type Resolution, resolveScopes } from "./scope.js";
-import type { Expr } from "./syntax.js";
+import type { Expr, NodeIndex } from "./syntax.js";
 
 /** A place in a file: 1-based line and byte column (as Nix prints them), 0-based byte offset. */
 export interface Position {
@@ -69,14 +69,14 @@ export interface SyntaxCheck {
 
 /**
  * Parses and resolves variables, as `nix-instantiate --parse` does: syntax errors first, and only
- * for a file without them, undefined variables.
+ * for a file without them, undefined variables. An `index` is filled with the nodes on the way.
  */
-export function checkSyntax(source: SourceText): SyntaxCheck {
+export function checkSyntax(source: SourceText, index?: NodeIndex): SyntaxCheck {
   const parsed = parseNix(source.text);
   if (parsed.errors.length > 0 || !parsed.ast) return { ast: parsed.ast, errors: parsed.errors };
   let resolution: Resolution;
   try {
-    resolution = resolveScopes(source.text, parsed.ast);
+    resolution = resolveScopes(source.text, parsed.ast, index);
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     return { errors: [{ message: "expression nested too deeply to resolve", offset: parsed.ast.start }] };

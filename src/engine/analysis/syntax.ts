@@ -81,12 +81,29 @@ export function forEachChild<T>(
   extra: T,
 ): void {
   switch (node.kind) {
+    // Leaves first: they are the most common nodes, and the cases are tried in order.
+    case "Var":
+    case "Int":
+    case "Float":
+    case "SearchPath":
+    case "Uri":
+      return;
+    case "Select":
+      fn(node.expr, node, extra);
+      forEachAttrPathChild(node, node.path, fn, extra);
+      if (node.default) fn(node.default, node, extra);
+      return;
     case "String":
     case "Path":
       for (const p of node.parts) if (p.kind !== "Text") fn(p, node, extra);
       return;
-    case "Paren":
-      fn(node.expr, node, extra);
+    case "Apply":
+      fn(node.fn, node, extra);
+      fn(node.arg, node, extra);
+      return;
+    case "Binary":
+      fn(node.left, node, extra);
+      fn(node.right, node, extra);
       return;
     case "Attrs":
     case "LegacyLet":
@@ -95,13 +112,24 @@ export function forEachChild<T>(
     case "List":
       for (const item of node.items) fn(item, node, extra);
       return;
+    case "Paren":
+      fn(node.expr, node, extra);
+      return;
     case "Lambda":
       for (const f of node.formals?.formals ?? []) if (f.default) fn(f.default, node, extra);
       fn(node.body, node, extra);
       return;
+    case "If":
+      fn(node.cond, node, extra);
+      fn(node.then, node, extra);
+      fn(node.else, node, extra);
+      return;
     case "Let":
       forEachBindingChild(node, node.bindings, fn, extra);
       fn(node.body, node, extra);
+      return;
+    case "Unary":
+      fn(node.expr, node, extra);
       return;
     case "With":
       fn(node.env, node, extra);
@@ -111,30 +139,9 @@ export function forEachChild<T>(
       fn(node.cond, node, extra);
       fn(node.body, node, extra);
       return;
-    case "If":
-      fn(node.cond, node, extra);
-      fn(node.then, node, extra);
-      fn(node.else, node, extra);
-      return;
-    case "Unary":
-      fn(node.expr, node, extra);
-      return;
-    case "Binary":
-      fn(node.left, node, extra);
-      fn(node.right, node, extra);
-      return;
     case "HasAttr":
       fn(node.expr, node, extra);
       forEachAttrPathChild(node, node.path, fn, extra);
-      return;
-    case "Apply":
-      fn(node.fn, node, extra);
-      fn(node.arg, node, extra);
-      return;
-    case "Select":
-      fn(node.expr, node, extra);
-      forEachAttrPathChild(node, node.path, fn, extra);
-      if (node.default) fn(node.default, node, extra);
       return;
     default:
       return;
@@ -168,6 +175,44 @@ function forEachBindingChild<T>(
       forEachAttrPathChild(node, b.names, fn, extra);
     }
   }
+}
+
+/**
+ * Nodes by kind with their parents, parents before children. The variable-resolution pass fills it
+ * as it goes, so the rules get their index without a walk of their own.
+ */
+export class NodeIndex {
+  private readonly byKind = new Map<
+    string,
+    { nodes: Expr[]; parents: Array<Expr | undefined>; pairs?: Array<readonly [Expr, Expr | undefined]> }
+  >();
+
+  add(node: Expr, parent: Expr | undefined): void {
+    let bucket = this.byKind.get(node.kind);
+    if (!bucket) this.byKind.set(node.kind, (bucket = { nodes: [], parents: [] }));
+    bucket.nodes.push(node);
+    bucket.parents.push(parent);
+  }
+
+  /** The nodes of one kind with their parents; pairs are made only for the kinds asked for. */
+  of<K extends Expr["kind"]>(kind: K): ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]> {
+    const bucket = this.byKind.get(kind);
+    if (!bucket) return [];
+    bucket.pairs ??= bucket.nodes.map((node, i) => [node, bucket.parents[i]] as const);
+    return bucket.pairs as unknown as ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+  }
+
+  static of(ast: Expr): NodeIndex {
+    const index = new NodeIndex();
+    index.add(ast, undefined);
+    forEachChild(ast, indexChild, index);
+    return index;
+  }
+}
+
+function indexChild(child: Expr, parent: Expr, index: NodeIndex): void {
+  index.add(child, parent);
+  forEachChild(child, indexChild, index);
 }
 
 /** Visits every node depth-first, parents before children. */
