@@ -36,9 +36,9 @@ export type Finding = z.infer<typeof findingSchema>;
 
 export const skippedSchema = z.object({ file: z.string(), reason: z.string() });
 
+/** One file's results. Its text is not kept: a scan of a large flake holds findings, not sources. */
 export interface FileAnalysis {
   file: string;
-  source?: SourceText;
   syntaxErrors: Finding[];
   findings: Finding[];
   skipped?: string;
@@ -108,7 +108,7 @@ export function analyzeSource(file: string, source: SourceText, options: Analyze
       findings.push(finding);
     }
   }
-  return { file, source, syntaxErrors, findings };
+  return { file, syntaxErrors, findings };
 }
 
 export type RuleSet = "antipatterns" | "security" | "none";
@@ -147,7 +147,7 @@ async function analyzeDeepSource(
     worker.once("message", resolve);
     worker.once("error", reject);
   }).finally(() => worker.terminate());
-  return { file, source, ...result };
+  return { file, ...result };
 }
 
 /** Applies edits that do not overlap, later ones first; an edit overlapping a kept one is dropped. */
@@ -331,8 +331,10 @@ export async function scanAntipatterns(
     fixed = [];
     const backupDir = join(stateDir(), "backups", `scan-${new Date().toISOString().replaceAll(":", "-")}`);
     for (const analysis of collected.analyses) {
-      if (!analysis.source || !analysis.findings.some((f) => f.fix)) continue;
-      const result = fixSource(analysis.file, analysis.source, {
+      if (!analysis.findings.some((f) => f.fix)) continue;
+      const read = readSourceFile(join(collected.root, analysis.file));
+      if ("skipped" in read) continue;
+      const result = fixSource(analysis.file, new SourceText(read.bytes), {
         disabled: new Set([...(disabled ?? []), ...collected.config.disable]),
         inFlake: existsSync(join(collected.root, "flake.nix")),
       });
