@@ -31,8 +31,10 @@ export interface RuleContext {
   /** The file is part of a flake (lookup paths like `<nixpkgs>` are impure there). */
   inFlake: boolean;
   report(finding: RawFinding): void;
-  /** Every node of a kind with its parent, in source order; the tree is walked once per file for all rules. */
-  nodesOf<K extends Expr["kind"]>(kind: K): ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+  /** Every node of a kind, in source order; the tree is walked once per file for all rules. */
+  nodes<K extends Expr["kind"]>(kind: K): ReadonlyArray<ExprOf<K>>;
+  /** `visit(node, parent)` for every node of a kind, in source order. */
+  each<K extends Expr["kind"]>(kind: K, visit: (node: ExprOf<K>, parent: Expr | undefined) => void): void;
   /** Every application whose function goes by `name` (`mkIf`, `lib.mkIf`, `builtins.readFile`), with its parts. */
   calls(name: string): readonly Call[];
 }
@@ -52,20 +54,18 @@ export function indexNodes(
   src: string,
   ast: Expr,
   filled?: NodeIndex,
-): Pick<RuleContext, "nodesOf" | "calls"> {
+): Pick<RuleContext, "nodes" | "each" | "calls"> {
   let index = filled;
+  const built = () => (index ??= NodeIndex.of(ast));
   let callsByName: Map<string, Call[]> | undefined;
-  const nodesOf = <K extends Expr["kind"]>(kind: K) => {
-    index ??= NodeIndex.of(ast);
-    return index.of(kind);
-  };
   return {
-    nodesOf,
+    nodes: (kind) => built().nodes(kind),
+    each: (kind, visit) => built().each(kind, visit),
     // Several rules look for calls by name: each application is taken apart once, not once per rule.
     calls: (name) => {
       if (!callsByName) {
         callsByName = new Map();
-        for (const [node] of nodesOf("Apply")) {
+        for (const node of built().nodes("Apply")) {
           const { head, args } = callParts(node);
           const headIs = headName(src, head);
           if (headIs === undefined) continue;
@@ -92,10 +92,10 @@ export function callParts(node: Expr): { head: Expr; args: Expr[] } {
   const args: Expr[] = [];
   let current = node;
   while (current.kind === "Apply") {
-    args.unshift(current.arg);
+    args.push(current.arg);
     current = unparen(current.fn);
   }
-  return { head: current, args };
+  return { head: current, args: args.reverse() };
 }
 
 /** The name a call goes by: `mkIf` for `mkIf`, `lib.mkIf` and `lib.modules.mkIf`. */

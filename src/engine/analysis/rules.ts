@@ -26,14 +26,6 @@ import {
   walk,
 } from "./syntax.js";
 
-function eachNode<K extends Expr["kind"]>(
-  ctx: RuleContext,
-  kind: K,
-  visit: (node: ExprOf<K>, parent: Expr | undefined) => void,
-): void {
-  for (const [node, parent] of ctx.nodesOf(kind)) visit(node, parent);
-}
-
 /** Does any variable named `name` occur in `node` (shadowed or not: a conservative answer)? */
 function mentions(node: Expr, name: string): boolean {
   let found = false;
@@ -97,9 +89,7 @@ function unwrapParen(ctx: RuleContext, node: ExprOf<"Paren">) {
 
 /** The binding lists of every attribute set, let and legacy let of the file. */
 function allBindings(ctx: RuleContext): Binding[][] {
-  return [...ctx.nodesOf("Attrs"), ...ctx.nodesOf("Let"), ...ctx.nodesOf("LegacyLet")].map(
-    ([node]) => node.bindings,
-  );
+  return [...ctx.nodes("Attrs"), ...ctx.nodes("Let"), ...ctx.nodes("LegacyLet")].map((node) => node.bindings);
 }
 
 export const boolComparison: Rule = {
@@ -107,7 +97,7 @@ export const boolComparison: Rule = {
   severity: "warn",
   summary: "comparison with a boolean literal (`x == true`)",
   check(ctx) {
-    eachNode(ctx, "Binary", (node) => {
+    ctx.each("Binary", (node) => {
       if (node.op !== "==" && node.op !== "!=") return;
       const literalLeft = isBoolVar(node.left);
       const literal = literalLeft ? node.left : node.right;
@@ -127,7 +117,7 @@ export const emptyLetIn: Rule = {
   severity: "warn",
   summary: "`let in` with no bindings",
   check(ctx) {
-    eachNode(ctx, "Let", (node) => {
+    ctx.each("Let", (node) => {
       if (node.bindings.length > 0) return;
       flag(
         ctx,
@@ -145,7 +135,7 @@ export const manualInherit: Rule = {
   severity: "warn",
   summary: "`a = a;` in an attribute set",
   check(ctx) {
-    eachNode(ctx, "Attrs", (node) => {
+    ctx.each("Attrs", (node) => {
       if (node.recursive) return;
       for (const b of node.bindings) {
         if (b.kind !== "Bind" || b.path.length !== 1) continue;
@@ -166,7 +156,7 @@ export const manualInheritFrom: Rule = {
   severity: "warn",
   summary: "`a = x.a;` in an attribute set",
   check(ctx) {
-    eachNode(ctx, "Attrs", (node) => {
+    ctx.each("Attrs", (node) => {
       if (node.recursive) return;
       for (const b of node.bindings) {
         if (b.kind !== "Bind" || b.path.length !== 1 || b.path[0]?.kind !== "Ident") continue;
@@ -190,7 +180,7 @@ export const legacyLet: Rule = {
   severity: "warn",
   summary: "the deprecated `let { ...; body = ...; }` form",
   check(ctx) {
-    eachNode(ctx, "LegacyLet", (node) => {
+    ctx.each("LegacyLet", (node) => {
       ctx.report({
         code: this.code,
         severity: this.severity,
@@ -212,7 +202,7 @@ export const collapsibleLetIn: Rule = {
   severity: "warn",
   summary: "`let ... in let ... in` that can be one `let`",
   check(ctx) {
-    eachNode(ctx, "Let", (node) => {
+    ctx.each("Let", (node) => {
       const inner = node.body;
       if (inner.kind !== "Let") return;
       const names = (bs: Binding[]) =>
@@ -247,7 +237,7 @@ export const etaReduction: Rule = {
   severity: "warn",
   summary: "`x: f x`, which is just `f`",
   check(ctx) {
-    eachNode(ctx, "Lambda", (node) => {
+    ctx.each("Lambda", (node) => {
       if (!node.param || node.formals || node.body.kind !== "Apply") return;
       const { fn, arg } = node.body;
       if (arg.kind !== "Var" || arg.name !== node.param.name || mentions(fn, node.param.name)) return;
@@ -278,9 +268,10 @@ export const uselessParens: Rule = {
     consider(ctx.ast);
     // Anywhere: around something atomic. Where any expression fits (a binding's value, a let
     // body, the whole file): around anything.
-    for (const [node, parent] of ctx.nodesOf("Paren"))
+    ctx.each("Paren", (node, parent) => {
       if (isAtomic(node.expr) && node.expr.kind !== "Paren" && parent?.kind !== "Select") consider(node);
-    for (const [node] of ctx.nodesOf("Let")) consider(node.body);
+    });
+    for (const node of ctx.nodes("Let")) consider(node.body);
     for (const bindings of allBindings(ctx))
       for (const b of bindings) if (b.kind === "Bind") consider(b.value);
   },
@@ -291,7 +282,7 @@ export const emptyPattern: Rule = {
   severity: "warn",
   summary: "`{ ... }: x`, which is `_: x`",
   check(ctx) {
-    eachNode(ctx, "Lambda", (node) => {
+    ctx.each("Lambda", (node) => {
       const f = node.formals;
       if (!f || node.param || f.formals.length > 0 || !f.ellipsis) return;
       flag(ctx, this, f, "a pattern that takes nothing by name; write `_:` instead of `{ ... }:`", [
@@ -306,7 +297,7 @@ export const redundantPatternBind: Rule = {
   severity: "warn",
   summary: "`args @ { ... }: x`, which is `args: x`",
   check(ctx) {
-    eachNode(ctx, "Lambda", (node) => {
+    ctx.each("Lambda", (node) => {
       const f = node.formals;
       if (!f || !node.param || f.formals.length > 0 || !f.ellipsis) return;
       const start = Math.min(f.start, node.param.start);
@@ -323,7 +314,7 @@ export const unquotedUri: Rule = {
   severity: "warn",
   summary: "a URI literal without quotes (deprecated, an error with no-url-literals)",
   check(ctx) {
-    eachNode(ctx, "Uri", (node) => {
+    ctx.each("Uri", (node) => {
       flag(ctx, this, node, `quote the URI: \`"${node.text}"\``, [
         { start: node.start, end: node.end, replacement: `"${node.text}"` },
       ]);
@@ -361,7 +352,7 @@ export const boolSimplification: Rule = {
   severity: "warn",
   summary: "`!(a == b)`, which is `a != b`",
   check(ctx) {
-    eachNode(ctx, "Unary", (node, parent) => {
+    ctx.each("Unary", (node, parent) => {
       const inner = unparen(node.expr);
       if (node.op !== "!" || inner.kind !== "Binary" || (inner.op !== "==" && inner.op !== "!=")) return;
       const op = inner.op === "==" ? "!=" : "==";
@@ -377,7 +368,7 @@ export const uselessHasAttr: Rule = {
   severity: "warn",
   summary: "`if x ? a then x.a else d`, which is `x.a or d`",
   check(ctx) {
-    eachNode(ctx, "If", (node) => {
+    ctx.each("If", (node) => {
       const cond = unparen(node.cond);
       const then = unparen(node.then);
       if (cond.kind !== "HasAttr" || then.kind !== "Select" || then.default) return;
@@ -422,7 +413,7 @@ export const emptyListConcat: Rule = {
   severity: "warn",
   summary: "`[ ] ++ x` or `x ++ [ ]`",
   check(ctx) {
-    eachNode(ctx, "Binary", (node) => {
+    ctx.each("Binary", (node) => {
       if (node.op !== "++") return;
       const emptyLeft =
         unparen(node.left).kind === "List" && (unparen(node.left) as ExprOf<"List">).items.length === 0;
@@ -497,7 +488,7 @@ export const updateWithMkIf: Rule = {
   severity: "block",
   summary: "`{ ... } // mkIf c { ... }`, which drops the condition",
   check(ctx) {
-    eachNode(ctx, "Binary", (node) => {
+    ctx.each("Binary", (node) => {
       if (node.op !== "//") return;
       const side = [node.left, node.right].map(unparen).find((s) => isCall(ctx.source.text, s, "mkIf", 2));
       if (!side) return;
@@ -573,7 +564,7 @@ export const lookupPath: Rule = {
         end: node.end,
       });
     }
-    eachNode(ctx, "SearchPath", (node) => {
+    ctx.each("SearchPath", (node) => {
       if (imported.has(node)) return;
       flag(
         ctx,
@@ -586,15 +577,12 @@ export const lookupPath: Rule = {
 };
 
 /** File names that look like key material or credentials. `.nix` files never do. */
+const SECRET_NAME =
+  /\.(age|key|pem|p12|pfx|jks|keystore)$|\.sops(\.[a-z]+)?$|^id_(rsa|dsa|ecdsa|ed25519)$|secret|token|password|passwd|credential|private/i;
+
 export function looksSecret(name: string): boolean {
-  const base = name.split("/").pop() ?? name;
-  if (/\.nix$/i.test(base)) return false;
-  return (
-    /\.(age|key|pem|p12|pfx|jks|keystore)$/i.test(base) ||
-    /\.sops(\.[a-z]+)?$/i.test(base) ||
-    /^id_(rsa|dsa|ecdsa|ed25519)$/i.test(base) ||
-    /(secret|token|password|passwd|credential|private)/i.test(base)
-  );
+  const base = name.slice(name.lastIndexOf("/") + 1);
+  return !/\.nix$/i.test(base) && SECRET_NAME.test(base);
 }
 
 /** Encrypted secrets (agenix, sops-nix) are meant to be in the store; only reading them is wrong. */
@@ -637,7 +625,7 @@ export const secretInStore: Rule = {
           `\`${name} ${file}\` copies the secret into the world-readable Nix store at evaluation; pass a runtime path instead (e.g. \`passwordFile = "/run/secrets/..."\` with agenix or sops-nix)`,
         );
       }
-    eachNode(ctx, "Path", (node) => {
+    ctx.each("Path", (node) => {
       if (readArgs.has(node)) return;
       const file = textOf(ctx, node);
       if (!looksSecret(file) || looksEncrypted(file)) return;
@@ -682,7 +670,8 @@ export const hardcodedStorePath: Rule = {
   severity: "warn",
   summary: "a literal `/nix/store/<hash>-...` path",
   check(ctx) {
-    eachNode(ctx, "String", (node) => {
+    if (!ctx.source.text.includes("/nix/store/")) return;
+    ctx.each("String", (node) => {
       const hit = node.parts.find(
         (p) => p.kind === "Text" && STORE_PATH.test(ctx.source.slice(p.start, p.end)),
       );

@@ -62,7 +62,7 @@ export function assignments(ctx: RuleContext): Assignment[] {
     }
     return [];
   };
-  for (const [node] of ctx.nodesOf("Attrs")) if (!nested.has(node)) visitSet(node, []);
+  for (const node of ctx.nodes("Attrs")) if (!nested.has(node)) visitSet(node, []);
   return out;
 }
 

@@ -182,10 +182,7 @@ function forEachBindingChild<T>(
  * as it goes, so the rules get their index without a walk of their own.
  */
 export class NodeIndex {
-  private readonly byKind = new Map<
-    string,
-    { nodes: Expr[]; parents: Array<Expr | undefined>; pairs?: Array<readonly [Expr, Expr | undefined]> }
-  >();
+  private readonly byKind = new Map<string, { nodes: Expr[]; parents: Array<Expr | undefined> }>();
 
   add(node: Expr, parent: Expr | undefined): void {
     let bucket = this.byKind.get(node.kind);
@@ -194,12 +191,16 @@ export class NodeIndex {
     bucket.parents.push(parent);
   }
 
-  /** The nodes of one kind with their parents; pairs are made only for the kinds asked for. */
-  of<K extends Expr["kind"]>(kind: K): ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]> {
+  /** The nodes of one kind, without their parents. */
+  nodes<K extends Expr["kind"]>(kind: K): ReadonlyArray<ExprOf<K>> {
+    return (this.byKind.get(kind)?.nodes ?? []) as unknown as ReadonlyArray<ExprOf<K>>;
+  }
+
+  /** `visit(node, parent)` for each node of one kind. */
+  each<K extends Expr["kind"]>(kind: K, visit: (node: ExprOf<K>, parent: Expr | undefined) => void): void {
     const bucket = this.byKind.get(kind);
-    if (!bucket) return [];
-    bucket.pairs ??= bucket.nodes.map((node, i) => [node, bucket.parents[i]] as const);
-    return bucket.pairs as unknown as ReadonlyArray<readonly [ExprOf<K>, Expr | undefined]>;
+    if (!bucket) return;
+    for (let i = 0; i < bucket.nodes.length; i++) visit(bucket.nodes[i] as ExprOf<K>, bucket.parents[i]);
   }
 
   static of(ast: Expr): NodeIndex {
