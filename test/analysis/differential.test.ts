@@ -110,6 +110,20 @@ function mutants(count: number): string[] {
     "a",
     "1",
     "x",
+    // The lexer's shortcuts: identifier and path runs, dotted names, numbers, keywords by table.
+    "a'",
+    "a.b.c",
+    "1.",
+    ".5",
+    "e5",
+    "x/y",
+    "~/",
+    "<a>",
+    "http:",
+    "inherit",
+    "9223372036854775808",
+    "++",
+    "//",
   ];
   let seed = 20240601;
   const next = (n: number) => {
