@@ -46,26 +46,17 @@ export interface Call {
   args: Expr[];
 }
 
-/**
- * What the rules query: the node index (from the resolution pass when it filled one, else built on
- * first use) and the calls by name.
- */
-export function indexNodes(
-  src: string,
-  ast: Expr,
-  filled?: NodeIndex,
-): Pick<RuleContext, "nodes" | "each" | "calls"> {
-  let index = filled;
-  const built = () => (index ??= NodeIndex.of(ast));
+/** What the rules query: the node index that variable resolution filled, and the calls by name. */
+export function indexNodes(src: string, index: NodeIndex): Pick<RuleContext, "nodes" | "each" | "calls"> {
   let callsByName: Map<string, Call[]> | undefined;
   return {
-    nodes: (kind) => built().nodes(kind),
-    each: (kind, visit) => built().each(kind, visit),
+    nodes: (kind) => index.nodes(kind),
+    each: (kind, visit) => index.each(kind, visit),
     // Several rules look for calls by name: each application is taken apart once, not once per rule.
     calls: (name) => {
       if (!callsByName) {
         callsByName = new Map();
-        for (const node of built().nodes("Apply")) {
+        for (const node of index.nodes("Apply")) {
           const { head, args } = callParts(node);
           const headIs = headName(src, head);
           if (headIs === undefined) continue;

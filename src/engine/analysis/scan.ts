@@ -82,13 +82,14 @@ export interface AnalyzeOptions {
 /** One file: its syntax errors, or (when it parses) the findings of every rule not disabled or suppressed. */
 export function analyzeSource(file: string, source: SourceText, options: AnalyzeOptions = {}): FileAnalysis {
   const rules = options.rules ?? rulesOf(options.ruleSet);
+  // Only rules read the node index; a syntax check alone does not pay for it.
   const index = rules.length > 0 ? new NodeIndex() : undefined;
   const checked = checkSyntax(source, index);
   const syntaxErrors = checked.errors.map((e) =>
     toFinding(source, file, { code: "syntax-error", severity: "block", message: e.message, start: e.offset }),
   );
   const findings: Finding[] = [];
-  if (syntaxErrors.length === 0 && checked.ast && checked.resolution) {
+  if (index && syntaxErrors.length === 0 && checked.ast && checked.resolution) {
     const raws: RawFinding[] = [];
     const ctx = {
       source,
@@ -96,7 +97,7 @@ export function analyzeSource(file: string, source: SourceText, options: Analyze
       resolution: checked.resolution,
       inFlake: options.inFlake ?? true,
       report: (f: RawFinding) => raws.push(f),
-      ...indexNodes(source.text, checked.ast, index),
+      ...indexNodes(source.text, index),
     };
     for (const rule of rules) rule.check(ctx);
     raws.sort((a, b) => a.start - b.start || a.code.localeCompare(b.code));

@@ -81,29 +81,12 @@ export function forEachChild<T>(
   extra: T,
 ): void {
   switch (node.kind) {
-    // Leaves first: they are the most common nodes, and the cases are tried in order.
-    case "Var":
-    case "Int":
-    case "Float":
-    case "SearchPath":
-    case "Uri":
-      return;
-    case "Select":
-      fn(node.expr, node, extra);
-      forEachAttrPathChild(node, node.path, fn, extra);
-      if (node.default) fn(node.default, node, extra);
-      return;
     case "String":
     case "Path":
       for (const p of node.parts) if (p.kind !== "Text") fn(p, node, extra);
       return;
-    case "Apply":
-      fn(node.fn, node, extra);
-      fn(node.arg, node, extra);
-      return;
-    case "Binary":
-      fn(node.left, node, extra);
-      fn(node.right, node, extra);
+    case "Paren":
+      fn(node.expr, node, extra);
       return;
     case "Attrs":
     case "LegacyLet":
@@ -112,24 +95,13 @@ export function forEachChild<T>(
     case "List":
       for (const item of node.items) fn(item, node, extra);
       return;
-    case "Paren":
-      fn(node.expr, node, extra);
-      return;
     case "Lambda":
       for (const f of node.formals?.formals ?? []) if (f.default) fn(f.default, node, extra);
       fn(node.body, node, extra);
       return;
-    case "If":
-      fn(node.cond, node, extra);
-      fn(node.then, node, extra);
-      fn(node.else, node, extra);
-      return;
     case "Let":
       forEachBindingChild(node, node.bindings, fn, extra);
       fn(node.body, node, extra);
-      return;
-    case "Unary":
-      fn(node.expr, node, extra);
       return;
     case "With":
       fn(node.env, node, extra);
@@ -139,9 +111,30 @@ export function forEachChild<T>(
       fn(node.cond, node, extra);
       fn(node.body, node, extra);
       return;
+    case "If":
+      fn(node.cond, node, extra);
+      fn(node.then, node, extra);
+      fn(node.else, node, extra);
+      return;
+    case "Unary":
+      fn(node.expr, node, extra);
+      return;
+    case "Binary":
+      fn(node.left, node, extra);
+      fn(node.right, node, extra);
+      return;
     case "HasAttr":
       fn(node.expr, node, extra);
       forEachAttrPathChild(node, node.path, fn, extra);
+      return;
+    case "Apply":
+      fn(node.fn, node, extra);
+      fn(node.arg, node, extra);
+      return;
+    case "Select":
+      fn(node.expr, node, extra);
+      forEachAttrPathChild(node, node.path, fn, extra);
+      if (node.default) fn(node.default, node, extra);
       return;
     default:
       return;
@@ -202,18 +195,6 @@ export class NodeIndex {
     if (!bucket) return;
     for (let i = 0; i < bucket.nodes.length; i++) visit(bucket.nodes[i] as ExprOf<K>, bucket.parents[i]);
   }
-
-  static of(ast: Expr): NodeIndex {
-    const index = new NodeIndex();
-    index.add(ast, undefined);
-    forEachChild(ast, indexChild, index);
-    return index;
-  }
-}
-
-function indexChild(child: Expr, parent: Expr, index: NodeIndex): void {
-  index.add(child, parent);
-  forEachChild(child, indexChild, index);
 }
 
 /** Visits every node depth-first, parents before children. */
