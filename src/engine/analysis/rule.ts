@@ -4,7 +4,7 @@
  */
 import type { Resolution } from "./scope.js";
 import type { SourceText } from "./source.js";
-import { type Expr, type ExprOf, NodeIndex, staticAttrName, unparen } from "./syntax.js";
+import { type Expr, type ExprOf, type NodeIndex, staticAttrName, unparen } from "./syntax.js";
 
 export type Severity = "block" | "warn";
 
