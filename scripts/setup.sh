@@ -23,4 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Nix run as root builds as the members of the group 'nixbld' (its default build-users-group), as a
+# multi-user install does; Debian's nix-bin does not create them (its nix-setup-systemd does).
+if [ "$(id -u)" -eq 0 ] && command -v groupadd >/dev/null 2>&1 && ! getent group nixbld >/dev/null; then
+  echo "setup: creating the nixbld group and its build users" >&2
+  groupadd --system nixbld
+  for i in 1 2 3 4 5 6 7 8; do
+    useradd --system --no-create-home --home-dir /var/empty --shell /usr/sbin/nologin \
+      --gid nixbld --groups nixbld --comment "Nix build user $i" "nixbld$i"
+  done
+fi
+
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

@@ -7,6 +7,11 @@ import { defaultSshSettings, RemoteRunner } from "./remote/ssh.js";
 export interface Engine {
   /** Absolute path of the flake directory (the default for every operation). */
   flake: string;
+  /**
+   * Other flakes the person starting the server allowed a tool call to name (`--allow-flake`);
+   * every other directory is refused (see trust.ts).
+   */
+  allowedFlakes: string[];
   /** An explicit inventory file, when not `nix-deploy.json` at the flake root. */
   inventoryFile?: string;
   nix: Nix;
@@ -21,6 +26,7 @@ export interface Engine {
 
 export interface EngineOptions {
   flake?: string;
+  allowedFlakes?: string[];
   inventoryFile?: string;
   log?: Logger;
   logFile?: string | false;
@@ -34,6 +40,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const remote = new RemoteRunner(defaultSshSettings(env));
   return {
     flake: resolve(options.flake ?? env.NIX_DEPLOY_FLAKE ?? process.cwd()),
+    allowedFlakes: (options.allowedFlakes ?? []).map((flake) => resolve(flake)),
     inventoryFile: options.inventoryFile ?? env.NIX_DEPLOY_INVENTORY,
     nix: new Nix({ env }),
     remote,

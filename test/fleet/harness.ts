@@ -114,6 +114,9 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     NIX_REMOTE: "local",
     XDG_STATE_HOME: join(dir, "state"),
     NIX_DEPLOY_SSH_CONTROL_DIR: join(dir, "ssh"),
+    // The deployer's home: its ~/.ssh holds the key and known_hosts the inventory names, the one
+    // place outside the flake an inventory may point ssh at.
+    HOME: join(dir, "home"),
     ...GIT_ENV,
   };
   const newKey = (file: string, comment: string) =>
@@ -126,8 +129,8 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     dir,
     flakeDir: join(dir, "fleet"),
     nixpkgsDir: join(dir, "nixpkgs"),
-    clientKey: join(dir, "id_ed25519"),
-    knownHosts: join(dir, "known_hosts"),
+    clientKey: join(dir, "home", ".ssh", "id_ed25519"),
+    knownHosts: join(dir, "home", ".ssh", "known_hosts"),
     hosts,
     env,
     sshOptions: (name) => {
@@ -196,6 +199,7 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     await run("git", ["add", "-A"], fleet.flakeDir);
     await run("nix", ["flake", "lock"], fleet.flakeDir);
 
+    mkdirSync(dirname(fleet.clientKey), { recursive: true, mode: 0o700 });
     await newKey(fleet.clientKey, "nix-deploy-deployer");
 
     // Every host's first generation, built once and copied into each host's own store.
@@ -214,6 +218,13 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
         for (const sub of ["root", "run", "bin", "etc", "home"])
           mkdirSync(join(hostDir, sub), { recursive: true });
         cpSync(join(FIXTURE, "host-bin"), join(hostDir, "bin"), { recursive: true });
+        // The host's own nix.conf, as NixOS generates one: ssh sessions do not carry the deployer's
+        // NIX_CONFIG, and the fixture's builders are /bin/sh, which a build sandbox does not have.
+        mkdirSync(join(hostDir, "etc", "nix"), { recursive: true });
+        writeFileSync(
+          join(hostDir, "etc", "nix", "nix.conf"),
+          "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\n",
+        );
         // `nix build --json` does not keep the order of its installables: match by name.
         const initialSystem = built
           .map((b) => b.outputs.out)
@@ -278,12 +289,15 @@ function tagsOf(name: string): string[] {
  * that sshd can die while the machine, and anything it runs such as an activation watchdog, lives on.
  */
 async function bootHost(host: SimHost): Promise<void> {
+  // The mount point of the host's /etc/nix; an empty directory where the machine has no Nix config.
+  mkdirSync("/etc/nix", { recursive: true });
   const booted = join(host.dir, "booted");
   rmSync(booted, { force: true });
   const script = [
     'mount --bind "$1/root/nix" /nix',
     'mount --bind "$1/run" /run',
     'mount --bind "$1/bin" /usr/local/bin',
+    'mount --bind "$1/etc/nix" /etc/nix',
     // Root's own home: the machine's /root may hold shell start-up files (pyenv, cargo) that a
     // NixOS host does not have, and that slow down or lock up every ssh session.
     'mount --bind "$1/home" /root',

@@ -93,7 +93,8 @@ describe.skipIf(!hasNix)("the installed nix", () => {
       join(dir, "flake.nix"),
       `{ outputs = { self }: { packages.${system}.default = derivation { name = "nix-deploy-probe-${process.pid}"; system = "${system}"; builder = "/bin/sh"; args = [ "-c" "echo hi > $out" ]; }; }; }`,
     );
-    const nix = new Nix({ options: { substituters: "" } });
+    // No sandbox: the probe's builder is /bin/sh, which a build sandbox does not have.
+    const nix = new Nix({ options: { substituters: "", sandbox: "false" } });
     const version = await nix.version();
     expect(version.major).toBe(2);
     const [built] = await nix.build([`path:${dir}#packages.${system}.default`]);

@@ -19,6 +19,7 @@ import { analyzeFlake, countBySeverity, findingSchema, limitInput } from "./scan
 
 const SOURCE_LIMIT = 5;
 
+import { servedFlake } from "../trust.js";
 import { SECURITY_CODES } from "./security.js";
 
 const FIREWALL_APPLY =
@@ -225,7 +226,7 @@ export async function securityAudit(
     progress?: (message: string, done: number, total: number) => Promise<void>;
   },
 ): Promise<SecurityAuditResult> {
-  const flake = input.flake ?? engine.flake;
+  const flake = servedFlake(engine, input.flake);
   const collected = await analyzeFlake(engine, { ...input, flake }, { ruleSet: "security" });
   const sourceFindings = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
   const sourceCounts = countBySeverity(sourceFindings);

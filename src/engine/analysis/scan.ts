@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { stateDir } from "../log.js";
+import { servedFlake } from "../trust.js";
 import { type FileScope, listNixFiles, loadScanConfig, readSourceFile, type ScanConfig } from "./files.js";
 import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from "./rule.js";
 import { ANTIPATTERN_CODES, ANTIPATTERN_RULES } from "./rules.js";
@@ -210,7 +211,7 @@ export async function analyzeFlake(
   input: FileScope & { flake?: string },
   options: AnalyzeOptions,
 ): Promise<Collected> {
-  const root = input.flake ?? engine.flake;
+  const root = servedFlake(engine, input.flake);
   const config = loadScanConfig(root);
   const { files } = await listNixFiles(root, input, config);
   const inFlake = existsSync(join(root, "flake.nix"));

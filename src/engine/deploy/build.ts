@@ -4,7 +4,6 @@ import { describeError, UserError } from "../errors.js";
 import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
-import { sshOptionArgs } from "../remote/ssh.js";
 
 export const testBuildOptionsSchema = z.object({
   hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all" (default)'),
@@ -137,7 +136,7 @@ async function buildOnHost(
 ): Promise<string> {
   const drvPath = await derivationOf(engine, flake, host, signal);
   const store = `ssh://${builder.ssh.destination}`;
-  const env = { NIX_SSHOPTS: sshOptionArgs(builder.ssh, engine.remote.settings, true).join(" ") };
+  const env = { NIX_SSHOPTS: engine.remote.optionArgs(builder.ssh).join(" ") };
   const sent = await engine.nix.run(["copy", "--derivation", "--to", store, drvPath], { signal, env });
   if (sent.exitCode !== 0)
     throw new UserError(`copying the derivation to ${builder.name} failed:\n${nixErrorExcerpt(sent.stderr)}`);

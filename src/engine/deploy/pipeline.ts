@@ -6,8 +6,8 @@ import { hostStatus } from "../fleet/status.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { loadPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
-import { sshOptionArgs } from "../remote/ssh.js";
 import { withRetry } from "../retry.js";
+import { servedFlake } from "../trust.js";
 import { newNonce } from "./activation.js";
 import { buildLocally } from "./build.js";
 import {
@@ -157,7 +157,7 @@ export async function deploy(
       updatedAt: now,
       status: "running",
       request: {
-        flake: options.flake ?? engine.flake,
+        flake: servedFlake(engine, options.flake),
         selectors: options.hosts ?? ["all"],
         mode: options.mode ?? "standard",
         goal: options.goal ?? "switch",
@@ -433,7 +433,7 @@ export async function copyClosure(
   path: string,
   options: { substituteOnDestination?: boolean; signal?: AbortSignal } = {},
 ): Promise<void> {
-  const sshOptions = sshOptionArgs(host.ssh, engine.remote.settings, true);
+  const sshOptions = engine.remote.optionArgs(host.ssh);
   const spaced = sshOptions.find((o) => /\s/.test(o));
   if (spaced)
     throw new UserError(

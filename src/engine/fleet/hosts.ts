@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import type { SshTarget } from "../remote/ssh.js";
+import { checkSshFile, servedFlake, sshFileRoots } from "../trust.js";
 import { DEFAULT_SYSTEM_PROFILE, hostNameSchema, loadInventory, resolveInventoryPath } from "./inventory.js";
 
 /** A machine nix-deploy can deploy to: its configuration in the flake and how to reach it. */
@@ -53,7 +54,7 @@ export async function discoverFleet(
   engine: Engine,
   options: { flake?: string; signal?: AbortSignal; selectors?: readonly string[] } = {},
 ): Promise<Fleet> {
-  const flake = options.flake ?? engine.flake;
+  const flake = servedFlake(engine, options.flake);
   assertFlakeDir(flake);
   const { inventory, path: inventoryPath } = await loadInventory(flake, engine.inventoryFile);
   // Evaluating the flake's host names costs a Nix evaluation. When every selector names a host of
@@ -68,6 +69,12 @@ export async function discoverFleet(
   const baseDir = inventoryPath ? dirname(inventoryPath) : flake;
   const defaults = inventory.defaults ?? {};
   const entries = inventory.hosts ?? {};
+  const fileRoots = sshFileRoots(flake, engine.inventoryFile ? baseDir : undefined, engine.env.HOME);
+  const sshFile = (name: string, field: "identityFile" | "knownHostsFile"): string | undefined => {
+    const own = entries[name]?.[field];
+    const path = resolveInventoryPath(baseDir, own ?? defaults[field]);
+    return path && checkSshFile(path, own ? `hosts.${name}.${field}` : `defaults.${field}`, fileRoots);
+  };
   const names = new Set<string>();
   for (const name of flakeNames) {
     if (hostNameSchema.safeParse(name).success) names.add(name);
@@ -89,8 +96,8 @@ export async function discoverFleet(
       ssh: {
         destination,
         port: entry.port ?? defaults.port,
-        identityFile: resolveInventoryPath(baseDir, entry.identityFile ?? defaults.identityFile),
-        knownHostsFile: resolveInventoryPath(baseDir, entry.knownHostsFile ?? defaults.knownHostsFile),
+        identityFile: sshFile(name, "identityFile"),
+        knownHostsFile: sshFile(name, "knownHostsFile"),
         options: [...(defaults.sshOptions ?? []), ...(entry.sshOptions ?? [])],
       },
       profile: entry.profile ?? defaults.profile ?? DEFAULT_SYSTEM_PROFILE,

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { checkSshOption } from "../trust.js";
 
 export const INVENTORY_FILE = "nix-deploy.json";
 export const DEFAULT_SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
@@ -38,6 +39,8 @@ const connectionFields = {
   identityFile: z.string().min(1).optional(),
   knownHostsFile: z.string().min(1).optional(),
   sshOptions: z.array(sshOptionSchema).optional(),
+  /** The one way to allow `StrictHostKeyChecking=no` in sshOptions: an explicit acknowledgement. */
+  acceptUnknownHostKeys: z.boolean().optional(),
   profile: z.string().startsWith("/", "the system profile is an absolute path").optional(),
 };
 
@@ -98,7 +101,30 @@ export function parseInventory(text: string, source: string): Inventory {
       `correct the fields named above in ${source}`,
     );
   }
+  checkSshOptions(parsed.data, source);
   return parsed.data;
+}
+
+/** Refuses ssh options that run commands or change trust (see trust.ts), naming the field. */
+function checkSshOptions(inventory: Inventory, source: string): void {
+  const defaults = inventory.defaults ?? {};
+  const entries: [string, { sshOptions?: string[]; acceptUnknownHostKeys?: boolean }][] = [
+    ["defaults", defaults],
+    ...Object.entries(inventory.hosts ?? {}).map(
+      ([name, entry]) => [`hosts.${name}`, entry] as [string, InventoryHost],
+    ),
+  ];
+  for (const [path, entry] of entries) {
+    const acknowledged = entry.acceptUnknownHostKeys ?? defaults.acceptUnknownHostKeys ?? false;
+    (entry.sshOptions ?? []).forEach((option, i) => {
+      try {
+        checkSshOption(option, `${path}.sshOptions.${i}`, acknowledged);
+      } catch (error) {
+        const e = error as UserError;
+        throw new UserError(`${source} is not a valid inventory:\n${e.message}`, e.remedy);
+      }
+    });
+  }
 }
 
 /** Reads the inventory at the flake root, or an explicit file; none at all is an empty inventory. */

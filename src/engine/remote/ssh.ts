@@ -1,7 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CommandResult, runCommand } from "../process.js";
+import { checkPrivateDir } from "../trust.js";
 import { remoteCommandLine } from "./quote.js";
 
 /** How to reach one host over ssh, resolved from the inventory (or just the host name). */
@@ -17,7 +18,10 @@ export interface SshTarget {
 
 export interface SshSettings {
   connectTimeoutSec: number;
-  /** Where ControlMaster sockets live; one per target, shared by every command to that host. */
+  /**
+   * Where ControlMaster sockets live; one per target, shared by every command to that host. Empty
+   * means a fresh private directory per runner, made at first use and removed at close().
+   */
   controlDir: string;
   controlPersistSec: number;
 }
@@ -35,11 +39,17 @@ export interface RemoteRunOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The control directory is never a predictable name in a shared directory such as /tmp: another
+ * user could create it first and plant a socket our ssh would talk through. It is the configured
+ * directory, else one in the user's own runtime directory, else a fresh mkdtemp directory.
+ */
 export function defaultSshSettings(env: NodeJS.ProcessEnv = process.env): SshSettings {
-  const uid = typeof process.getuid === "function" ? process.getuid() : 0;
   return {
     connectTimeoutSec: Number(env.NIX_DEPLOY_SSH_CONNECT_TIMEOUT ?? 5),
-    controlDir: env.NIX_DEPLOY_SSH_CONTROL_DIR ?? join(tmpdir(), `nix-deploy-ssh-${uid}`),
+    controlDir:
+      env.NIX_DEPLOY_SSH_CONTROL_DIR ??
+      (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, "nix-deploy-ssh") : ""),
     controlPersistSec: 60,
   };
 }
@@ -81,22 +91,44 @@ export function sshOptionArgs(target: SshTarget, settings: SshSettings, multiple
  */
 export class RemoteRunner {
   private readonly mastersUsed = new Map<string, SshTarget>();
+  /** A directory this runner made with mkdtemp, removed at close(). */
+  private ownControlDir?: string;
 
   constructor(readonly settings: SshSettings = defaultSshSettings()) {}
+
+  /**
+   * The control directory, checked before every multiplexed connection: ours and 0700, or refused.
+   * Settings are shared with callers that build ssh options themselves (nix copy), so a fresh
+   * directory is written back into them.
+   */
+  controlDir(): string {
+    if (!this.settings.controlDir) {
+      this.ownControlDir = mkdtempSync(join(tmpdir(), "nix-deploy-ssh-"));
+      this.settings.controlDir = this.ownControlDir;
+    }
+    const dir = this.settings.controlDir;
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    checkPrivateDir(dir, "the ssh control directory (NIX_DEPLOY_SSH_CONTROL_DIR)");
+    return dir;
+  }
+
+  /** ssh's options for a target, for commands that run ssh themselves (nix copy's NIX_SSHOPTS). */
+  optionArgs(target: SshTarget, multiplex = true): string[] {
+    if (multiplex) {
+      this.controlDir();
+      this.mastersUsed.set(targetKey(target), target);
+    }
+    return sshOptionArgs(target, this.settings, multiplex);
+  }
 
   async run(
     target: SshTarget,
     argv: readonly string[],
     options: RemoteRunOptions = {},
   ): Promise<RemoteResult> {
-    const multiplex = options.multiplex ?? true;
-    if (multiplex) {
-      mkdirSync(this.settings.controlDir, { recursive: true, mode: 0o700 });
-      this.mastersUsed.set(targetKey(target), target);
-    }
     // `--` ends ssh's options, so neither the destination nor the command is ever read as one.
     const args = [
-      ...sshOptionArgs(target, this.settings, multiplex),
+      ...this.optionArgs(target, options.multiplex ?? true),
       "--",
       target.destination,
       remoteCommandLine(argv),
@@ -124,6 +156,7 @@ export class RemoteRunner {
         ),
       ),
     );
+    if (this.ownControlDir) rmSync(this.ownControlDir, { recursive: true, force: true });
   }
 }
 

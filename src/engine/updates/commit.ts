@@ -2,6 +2,7 @@ import { z } from "zod";
 import { DeploymentStore } from "../deploy/record.js";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
+import { servedFlake } from "../trust.js";
 import { githubSettings } from "./github.js";
 
 /**
@@ -226,7 +227,7 @@ export async function commitDeployment(
   engine: Engine,
   options: CommitDeploymentOptions,
 ): Promise<CommitDeploymentResult> {
-  const flake = options.flake ?? engine.flake;
+  const flake = servedFlake(engine, options.flake);
   const store = new DeploymentStore(engine.env);
   const record = options.deployment
     ? store.load(options.deployment)

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
+import { servedFlake } from "../trust.js";
 import { type GithubSettings, githubSettings, IssueSearch } from "./github.js";
 import { lockedNixpkgs } from "./lock.js";
 import type { ChangingPackage } from "./matching.js";
@@ -90,7 +91,7 @@ export async function checkIssuesForUpdate(
     throw new UserError("packages: the list is empty", "name the packages the update changes, e.g. systemd");
   }
   const packages: ChangingPackage[] = input.packages.map((p) => (typeof p === "string" ? { name: p } : p));
-  const locked = lockedNixpkgs(input.flake ?? engine.flake);
+  const locked = lockedNixpkgs(servedFlake(engine, input.flake));
   let since: Date;
   let sinceFrom: IssueCheckResult["sinceFrom"];
   if (input.since) {

@@ -8,6 +8,7 @@ import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
 import { mapLimit, runCommand } from "../process.js";
+import { servedFlake } from "../trust.js";
 import { lockedInputs } from "./lock.js";
 import type { ChangingPackage } from "./matching.js";
 
@@ -101,7 +102,7 @@ export async function preview(
   options: PreviewOptions,
   hooks: PreviewHooks = {},
 ): Promise<Preview> {
-  const flake = options.flake ?? engine.flake;
+  const flake = servedFlake(engine, options.flake);
   const fleet = await discoverFleet(engine, { flake, signal: hooks.signal });
   const hosts = selectHosts(fleet, options.hosts ?? ["all"]).filter((h) => h.inFlake);
   if (hosts.length === 0)

@@ -4,6 +4,7 @@ import { derivationOf } from "../deploy/build.js";
 import type { Engine } from "../engine.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
 import { mapLimit } from "../process.js";
+import { servedFlake } from "../trust.js";
 import { lockedNixpkgs } from "./lock.js";
 import { checkIssuesForUpdate, type IssueCheckResult, packageNameSchema } from "./operations.js";
 import { type Preview, preview } from "./preview.js";
@@ -78,7 +79,7 @@ export async function smartUpdate(
   options: SmartUpdateOptions,
   hooks: SmartUpdateHooks = {},
 ): Promise<SmartUpdateResult> {
-  const flake = options.flake ?? engine.flake;
+  const flake = servedFlake(engine, options.flake);
   hooks.progress?.("previewing the update and evaluating the configuration, in parallel");
   const [previewed, validation] = await Promise.all([
     preview(engine, { hosts: options.hosts, inputs: options.inputs, flake }, hooks),

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { type DeployHooks, type DeployResult, deploy, deployOptionsSchema } from "../deploy/pipeline.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
+import { servedFlake } from "../trust.js";
 import { backUpLock, findLockBackup, readLockBackup, writeLock } from "./backups.js";
 import { type CommitResult, commitChanges, commitRequestSchema, commitResultSchema } from "./commit.js";
 import { inputNameSchema, movedInputSchema, type Preview, preview } from "./preview.js";
@@ -105,7 +106,7 @@ export async function update(
   options: UpdateOptions,
   hooks: UpdateHooks = {},
 ): Promise<UpdateResult> {
-  const flake = options.flake ?? engine.flake;
+  const flake = servedFlake(engine, options.flake);
   const previewed = await preview(engine, { hosts: options.hosts, inputs: options.inputs, flake }, hooks);
   return applyUpdate(engine, { ...options, flake }, previewed, hooks);
 }
@@ -227,7 +228,7 @@ export async function restoreLock(
   options: RestoreLockOptions,
   hooks: UpdateHooks = {},
 ): Promise<RestoreLockResult> {
-  const flake = options.flake ?? engine.flake;
+  const flake = servedFlake(engine, options.flake);
   const chosen = findLockBackup(engine.env, flake, options.backup);
   const text = readLockBackup(engine.env, chosen);
   const lockFile = join(flake, "flake.lock");
