@@ -21,18 +21,45 @@ const SECRET_KEY =
 /** Keys that name where a secret comes from or lives, not the secret: `tokenSource`, `identityFile`. */
 const SECRET_DESCRIPTION = /(source|file|path|count)$/i;
 const isSecretKey = (key: string) => SECRET_KEY.test(key) && !SECRET_DESCRIPTION.test(key);
-/** Values that are secrets whatever their key: PEM private keys and bearer credentials. */
-const SECRET_VALUE = [
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
-  /\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
-  /\b(gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}/g,
+/**
+ * Values that are secrets whatever their key: PEM private keys, bearer credentials, GitHub tokens,
+ * `NAME=secret` pairs (`GITHUB_TOKEN=...`, `--password=...`) and credentials in URLs. Every
+ * quantifier that could meet a long run is bounded or anchored on a fixed prefix, so a string is
+ * redacted in time linear in its length, whatever it holds.
+ */
+const SECRET_VALUE: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
+  [
+    /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|$)/g,
+    "[redacted]",
+  ],
+  [/\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi, "[redacted]"],
+  [/\b(gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}/g, "[redacted]"],
+  // scheme://user:password@host keeps the user; https://token@host (a token as the user) goes whole.
+  [
+    /\b([a-z][a-z0-9+.-]{0,20}:\/\/)([^\s/@:]{1,256})(:[^\s/@]{1,256})?@/gi,
+    (match, scheme, user, password) =>
+      password !== undefined
+        ? `${scheme}${user}:[redacted]@`
+        : /^https?:\/\/$/i.test(scheme)
+          ? `${scheme}[redacted]@`
+          : match,
+  ],
+  [
+    /\b([A-Za-z0-9_]{0,40}(?:token|passw(?:or)?d|passphrase|secret|api[-_]?key|credential|private[-_]?key)[A-Za-z0-9_]{0,40})(\s{0,4}[=:]\s{0,4})(?!\[redacted\])("[^"\n]{0,4096}"|'[^'\n]{0,4096}'|[^\s"',;&]{1,4096})/gi,
+    (_match, name, sep) => `${name}${sep}[redacted]`,
+  ],
 ];
+/** 40 hex digits: a classic GitHub token, or SHA-1 sums such as git commits; see HEX_KEY. */
+const HEX40 = /\b[0-9a-f]{40}\b/gi;
+/** Keys whose 40-hex values are commits and revisions, not tokens: they stay readable. */
+const HEX_KEY = /^(commit|rev|revision|sha|head|base|parent|locked_?rev)$/i;
 export const CENSOR = "[redacted]";
 
-function redactString(value: string): string {
+export function redactString(value: string, hexIsRevision = false): string {
   let out = value;
-  for (const pattern of SECRET_VALUE) out = out.replace(pattern, CENSOR);
-  return out;
+  for (const [pattern, replacement] of SECRET_VALUE)
+    out = out.replace(pattern, replacement as (substring: string, ...args: string[]) => string);
+  return hexIsRevision ? out : out.replace(HEX40, CENSOR);
 }
 
 /**
@@ -58,7 +85,12 @@ export function redactSecrets(value: unknown, seen = new WeakSet<object>(), dept
   if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
   const copy: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value))
-    copy[key] = isSecretKey(key) && inner !== undefined ? CENSOR : redactSecrets(inner, seen, depth + 1);
+    copy[key] =
+      isSecretKey(key) && inner !== undefined
+        ? CENSOR
+        : typeof inner === "string" && HEX_KEY.test(key)
+          ? redactString(inner, true)
+          : redactSecrets(inner, seen, depth + 1);
   return copy;
 }
 

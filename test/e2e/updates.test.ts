@@ -253,7 +253,8 @@ describe.skipIf(skip)("smart update on the simulated fleet, against a fake GitHu
       },
     );
     try {
-      const declined = await smart({ since: "2026-11-01", refresh: true }, asking);
+      // confirm: true comes from the model; where the user can be asked, the user's no wins.
+      const declined = await smart({ since: "2026-11-01", refresh: true, confirm: true }, asking);
       expect(declined.status).toBe("declined");
       expect(questions[0]).toMatch(/^Apply the flake update \(nixpkgs\) and deploy it\?/);
       expect(questions[0]).toMatch(/p620: systemd: 254\.6 → 256\.8/);

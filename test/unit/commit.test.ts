@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -56,6 +56,26 @@ describe("issue-referenced commits", () => {
     await engine?.close();
     await fake?.stop();
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it("pushes only to a configured remote, never to a path whose hooks would run", async () => {
+    const evil = join(root, "evil.git");
+    const marker = join(root, "hook-ran");
+    await git(root, "init", "-q", "--bare", evil);
+    writeFileSync(join(evil, "hooks", "pre-receive"), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    const head = (await git(work, "rev-parse", "HEAD")).stdout;
+    writeFileSync(join(work, "flake.lock"), '{"version": 8}\n');
+    await expect(
+      commitChanges(
+        engine,
+        work,
+        { issue: 1, type: "chore", scope: "flake", push: true, remote: evil },
+        { subject: "update", files: ["flake.lock"], type: "chore", scope: "flake" },
+      ),
+    ).rejects.toThrow(`"${evil}" is not a remote of ${work}`);
+    expect(existsSync(marker)).toBe(false);
+    expect((await git(work, "rev-parse", "HEAD")).stdout).toBe(head);
+    await git(work, "checkout", "--", "flake.lock");
   });
 
   it("writes conventional messages that reference the issue", () => {

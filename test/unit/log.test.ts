@@ -11,7 +11,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, DEFAULT_LOG_KEEP, stateDir } from "../../src/engine/log.js";
+import { createLogger, DEFAULT_LOG_KEEP, redactString, stateDir } from "../../src/engine/log.js";
 
 const PEM = [
   "-----BEGIN OPENSSH PRIVATE KEY-----",
@@ -79,6 +79,66 @@ describe("logging", () => {
     expect(text).toContain("[redacted]");
     // The caller's object is not changed by the redaction.
     expect(request.token).toBe("ghp_supersecret");
+  });
+
+  it("redacts NAME=secret pairs, 40-hex tokens and credentials in URLs, and keeps what is not secret", () => {
+    const dir = scratch();
+    const { log, file } = createLogger({ env: { XDG_STATE_HOME: dir } });
+    const classic = "0123456789abcdef0123456789abcdef01234567";
+    const commit = "89abcdef0123456789abcdef0123456789abcdef";
+    log.info(
+      {
+        stderr: `env: GITHUB_TOKEN=envtoken99 DB_PASSWORD='quoted pass' --api-key=k3y-value secret: s3cr3tval`,
+        argv: ["git", "push", "https://x-access-token:urlpass77@github.com/acme/fleet.git"],
+        remote: "https://tokenasuser88@github.com/acme/fleet",
+        classic: `auth with ${classic}`,
+        commit,
+        target: "ssh://root@127.0.0.1:2222",
+        store: "/nix/store/m4qw8rs6rns2kgrw9acwg43ifpnjmjga-nixos-system-p620-fixture",
+      },
+      "ran",
+    );
+    const text = readFileSync(file as string, "utf8");
+    for (const secret of [
+      "envtoken99",
+      "quoted pass",
+      "k3y-value",
+      "s3cr3tval",
+      "urlpass77",
+      "tokenasuser88",
+      classic,
+    ])
+      expect(text, secret).not.toContain(secret);
+    expect(text).toContain("GITHUB_TOKEN=[redacted]");
+    expect(text).toContain("https://x-access-token:[redacted]@github.com/acme/fleet.git");
+    expect(text).toContain(`"commit":"${commit}"`);
+    expect(text).toContain("ssh://root@127.0.0.1:2222");
+    expect(text).toContain("m4qw8rs6rns2kgrw9acwg43ifpnjmjga-nixos-system-p620-fixture");
+  });
+
+  it("redacts in time linear in the input, whatever the input holds", () => {
+    const size = 1 << 20;
+    const time = (text: string) => {
+      const start = process.hrtime.bigint();
+      redactString(text);
+      return Number(process.hrtime.bigint() - start);
+    };
+    const ordinary = "deploying p620: copying 12 paths, activating generation 42\n".repeat(size / 60);
+    const baseline = Math.max(time(ordinary), time(ordinary));
+    for (const hostile of [
+      "a".repeat(size),
+      "a.".repeat(size / 2),
+      "token".repeat(size / 5),
+      "passwordpassword=".repeat(size / 17),
+      "https://".repeat(size / 8),
+      "https://a:".repeat(size / 10),
+      "-----BEGIN PRIVATE KEY-----".repeat(size / 27),
+      "0".repeat(size),
+      "Bearer ".repeat(size / 7),
+    ]) {
+      // A bound that a linear scan meets with a wide margin and a quadratic one misses by far.
+      expect(time(hostile) / baseline, hostile.slice(0, 20)).toBeLessThan(50);
+    }
   });
 
   it("prunes old run logs down to NIX_DEPLOY_LOG_KEEP, this run's included, and nothing else", () => {

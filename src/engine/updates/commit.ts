@@ -36,7 +36,7 @@ export const commitRequestSchema = z.object({
     .optional()
     .describe("commit on this new branch (created from HEAD) rather than the current one"),
   push: z.boolean().optional().describe("push the branch to the remote"),
-  remote: refSchema.optional().describe("the remote to push to (default origin)"),
+  remote: refSchema.optional().describe("the name of a configured git remote to push to (default origin)"),
   pullRequest: z
     .object({
       base: refSchema.optional().describe("the branch to merge into (default main)"),
@@ -120,6 +120,19 @@ export async function commitChanges(
   defaults: CommitDefaults,
 ): Promise<CommitResult> {
   const git = await openRepository(engine, dir);
+  const remote = request.remote ?? "origin";
+  if (request.push || request.pullRequest) {
+    // Only a remote the repository names: a path or URL would be pushed to as given, and a path's
+    // repository runs its own hooks on our push.
+    const remotes = await git.getRemotes();
+    if (!remotes.some((r) => r.name === remote))
+      throw new UserError(
+        `"${remote}" is not a remote of ${dir}`,
+        remotes.length
+          ? `use one of its remotes: ${remotes.map((r) => r.name).join(", ")}`
+          : `add one first: git -C ${dir} remote add origin URL`,
+      );
+  }
   if (request.branch) await git.checkoutLocalBranch(request.branch);
   const branch = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
   const message = conventionalMessage(
@@ -138,7 +151,6 @@ export async function commitChanges(
   const commit = (await git.revparse(["HEAD"])).trim();
   engine.log.info({ dir, commit, branch, message }, "changes committed");
 
-  const remote = request.remote ?? "origin";
   let pushed = false;
   if (request.push || request.pullRequest) {
     try {

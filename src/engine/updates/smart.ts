@@ -30,7 +30,7 @@ export const smartUpdateOptionsSchema = updateOptionsSchema.extend({
     .boolean()
     .optional()
     .describe(
-      "the user saw the risks and approves; needed for a confirm verdict when the client cannot be asked",
+      "the user saw the risks and approves; counts only when the client cannot ask the user (they are asked otherwise)",
     ),
   since: z
     .string()
@@ -144,19 +144,19 @@ export async function smartUpdate(
   }
   let confirmedBy: SmartUpdateResult["confirmedBy"] = "verdict";
   if (verdict.verdict === "confirm") {
-    if (options.confirm) confirmedBy = "argument";
+    // The user is asked whenever the client can ask them: `confirm: true` comes from the model, which
+    // could approve by itself, so it counts only where no question can reach the user.
+    const answer = await hooks.confirm?.(question(previewed, verdict));
+    if (answer === false)
+      return untouched("declined", "the user declined the update; flake.lock untouched", "nothing to do");
+    if (answer === true) confirmedBy = "user";
+    else if (options.confirm) confirmedBy = "argument";
     else {
-      const answer = await hooks.confirm?.(question(previewed, verdict));
-      if (answer === false)
-        return untouched("declined", "the user declined the update; flake.lock untouched", "nothing to do");
-      if (answer === undefined) {
-        return untouched(
-          "needs-confirmation",
-          `needs the user's yes: ${verdict.reasons[0]}; flake.lock untouched`,
-          "Show the user the reasons and changes; if they approve, call smart_update again with confirm: true.",
-        );
-      }
-      confirmedBy = "user";
+      return untouched(
+        "needs-confirmation",
+        `needs the user's yes: ${verdict.reasons[0]}; flake.lock untouched`,
+        "Show the user the reasons and changes; if they approve, call smart_update again with confirm: true.",
+      );
     }
   }
   hooks.progress?.(
