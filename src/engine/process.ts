@@ -15,6 +15,23 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+/** pids of the children still running, killed if nix-deploy exits before they end. */
+const running = new Set<number>();
+let exitWatched = false;
+function watchExit(): void {
+  if (exitWatched) return;
+  exitWatched = true;
+  process.once("exit", () => {
+    for (const pid of running) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
 /**
  * Runs a local program with an argument array: no shell ever sees the arguments.
  * Exit status, stdout and stderr are kept whatever happens.
@@ -26,7 +43,7 @@ export async function runCommand(
 ): Promise<CommandResult> {
   // Imported on first use: the server answers tools/list before it ever runs a command.
   const { execa } = await import("execa");
-  const result = await execa(file, args, {
+  const subprocess = execa(file, args, {
     reject: false,
     stdin: options.input === undefined ? "ignore" : "pipe",
     input: options.input,
@@ -38,7 +55,16 @@ export async function runCommand(
     // A long-running child must not keep our stdout: on the stdio server that is the protocol.
     stdout: "pipe",
     stderr: "pipe",
+    // Its own process group: Ctrl-C at the terminal signals the terminal's foreground group, and
+    // must reach only nix-deploy, which then lets the step in progress finish or cancels it itself
+    // (an ssh killed mid-activation would look like a failed activation).
+    detached: true,
   });
+  // execa does not clean up detached children when we exit, so we do: nothing outlives nix-deploy.
+  if (subprocess.pid !== undefined) running.add(subprocess.pid);
+  watchExit();
+  const result = await subprocess;
+  if (subprocess.pid !== undefined) running.delete(subprocess.pid);
   const exitCode = typeof result.exitCode === "number" ? result.exitCode : result.failed ? 127 : 0;
   let stderr = typeof result.stderr === "string" ? result.stderr : "";
   if (result.failed && result.exitCode === undefined && !result.timedOut && !stderr) {

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +19,7 @@ import { CHANGING, scratchFlake } from "../support/issue-check.js";
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const PWNED = "/tmp/nix-deploy-pwned";
 const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
+const hasNix = spawnSync("nix", ["--version"], { stdio: "ignore" }).status === 0;
 
 /**
  * The built CLI as a person or a script runs it. stdin is a pipe, never a terminal, so commands
@@ -36,7 +38,24 @@ describe("the CLI without a fleet", () => {
   it("lists its commands and exit codes, and refuses an unknown command with exit 2", async () => {
     const help = await cli(["--help"], {});
     expect(help.exitCode).toBe(0);
-    for (const name of ["fleet", "status", "preflight", "build", "deploy", "rollback", "issues"])
+    for (const name of [
+      "fleet",
+      "status",
+      "preflight",
+      "validate",
+      "scan",
+      "audit",
+      "build",
+      "deploy",
+      "rollback",
+      "preview",
+      "issues",
+      "update",
+      "smart-update",
+      "restore-lock",
+      "commit",
+      "report",
+    ])
       expect(help.stdout).toMatch(new RegExp(`^  ${name} `, "m"));
     expect(help.stdout).toMatch(/^ {2}130 +interrupted/m);
     const deployHelp = await cli(["deploy", "--help"], {});
@@ -62,6 +81,62 @@ describe("the CLI without a fleet", () => {
       expect(run.stderr, args.join(" ")).toMatch(/^nix-deploy: /);
       expect(run.stderr, args.join(" ")).not.toMatch(/\n\s+at /);
       expect(run.stdout, args.join(" ")).toBe("");
+    }
+  });
+
+  it("with --json, an error is one JSON document on stdout too, in the CLI's words", async () => {
+    const run = await cli(["deploy", "p620", "--confirm-timeout", "99999", "--yes", "--json"], {});
+    expect(run.exitCode).toBe(2);
+    expect(JSON.parse(run.stdout)).toEqual({
+      error: "--confirm-timeout: Too big: expected number to be <=3600",
+      remedy: "nix-deploy deploy --help shows what is expected",
+      exitCode: 2,
+    });
+    expect(run.stderr).toContain("nix-deploy: --confirm-timeout: Too big");
+    expect(run.stderr).not.toContain("confirmTimeoutSec");
+    const unknown = await cli(["frobnicate", "--json"], {});
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: 'unknown command "frobnicate"', exitCode: 2 });
+  });
+
+  it.skipIf(!hasNix)("completes commands, flags and the flake's hosts and tags in bash", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nix-deploy-complete-"));
+    try {
+      writeFileSync(
+        join(dir, "flake.nix"),
+        "{ outputs = { self }: { nixosConfigurations = { alpha = { }; beta = { }; }; }; }\n",
+      );
+      writeFileSync(join(dir, "nix-deploy.json"), JSON.stringify({ hosts: { alpha: { tags: ["web"] } } }));
+      // nix-deploy on the PATH, as an installed CLI is.
+      mkdirSync(join(dir, "bin"));
+      writeFileSync(join(dir, "bin", "nix-deploy"), `#!/bin/sh\nexec ${process.execPath} ${CLI} "$@"\n`, {
+        mode: 0o755,
+      });
+      const script = (await cli(["completions", "bash"], {})).stdout;
+      const complete = async (line: string) => {
+        const words = line.split(" ");
+        const run = await execa(
+          "bash",
+          [
+            "-c",
+            `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _nix_deploy; printf '%s\\n' "\${COMPREPLY[@]}"`,
+          ],
+          { env: { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, NIX_DEPLOY_FLAKE: dir } },
+        );
+        return run.stdout.split("\n").filter(Boolean);
+      };
+      expect(await complete("nix-deploy dep")).toEqual(["deploy"]);
+      expect(await complete("nix-deploy deploy --dry")).toEqual(["--dry-run"]);
+      expect(await complete("nix-deploy deploy --mode e")).toEqual(["emergency"]);
+      expect(await complete("nix-deploy deploy ")).toEqual(["alpha", "beta", "@web"]);
+      expect(await complete("nix-deploy status b")).toEqual(["beta"]);
+      for (const shell of ["zsh", "fish"]) {
+        const other = await cli(["completions", shell], {});
+        expect(other.exitCode).toBe(0);
+        expect(other.stdout).toContain("nix-deploy __complete");
+      }
+      expect((await cli(["completions", "tcsh"], {})).exitCode).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -267,6 +342,32 @@ describe.skipIf(skip)("the CLI on the simulated fleet", () => {
     const missing = await cli(["report", "20990101-000000-abcdef"], env);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain("no deployment 20990101-000000-abcdef");
+  });
+
+  it("validate, scan and audit check the flake and say so in their exit status", async () => {
+    const validate = await cli(["validate"], env);
+    expect(validate.exitCode, validate.stderr).toBe(0);
+    expect(validate.stdout).toMatch(/files parse/);
+    const scan = await cli(["scan", "--json"], env);
+    expect([0, 3]).toContain(scan.exitCode);
+    expect(JSON.parse(scan.stdout)).toHaveProperty("filesScanned");
+    const audit = await cli(["audit", "p620"], env);
+    expect([0, 3], audit.stderr).toContain(audit.exitCode);
+    expect(audit.stdout).toMatch(/^p620 +\| firewall /m);
+    const typo = await cli(["scan", "--fixx"], env);
+    expect(typo.exitCode).toBe(2);
+    expect(typo.stderr).toContain("--fixx");
+  });
+
+  it("a dry run prints each host once; a generation no host has is bad input (exit 2)", async () => {
+    fleet.editHost("p510", (text) => text.replace('packages = [ "', 'packages = [ "nginx" "'));
+    await fleet.commit("nginx on p510");
+    const dry = await cli(["deploy", "p510", "--dry-run"], env);
+    expect(dry.exitCode, `${dry.stdout}\n${dry.stderr}`).toBe(0);
+    expect(dry.stdout.match(/^p510 +\| dry-run/gm) ?? [], dry.stdout).toHaveLength(1);
+    const missing = await cli(["rollback", "p620", "--generation", "99", "--yes"], env);
+    expect(missing.exitCode, missing.stdout).toBe(2);
+    expect(missing.stdout).toMatch(/p620 has no generation 99; its generations: 1, 2, 3/);
   });
 
   it("rollback --yes --json returns p620 to the previous generation", async () => {

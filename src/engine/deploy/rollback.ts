@@ -29,8 +29,10 @@ export const rollbackResultSchema = z.object({
     z.object({
       host: z.string(),
       outcome: z
-        .enum(["switched", "reverted", "failed"])
-        .describe("switched: now on the target; reverted: the target failed its checks, host left as it was"),
+        .enum(["switched", "reverted", "refused", "failed"])
+        .describe(
+          "switched: now on the target; reverted: the target failed its checks, host left as it was; refused: the request does not fit the host (no such generation, already on it), nothing was done",
+        ),
       generationBefore: z.number().optional(),
       generationAfter: z.number().optional(),
       targetGeneration: z.number().optional(),
@@ -73,17 +75,21 @@ export async function rollback(
         options.generation !== undefined
           ? status.generations.find((g) => g.number === options.generation)
           : status.generations.filter((g) => g.number < current.number).at(-1);
+      // A generation the host does not have is a wrong request, not a failure of the host.
+      const refuse = (error: string): HostRollback => ({
+        host: host.name,
+        outcome: "refused",
+        generationBefore: current.number,
+        error,
+      });
       if (!target?.path) {
         const known = status.generations.map((g) => g.number).join(", ");
-        throw new UserError(
-          options.generation !== undefined
-            ? `${host.name} has no generation ${options.generation}`
-            : `${host.name} has no generation before ${current.number}`,
-          `its generations: ${known}`,
+        return refuse(
+          `${options.generation !== undefined ? `${host.name} has no generation ${options.generation}` : `${host.name} has no generation before ${current.number}`}; its generations: ${known}`,
         );
       }
       if (target.number === current.number)
-        throw new UserError(`${host.name} is already on generation ${target.number}`);
+        return refuse(`${host.name} is already on generation ${target.number}`);
       step(`switching to generation ${target.number}`);
       const details: HostDetails = { packages: [], units: [], activationLog: [] };
       const switched = await switchAndVerify(

@@ -1,0 +1,88 @@
+import deployTool from "../../tools/deploy.js";
+import {
+  ALL_OPTION,
+  CONFIRM_TIMEOUT_OPTION,
+  command,
+  EXIT,
+  flag,
+  MODE_OPTION,
+  numberOption,
+  selectors,
+} from "../command.js";
+import { failureLines, generations, hostLine, seconds, width } from "../format.js";
+
+export default command({
+  name: "deploy",
+  synopsis:
+    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--resume ID|latest]",
+  summary:
+    "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
+  options: {
+    ...ALL_OPTION,
+    ...MODE_OPTION,
+    goal: {
+      type: "string",
+      value: "GOAL",
+      description: "switch (default), boot, test or dry-activate",
+      field: "goal",
+      complete: ["switch", "boot", "test", "dry-activate"],
+    },
+    "dry-run": {
+      type: "boolean",
+      description: "build, compare and copy, but do not activate",
+      field: "dryRun",
+    },
+    ...CONFIRM_TIMEOUT_OPTION,
+    resume: {
+      type: "string",
+      value: "ID",
+      description: 'finish an interrupted deployment: its id or "latest"',
+      field: "resume",
+    },
+  },
+  positionals: "hosts",
+  tool: deployTool,
+  input: (values, positionals) => ({
+    // A resumed deployment knows its hosts; a new one must name them.
+    hosts: selectors(values, positionals, values.resume === undefined),
+    mode: values.mode,
+    goal: values.goal,
+    dryRun: flag(values["dry-run"]),
+    confirmTimeoutSec: numberOption(values["confirm-timeout"]),
+    resume: values.resume,
+  }),
+  confirm: (input) =>
+    input.dryRun || input.goal === "dry-activate"
+      ? undefined
+      : input.resume
+        ? `Resume deployment ${input.resume} and activate the remaining hosts?`
+        : `Deploy to ${input.hosts?.join(", ")} (${input.mode ?? "standard"}, ${input.goal ?? "switch"})?`,
+  exitCode: (result) => (result.status === "succeeded" ? EXIT.ok : EXIT.failed),
+  render: (result) => {
+    const w = width(result.hosts);
+    return [
+      ...result.hosts.flatMap((h) => [
+        hostLine(
+          h.host,
+          `${h.outcome}${generations(h.generationBefore, h.generationAfter)} (${seconds(h.durationMs)})${h.finishedEarlier ? ", in an earlier run" : ""}`,
+          w,
+        ),
+        ...h.packageChanges.map((c) => hostLine(h.host, `  ${c}`, w)),
+        ...(h.packageChangeCount > h.packageChanges.length
+          ? [
+              hostLine(
+                h.host,
+                `  … ${h.packageChangeCount - h.packageChanges.length} more package changes`,
+                w,
+              ),
+            ]
+          : []),
+        ...h.unitChanges.map((u) => hostLine(h.host, `  ${u.action} ${u.unit}`, w)),
+        ...failureLines(h, w),
+        ...(h.notes ?? []).map((n) => hostLine(h.host, `  note: ${n}`, w)),
+      ]),
+      `deployment ${result.deploymentId} ${result.status}: ${result.summary}`,
+      `next: ${result.next}`,
+    ];
+  },
+});

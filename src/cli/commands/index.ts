@@ -1,0 +1,37 @@
+import type { AnyCommand } from "../command.js";
+import audit from "./audit.js";
+import build from "./build.js";
+import commit from "./commit.js";
+import deploy from "./deploy.js";
+import fleet from "./fleet.js";
+import issues from "./issues.js";
+import preflight from "./preflight.js";
+import preview from "./preview.js";
+import report from "./report.js";
+import restoreLock from "./restore-lock.js";
+import rollback from "./rollback.js";
+import scan from "./scan.js";
+import smartUpdate from "./smart-update.js";
+import status from "./status.js";
+import update from "./update.js";
+import validate from "./validate.js";
+
+/** Every command, in the order --help lists them: looking, checking, changing, updating. */
+export const commands: AnyCommand[] = [
+  fleet,
+  status,
+  preflight,
+  validate,
+  scan,
+  audit,
+  build,
+  deploy,
+  rollback,
+  preview,
+  issues,
+  update,
+  smartUpdate,
+  restoreLock,
+  commit,
+  report,
+];

@@ -1,0 +1,46 @@
+import rollbackTool from "../../tools/rollback.js";
+import { ALL_OPTION, CONFIRM_TIMEOUT_OPTION, command, EXIT, numberOption, selectors } from "../command.js";
+import { failureLines, generations, hostLine, width } from "../format.js";
+
+export default command({
+  name: "rollback",
+  synopsis: "rollback HOSTS...|@tag|--all [--generation N] [--confirm-timeout S]",
+  summary: "return hosts to the previous (or a given) generation, under magic rollback",
+  options: {
+    ...ALL_OPTION,
+    generation: {
+      type: "string",
+      value: "N",
+      description: "the generation to return to (default: the previous)",
+      field: "generation",
+    },
+    ...CONFIRM_TIMEOUT_OPTION,
+  },
+  positionals: "hosts",
+  tool: rollbackTool,
+  input: (values, positionals) => ({
+    hosts: selectors(values, positionals, true),
+    generation: numberOption(values.generation),
+    confirmTimeoutSec: numberOption(values["confirm-timeout"]),
+  }),
+  confirm: (input) =>
+    `Roll back ${input.hosts.join(", ")} to ${input.generation === undefined ? "the previous generation" : `generation ${input.generation}`}?`,
+  // A generation no host has is bad input (exit 2), as the exit status table says.
+  exitCode: (result) =>
+    result.status === "succeeded"
+      ? EXIT.ok
+      : result.hosts.every((h) => h.outcome === "refused" || h.outcome === "switched")
+        ? EXIT.usage
+        : EXIT.failed,
+  render: (result) => {
+    const w = width(result.hosts);
+    return [
+      ...result.hosts.flatMap((h) => [
+        hostLine(h.host, `${h.outcome}${generations(h.generationBefore, h.generationAfter)}`, w),
+        ...failureLines(h, w),
+      ]),
+      result.summary,
+      `next: ${result.next}`,
+    ];
+  },
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { GLOBAL_OPTIONS } from "../../src/cli/command.js";
+import { commands } from "../../src/cli/commands/index.js";
+import { completionCandidates } from "../../src/cli/completion.js";
+import { cliVocabulary } from "../../src/cli/vocabulary.js";
+import { tools } from "../../src/tools/index.js";
+
+describe("the CLI's commands", () => {
+  it("cover every tool but plan (which turns a sentence into calls; a person types the command)", () => {
+    const adapted = new Set(commands.map((c) => c.tool.name));
+    expect(tools.map((t) => t.name).filter((name) => !adapted.has(name))).toEqual(["plan"]);
+  });
+
+  it.each(commands.map((c) => [c.name, c] as const))(
+    "%s: each flag fills a field the tool has",
+    (_name, cmd) => {
+      for (const [flag, spec] of Object.entries(cmd.options)) {
+        if (spec.field === undefined) continue;
+        expect(Object.keys(cmd.tool.input), `--${flag} → ${spec.field}`).toContain(spec.field);
+      }
+    },
+  );
+});
+
+describe("the CLI speaks CLI", () => {
+  const say = cliVocabulary(commands);
+
+  it("turns the engine's tool and field names into commands and flags", () => {
+    expect(
+      say('hosts that failed are on their previous generation (resume with resume: "20261202-a1")'),
+    ).toBe("hosts that failed are on their previous generation (resume with --resume 20261202-a1)");
+    expect(say("review the changes, then deploy without dryRun")).toBe(
+      "review the changes, then deploy without --dry-run",
+    );
+    expect(say("nothing to do; host_status shows each host's generations")).toBe(
+      "nothing to do; nix-deploy status shows each host's generations",
+    );
+    expect(say("call smart_update again with confirm: true.")).toBe(
+      "call nix-deploy smart-update again with --yes.",
+    );
+    expect(say("restore_lock (backup 3, redeploy: true) returns to the previous lock")).toBe(
+      "nix-deploy restore-lock (backup 3, --redeploy) returns to the previous lock",
+    );
+    expect(say("5 auto-fixable (fix: true)")).toBe("5 auto-fixable (--fix)");
+    expect(say("use a larger confirmTimeoutSec")).toBe("use a larger --confirm-timeout");
+  });
+
+  it("leaves plain words alone", () => {
+    for (const text of [
+      "deploy again in standard mode to all hosts",
+      "the goal was switch; the inputs moved",
+      "deployed p620 and rolled back razer",
+    ])
+      expect(say(text)).toBe(text);
+  });
+
+  it("has no flag whose field another flag names differently", () => {
+    const seen = new Map<string, string>();
+    for (const options of [GLOBAL_OPTIONS, ...commands.map((c) => c.options)])
+      for (const [flag, spec] of Object.entries(options)) {
+        if (!spec.field) continue;
+        expect(seen.get(spec.field) ?? flag, spec.field).toBe(flag);
+        seen.set(spec.field, flag);
+      }
+  });
+});
+
+describe("completion candidates", () => {
+  it("complete commands, their flags and fixed values without touching a flake", async () => {
+    expect(await completionCandidates(["de"], commands)).toEqual(["deploy"]);
+    expect(await completionCandidates(["sm"], commands)).toEqual(["smart-update"]);
+    expect(await completionCandidates(["deploy", "--mo"], commands)).toEqual(["--mode"]);
+    expect(await completionCandidates(["deploy", "--mode", ""], commands)).toEqual([
+      "standard",
+      "fast",
+      "emergency",
+    ]);
+    expect(await completionCandidates(["deploy", "--goal", "d"], commands)).toEqual(["dry-activate"]);
+    expect(await completionCandidates(["--js"], commands)).toEqual(["--json"]);
+  });
+});
