@@ -81,7 +81,7 @@ export const nixDeployPrompt: AnyPromptDefinition = {
   text: ({ request }, engine) => flowText(String(request ?? "").trim() || "Deploy to all hosts", engine),
 };
 
-/** One prompt per mode the seed names, each taking just a host: `/deploy p620`. */
+/** One prompt per /nix-deploy mode, each taking just a host: `/deploy p620`. */
 const modePrompt = (
   name: string,
   title: string,

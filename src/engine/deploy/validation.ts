@@ -56,7 +56,7 @@ export async function validateForMode(
   if (scan.status === "fail") return checks;
   await timed("security audit", async () => {
     const result = await securityAudit(engine, { flake, hosts, limit: 3, signal });
-    // The audit warns and never blocks: the seed's phase 2 contract.
+    // The audit warns and never blocks: a new risk is for the person to weigh, not a syntax error.
     return { status: result.counts.warn + result.counts.block > 0 ? "warn" : "pass", detail: result.summary };
   });
   return checks;

@@ -8,7 +8,7 @@ import { readJson, writeFileAtomic } from "../state.js";
 
 /**
  * flake.lock backups, kept under the state directory rather than beside the lock so that they never
- * show up in the user's git tree (the seed's `flake.lock.backup` did). A manifest lists them, newest
+ * show up in the user's git tree (a `flake.lock.backup` beside the lock would). A manifest lists them, newest
  * last; each backup is one file named by its id.
  */
 

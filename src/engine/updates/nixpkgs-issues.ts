@@ -12,7 +12,7 @@ import {
 
 /**
  * The labels searched one query each: GitHub ANDs labels given in one query, so asking for all of
- * them at once finds only issues carrying every one (the seed's checker found almost nothing so).
+ * them at once finds only issues carrying every one (a checker that queried them together found almost nothing).
  */
 export const ISSUE_LABELS = [
   "0.kind: regression",
