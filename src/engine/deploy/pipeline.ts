@@ -58,7 +58,12 @@ export const deployOptionsSchema = z.object({
   confirmTimeoutSec: confirmTimeoutSchema,
   resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
   planId: z.string().optional().describe("run the plan the plan tool returned: its hosts, mode and dry run"),
-  substituteOnDestination: z.boolean().optional().describe("let hosts fetch paths from their caches"),
+  substituteOnDestination: z
+    .boolean()
+    .optional()
+    .describe(
+      "copy with nix copy --substitute-on-destination: each host first fetches what it can from its own binary caches (default false)",
+    ),
 });
 export type DeployOptions = z.infer<typeof deployOptionsSchema> & { flake?: string };
 
@@ -163,6 +168,7 @@ export async function deploy(
         goal: options.goal ?? "switch",
         dryRun: options.dryRun ?? options.goal === "dry-activate",
         confirmTimeoutSec: options.confirmTimeoutSec ?? 30,
+        substituteOnDestination: options.substituteOnDestination ?? false,
       },
       hosts: {},
     };
@@ -386,7 +392,12 @@ async function deployHost(
     // The resource baseline is taken while the closure copies: both wait on the network.
     const [baseline] = await Promise.all([
       checkHealth(engine, host, { withLogs: false }),
-      phase("copy", () => copyClosure(engine, host, newSystem, { signal: context.signal })),
+      phase("copy", () =>
+        copyClosure(engine, host, newSystem, {
+          substituteOnDestination: request.substituteOnDestination,
+          signal: context.signal,
+        }),
+      ),
     ]);
     details.resourcesBefore = baseline.resources;
     await phase("changes", async () => {

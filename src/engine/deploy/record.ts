@@ -37,6 +37,12 @@ export interface DeploymentRequest {
   goal: DeployGoal;
   dryRun: boolean;
   confirmTimeoutSec: number;
+  /**
+   * `nix copy --substitute-on-destination`: hosts fetch what they can from their own substituters.
+   * Kept here so that a resumed deployment copies the way the interrupted one was asked to; absent
+   * in records written before it existed, which means false.
+   */
+  substituteOnDestination?: boolean;
 }
 
 export interface DeploymentRecord {
