@@ -228,14 +228,23 @@ export async function commitDeployment(
 ): Promise<CommitDeploymentResult> {
   const flake = options.flake ?? engine.flake;
   const store = new DeploymentStore(engine.env);
-  const record = options.deployment
-    ? store.load(options.deployment)
-    : store.list().find((r) => r.request.flake === flake);
-  if (!record)
+  const ofThisFlake = store.list().filter((r) => r.request.flake === flake);
+  const record = options.deployment ? ofThisFlake.find((r) => r.id === options.deployment) : ofThisFlake[0];
+  if (!record) {
+    // Another flake's deployment says nothing about the files of this one.
+    const elsewhere = options.deployment ? store.load(options.deployment) : undefined;
+    const ids = ofThisFlake.slice(0, 5).map((r) => r.id);
     throw new UserError(
-      options.deployment ? `no deployment ${options.deployment}` : `no deployment of ${flake} yet`,
-      "deploy first; only a deployed configuration is committed",
+      elsewhere
+        ? `deployment ${options.deployment} deployed ${elsewhere.request.flake}, not ${flake}`
+        : options.deployment
+          ? `no deployment ${options.deployment}`
+          : `no deployment of ${flake} yet`,
+      ids.length
+        ? `deployments of ${flake}, newest first: ${ids.join(", ")}`
+        : "deploy first; only a deployed configuration is committed",
     );
+  }
   if (record.status !== "succeeded" || record.request.dryRun)
     throw new UserError(
       `deployment ${record.id} ${record.request.dryRun ? "was a dry run" : `did not succeed (${record.status})`}`,
