@@ -118,6 +118,12 @@ export async function commitChanges(
   request: CommitRequest,
   defaults: CommitDefaults,
 ): Promise<CommitResult> {
+  // A pull request needs the branch on the remote: pushing anyway would overrule push: false.
+  if (request.pullRequest && request.push === false)
+    throw new UserError(
+      "a pull request needs the branch pushed, and push is false",
+      "leave push out (or set it true) to open the pull request, or leave pullRequest out to keep the commit local",
+    );
   const git = await openRepository(engine, dir);
   if (request.branch) await git.checkoutLocalBranch(request.branch);
   const branch = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
