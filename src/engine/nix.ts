@@ -211,6 +211,28 @@ export class Nix {
     }
   }
 
+  /**
+   * The names of the flake's own inputs, as its lock would have them: read from the lock Nix computes
+   * (`nix flake metadata`), so an input just added to flake.nix counts before the lock file has it.
+   * Writes no lock.
+   */
+  async flakeInputNames(flakeDir: string, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const result = await this.run(["flake", "metadata", "--json", "--no-write-lock-file", "."], {
+      cwd: flakeDir,
+      signal: options.signal,
+      timeoutMs: 600_000,
+    });
+    if (result.exitCode !== 0)
+      throw new UserError(
+        `reading the flake's inputs failed:\n${nixErrorExcerpt(result.stderr)}`,
+        "check that the flake evaluates and its inputs can be fetched",
+      );
+    const { locks } = JSON.parse(result.stdout) as {
+      locks?: { root?: string; nodes?: Record<string, { inputs?: Record<string, unknown> }> };
+    };
+    return Object.keys(locks?.nodes?.[locks.root ?? "root"]?.inputs ?? {}).sort();
+  }
+
   /** `nix store diff-closures OLD NEW` on this machine's store; both paths must be in it. */
   async diffClosures(
     oldPath: string,

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { z } from "zod";
 import type { Engine } from "./engine.js";
 import { UserError } from "./errors.js";
 import { discoverFleet, selectHosts } from "./fleet/hosts.js";
 import { stateDir } from "./log.js";
 import { type ParsedRequest, parseRequest } from "./request.js";
-import { readJson, writeFileAtomic } from "./state.js";
+import { listJsonFiles, readJson, writeFileAtomic } from "./state.js";
 
 /**
  * A plan turns a one-line request into hosts, mode and the phases that will run, before anything
@@ -169,6 +169,19 @@ export function loadPlan(engine: Engine, planId: string): StoredPlan {
   if (!/^plan-[0-9A-Za-z-]+$/.test(planId))
     throw new UserError(`"${planId}" is not a plan id`, "use the planId the plan tool returned");
   const plan = readJson<StoredPlan>(join(plansDir(engine.env), `${planId}.json`));
-  if (!plan) throw new UserError(`no plan ${planId}`, "make one with the plan tool");
+  if (!plan) {
+    // Plan ids begin with their time, so the newest sort last.
+    const recent = listJsonFiles(plansDir(engine.env))
+      .map((file) => basename(file, ".json"))
+      .sort()
+      .reverse()
+      .slice(0, 5);
+    throw new UserError(
+      `no plan ${planId}`,
+      recent.length
+        ? `recent plans, newest first: ${recent.join(", ")}; or make one with the plan tool`
+        : "make one with the plan tool",
+    );
+  }
   return plan;
 }

@@ -102,13 +102,14 @@ const GIT_ENV = {
   GIT_COMMITTER_EMAIL: "test@nix-deploy.invalid",
 };
 
-export async function startFleet(options: { hosts?: readonly string[] } = {}): Promise<SimFleet> {
-  const names = options.hosts ?? FLEET_HOSTS;
-  const dir = mkdtempSync(join(tmpdir(), "nix-deploy-fleet-"));
-  const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
+/**
+ * The environment of every process a test starts, with its files under `dir`: nix settings, the
+ * state and ssh control directories, a git identity.
+ */
+export function testEnv(dir: string): Record<string, string> {
   const registry = join(dir, "flake-registry.json");
   writeFileSync(registry, JSON.stringify({ flakes: [], version: 2 }));
-  const env: Record<string, string> = {
+  return {
     // No binary cache (nothing to reach), no global registry download, no sandbox: builders are /bin/sh.
     NIX_CONFIG: `experimental-features = nix-command flakes\nsubstituters =\nflake-registry = ${registry}\nsandbox = false\nwarn-dirty = false`,
     NIX_REMOTE: "local",
@@ -119,6 +120,13 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
     HOME: join(dir, "home"),
     ...GIT_ENV,
   };
+}
+
+export async function startFleet(options: { hosts?: readonly string[] } = {}): Promise<SimFleet> {
+  const names = options.hosts ?? FLEET_HOSTS;
+  const dir = mkdtempSync(join(tmpdir(), "nix-deploy-fleet-"));
+  const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
+  const env = testEnv(dir);
   const newKey = (file: string, comment: string) =>
     run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
   const run = (file: string, args: string[], cwd?: string) =>
@@ -498,7 +506,8 @@ async function waitForSsh(port: number, exited: Promise<void>): Promise<boolean>
   return false;
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on: taken from the kernel, then released. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

@@ -135,6 +135,21 @@ describe("issue-referenced commits", () => {
     expect(JSON.stringify(result)).not.toContain(token);
   });
 
+  it("refuses a pull request with push: false before committing anything", async () => {
+    writeFileSync(join(work, "flake.lock"), '{"version": 9}\n');
+    const head = (await git(work, "rev-parse", "HEAD")).stdout.trim();
+    await expect(
+      commitChanges(
+        engine,
+        work,
+        { push: false, pullRequest: { repository: "acme/fleet" } },
+        { files: ["flake.lock"], type: "chore", scope: "flake", subject: "update nixpkgs" },
+      ),
+    ).rejects.toThrow(/^a pull request needs the branch pushed, and push is false$/);
+    expect((await git(work, "rev-parse", "HEAD")).stdout.trim()).toBe(head);
+    await git(work, "checkout", "--", "flake.lock");
+  });
+
   it("says what was done when the pull request cannot be opened", async () => {
     writeFileSync(join(work, "flake.lock"), '{"version": 8}\n');
     fake.fault = { kind: "error", status: 500, times: 1 };

@@ -227,6 +227,13 @@ export async function securityAudit(
   },
 ): Promise<SecurityAuditResult> {
   const flake = servedFlake(engine, input.flake);
+  // hosts and base choose what the evaluated layer compares; without it they would do nothing.
+  const evaluatedOnly = (["hosts", "base"] as const).filter((field) => input[field] !== undefined);
+  if (input.evaluate === false && evaluatedOnly.length)
+    throw new UserError(
+      `${evaluatedOnly.join(" and ")} only apply to the evaluated layer, which evaluate: false turns off`,
+      "leave out evaluate: false to compare the hosts, or leave them out to audit the source only",
+    );
   const collected = await analyzeFlake(engine, { ...input, flake }, { ruleSet: "security" });
   const sourceFindings = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
   const sourceCounts = countBySeverity(sourceFindings);

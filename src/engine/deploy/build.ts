@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
-import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
+import { discoverFleet, type Host, selectFlakeHosts, selectHost } from "../fleet/hosts.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
 
@@ -47,8 +47,8 @@ export async function testBuild(
   hooks: { signal?: AbortSignal; progress?: (m: string) => void } = {},
 ): Promise<TestBuildResult> {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
-  const hosts = selectHosts(fleet, options.hosts ?? ["all"]).filter((h) => h.inFlake);
-  const builder = options.buildHost ? selectHosts(fleet, [options.buildHost])[0] : undefined;
+  const hosts = selectFlakeHosts(fleet, options.hosts ?? ["all"]);
+  const builder = options.buildHost ? selectHost(fleet, options.buildHost, "build host") : undefined;
   const results = await mapLimit(hosts, engine.parallelism, async (host) => {
     const started = Date.now();
     hooks.progress?.(`${host.name}: building${builder ? ` on ${builder.name}` : ""}`);

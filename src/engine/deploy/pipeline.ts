@@ -1,10 +1,10 @@
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
-import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
+import { discoverFleet, type Host, selectFlakeHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
-import { loadPlan } from "../plan.js";
+import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
 import { withRetry } from "../retry.js";
 import { servedFlake } from "../trust.js";
@@ -58,7 +58,12 @@ export const deployOptionsSchema = z.object({
   confirmTimeoutSec: confirmTimeoutSchema,
   resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
   planId: z.string().optional().describe("run the plan the plan tool returned: its hosts, mode and dry run"),
-  substituteOnDestination: z.boolean().optional().describe("let hosts fetch paths from their caches"),
+  substituteOnDestination: z
+    .boolean()
+    .optional()
+    .describe(
+      "copy with nix copy --substitute-on-destination: each host first fetches what it can from its own binary caches (default false)",
+    ),
 });
 export type DeployOptions = z.infer<typeof deployOptionsSchema> & { flake?: string };
 
@@ -130,6 +135,14 @@ export async function deploy(
   const store = new DeploymentStore(engine.env);
   let record: DeploymentRecord;
   if (options.resume) {
+    // A resumed deployment runs as it was asked to the first time; a setting given beside
+    // `resume` would be silently ignored, so it is refused instead.
+    const given = RESUME_FIXED.filter((field) => options[field] !== undefined);
+    if (given.length)
+      throw new UserError(
+        `resume continues deployment ${options.resume} with the settings it started with; ${given.join(", ")} cannot change them`,
+        "call deploy with resume alone, or start a new deployment without resume",
+      );
     record = store.resumable(options.resume);
     record.pid = process.pid;
     record.status = "running";
@@ -142,7 +155,8 @@ export async function deploy(
         `plan ${plan.planId} is a ${plan.action}, not a deploy`,
         "call the tools its phases name",
       );
-    if (plan)
+    if (plan) {
+      assertAgreesWithPlan(plan, options);
       options = {
         ...options,
         hosts: plan.hosts,
@@ -150,6 +164,12 @@ export async function deploy(
         dryRun: plan.dryRun || options.dryRun,
         flake: plan.flake,
       };
+    }
+    if (options.goal === "dry-activate" && options.dryRun === false)
+      throw new UserError(
+        "goal dry-activate only shows what activation would do, so it cannot be run with dryRun: false",
+        'leave dryRun out with goal "dry-activate", or choose the goal switch, boot or test',
+      );
     record = {
       id: newDeploymentId(),
       pid: process.pid,
@@ -163,6 +183,7 @@ export async function deploy(
         goal: options.goal ?? "switch",
         dryRun: options.dryRun ?? options.goal === "dry-activate",
         confirmTimeoutSec: options.confirmTimeoutSec ?? 30,
+        substituteOnDestination: options.substituteOnDestination ?? false,
       },
       hosts: {},
     };
@@ -173,15 +194,8 @@ export async function deploy(
     signal: hooks.signal,
     selectors: request.selectors,
   });
-  const hosts = selectHosts(fleet, request.selectors);
-  for (const host of hosts) {
-    if (!host.inFlake)
-      throw new UserError(
-        `${host.name} has no nixosConfigurations.${host.name} in the flake`,
-        "add it to the flake or remove it from the selection",
-      );
-    record.hosts[host.name] ??= { outcome: "pending", phases: [] };
-  }
+  const hosts = selectFlakeHosts(fleet, request.selectors);
+  for (const host of hosts) record.hosts[host.name] ??= { outcome: "pending", phases: [] };
   store.save(record);
   engine.log.info(
     { deployment: record.id, hosts: hosts.map((h) => h.name), ...request },
@@ -281,6 +295,36 @@ export async function deploy(
   store.save(record);
   engine.log.info({ deployment: record.id, status: record.status }, "deployment finished");
   return deployResult;
+}
+
+/** What a resumed deployment keeps from its first run: none of these may be given with `resume`. */
+const RESUME_FIXED = [
+  "hosts",
+  "mode",
+  "goal",
+  "dryRun",
+  "confirmTimeoutSec",
+  "planId",
+  "substituteOnDestination",
+] as const satisfies ReadonlyArray<keyof DeployOptions>;
+
+/**
+ * A plan fixes the hosts, the mode and a dry run; arguments that say otherwise would be overruled
+ * without a word, so they are refused. Arguments that agree with the plan are accepted.
+ */
+function assertAgreesWithPlan(plan: StoredPlan, options: DeployOptions): void {
+  const conflicts: string[] = [];
+  const sorted = (list: readonly string[]) => [...list].sort().join(", ");
+  if (options.hosts && sorted(options.hosts) !== sorted(plan.hosts))
+    conflicts.push(`hosts ${sorted(options.hosts)} (the plan's: ${sorted(plan.hosts)})`);
+  if (options.mode && options.mode !== plan.mode)
+    conflicts.push(`mode ${options.mode} (the plan's: ${plan.mode})`);
+  if (options.dryRun === false && plan.dryRun) conflicts.push("dryRun: false (the plan is a dry run)");
+  if (conflicts.length)
+    throw new UserError(
+      `plan ${plan.planId} fixes what runs, and these arguments differ from it: ${conflicts.join("; ")}`,
+      "leave them out to run the plan, or make a new plan for what you want",
+    );
 }
 
 /** Thrown at a host's gate when the deployment-wide validation failed. */
@@ -386,7 +430,12 @@ async function deployHost(
     // The resource baseline is taken while the closure copies: both wait on the network.
     const [baseline] = await Promise.all([
       checkHealth(engine, host, { withLogs: false }),
-      phase("copy", () => copyClosure(engine, host, newSystem, { signal: context.signal })),
+      phase("copy", () =>
+        copyClosure(engine, host, newSystem, {
+          substituteOnDestination: request.substituteOnDestination,
+          signal: context.signal,
+        }),
+      ),
     ]);
     details.resourcesBefore = baseline.resources;
     await phase("changes", async () => {

@@ -37,6 +37,12 @@ export interface DeploymentRequest {
   goal: DeployGoal;
   dryRun: boolean;
   confirmTimeoutSec: number;
+  /**
+   * `nix copy --substitute-on-destination`: hosts fetch what they can from their own substituters.
+   * Kept here so that a resumed deployment copies the way the interrupted one was asked to; absent
+   * in records written before it existed, which means false.
+   */
+  substituteOnDestination?: boolean;
 }
 
 export interface DeploymentRecord {
@@ -91,9 +97,15 @@ export class DeploymentStore {
     const record =
       idOrLatest === "latest" ? this.list().find((r) => r.status !== "succeeded") : this.load(idOrLatest);
     if (!record) {
+      const unfinished = this.list()
+        .filter((r) => r.status !== "succeeded")
+        .slice(0, 5)
+        .map((r) => r.id);
       throw new UserError(
         idOrLatest === "latest" ? "no unfinished deployment to resume" : `no deployment ${idOrLatest}`,
-        "start a new deployment instead",
+        unfinished.length
+          ? `unfinished deployments, newest first: ${unfinished.join(", ")}`
+          : "no deployment is unfinished; start a new one instead",
       );
     }
     if (record.status === "running" && record.pid !== process.pid && processAlive(record.pid)) {

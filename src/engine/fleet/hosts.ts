@@ -150,3 +150,30 @@ export function selectHosts(fleet: Fleet, selectors: readonly string[]): Host[] 
   }
   return [...chosen.values()];
 }
+
+/**
+ * Hosts by selectors, each of which must have a configuration in the flake: a host only in the
+ * inventory has nothing to build, and leaving it out without a word would look like success.
+ */
+export function selectFlakeHosts(fleet: Fleet, selectors: readonly string[]): Host[] {
+  const hosts = selectHosts(fleet, selectors);
+  const missing = hosts.find((host) => !host.inFlake);
+  if (missing)
+    throw new UserError(
+      `${missing.name} has no nixosConfigurations.${missing.name} in the flake`,
+      "add it to the flake or remove it from the selection",
+    );
+  return hosts;
+}
+
+/** One host by its name: a tag or "all" would pick one host of many by chance, so they are refused. */
+export function selectHost(fleet: Fleet, name: string, role = "host"): Host {
+  const host = fleet.hosts.find((h) => h.name === name);
+  if (host) return host;
+  throw new UserError(
+    name === "all" || name === "*" || name.startsWith("@")
+      ? `the ${role} is one host, not "${name}"`
+      : `unknown host "${name}"`,
+    `known hosts: ${fleet.hosts.map((h) => h.name).join(", ") || "(none)"}`,
+  );
+}

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Engine } from "../engine.js";
-import { discoverFleet, selectHosts } from "./hosts.js";
+import { discoverFleet, selectHost } from "./hosts.js";
 import { hostStatus, probeHosts } from "./status.js";
 
 /** The engine operations behind `fleet_list` and `host_status`; their schemas are the tools' contract. */
@@ -87,8 +87,7 @@ export async function describeHost(
   options: { host: string; flake?: string; signal?: AbortSignal },
 ): Promise<HostStatusResult> {
   const fleet = await discoverFleet(engine, options);
-  const [host] = selectHosts(fleet, [options.host]);
-  if (!host) throw new Error("selectHosts returned nothing for one name");
+  const host = selectHost(fleet, options.host);
   const status = await hostStatus(engine, host, options.signal);
   const current = status.generations.find((g) => g.current);
   let summary: string;

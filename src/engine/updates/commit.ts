@@ -119,6 +119,12 @@ export async function commitChanges(
   request: CommitRequest,
   defaults: CommitDefaults,
 ): Promise<CommitResult> {
+  // A pull request needs the branch on the remote: pushing anyway would overrule push: false.
+  if (request.pullRequest && request.push === false)
+    throw new UserError(
+      "a pull request needs the branch pushed, and push is false",
+      "leave push out (or set it true) to open the pull request, or leave pullRequest out to keep the commit local",
+    );
   const git = await openRepository(engine, dir);
   const remote = request.remote ?? "origin";
   if (request.push || request.pullRequest) {
@@ -241,14 +247,23 @@ export async function commitDeployment(
 ): Promise<CommitDeploymentResult> {
   const flake = servedFlake(engine, options.flake);
   const store = new DeploymentStore(engine.env);
-  const record = options.deployment
-    ? store.load(options.deployment)
-    : store.list().find((r) => r.request.flake === flake);
-  if (!record)
+  const ofThisFlake = store.list().filter((r) => r.request.flake === flake);
+  const record = options.deployment ? ofThisFlake.find((r) => r.id === options.deployment) : ofThisFlake[0];
+  if (!record) {
+    // Another flake's deployment says nothing about the files of this one.
+    const elsewhere = options.deployment ? store.load(options.deployment) : undefined;
+    const ids = ofThisFlake.slice(0, 5).map((r) => r.id);
     throw new UserError(
-      options.deployment ? `no deployment ${options.deployment}` : `no deployment of ${flake} yet`,
-      "deploy first; only a deployed configuration is committed",
+      elsewhere
+        ? `deployment ${options.deployment} deployed ${elsewhere.request.flake}, not ${flake}`
+        : options.deployment
+          ? `no deployment ${options.deployment}`
+          : `no deployment of ${flake} yet`,
+      ids.length
+        ? `deployments of ${flake}, newest first: ${ids.join(", ")}`
+        : "deploy first; only a deployed configuration is committed",
     );
+  }
   if (record.status !== "succeeded" || record.request.dryRun)
     throw new UserError(
       `deployment ${record.id} ${record.request.dryRun ? "was a dry run" : `did not succeed (${record.status})`}`,

@@ -85,7 +85,7 @@ function parseDate(field: string, value: string): Date {
 export async function checkIssuesForUpdate(
   engine: Engine,
   input: IssueCheckInput,
-  settings: GithubSettings = githubSettings(),
+  settings: GithubSettings = githubSettings(engine.env),
 ): Promise<IssueCheckResult> {
   if (input.packages.length === 0) {
     throw new UserError("packages: the list is empty", "name the packages the update changes, e.g. systemd");

@@ -6,7 +6,7 @@ import { buildLocally, derivationOf } from "../deploy/build.js";
 import { describePackageChange, type PackageChange, parseDiffClosures } from "../deploy/changes.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
-import { discoverFleet, selectHosts } from "../fleet/hosts.js";
+import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
 import { mapLimit, runCommand } from "../process.js";
 import { servedFlake } from "../trust.js";
 import { lockedInputs } from "./lock.js";
@@ -104,9 +104,9 @@ export async function preview(
 ): Promise<Preview> {
   const flake = servedFlake(engine, options.flake);
   const fleet = await discoverFleet(engine, { flake, signal: hooks.signal });
-  const hosts = selectHosts(fleet, options.hosts ?? ["all"]).filter((h) => h.inFlake);
+  const hosts = selectFlakeHosts(fleet, options.hosts ?? ["all"]);
   if (hosts.length === 0)
-    throw new UserError("no host of the selection is in the flake", "name hosts of nixosConfigurations");
+    throw new UserError("the flake has no nixosConfigurations", "add the hosts' configurations to the flake");
   const evalOnly = options.evalOnly ?? false;
   const scratch = mkdtempSync(join(tmpdir(), "nix-deploy-preview-"));
   try {
@@ -114,6 +114,9 @@ export async function preview(
     await copyFlake(flake, copy);
     const lockFile = join(copy, "flake.lock");
     const lockBefore = existsSync(lockFile) ? readFileSync(lockFile, "utf8") : undefined;
+    // Nix only warns about a name that is no input (`--update-input nosuch`), and the preview
+    // would then report every input up to date: a wrong name is an error, before any build.
+    if (options.inputs) await assertFlakeInputs(engine, copy, options.inputs, hooks.signal);
     const realise = (host: string) =>
       evalOnly
         ? derivationOf(engine, copy, host, hooks.signal)
@@ -187,6 +190,22 @@ export async function preview(
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** Every name must be an input of the flake; the error lists the inputs it has. */
+async function assertFlakeInputs(
+  engine: Engine,
+  flakeDir: string,
+  names: readonly string[],
+  signal?: AbortSignal,
+): Promise<void> {
+  const known = await engine.nix.flakeInputNames(flakeDir, { signal });
+  const unknown = names.filter((name) => !known.includes(name));
+  if (unknown.length === 0) return;
+  throw new UserError(
+    `${unknown.map((n) => `"${n}"`).join(", ")} ${unknown.length === 1 ? "is not an input" : "are not inputs"} of the flake`,
+    known.length ? `its inputs: ${known.join(", ")}` : "the flake has no inputs to update",
+  );
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: string };

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { validateSyntax } from "../analysis/scan.js";
 import { derivationOf } from "../deploy/build.js";
 import type { Engine } from "../engine.js";
-import { discoverFleet, selectHosts } from "../fleet/hosts.js";
+import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
 import { mapLimit } from "../process.js";
 import { servedFlake } from "../trust.js";
 import { lockedNixpkgs } from "./lock.js";
@@ -198,7 +198,7 @@ async function validateHosts(
   signal?: AbortSignal,
 ): Promise<Array<{ host: string; error: string }>> {
   const fleet = await discoverFleet(engine, { flake, signal });
-  const hosts = selectHosts(fleet, selectors ?? ["all"]).filter((h) => h.inFlake);
+  const hosts = selectFlakeHosts(fleet, selectors ?? ["all"]);
   // Syntax first, in one pass over every file: it names file:line:column where evaluation would not.
   const syntax = await validateSyntax(engine, { flake, limit: 3 });
   const syntaxErrors = syntax.errors.map((e) => ({

@@ -229,6 +229,15 @@ export async function restoreLock(
   hooks: UpdateHooks = {},
 ): Promise<RestoreLockResult> {
   const flake = servedFlake(engine, options.flake);
+  // The deploy settings only mean something for the deployment `redeploy` starts.
+  const deploySettingsGiven = Object.keys(deploySettings).filter(
+    (field) => options[field as keyof DeploySettings] !== undefined,
+  );
+  if (!options.redeploy && deploySettingsGiven.length)
+    throw new UserError(
+      `${deploySettingsGiven.join(", ")} ${deploySettingsGiven.length === 1 ? "sets" : "set"} how the restored lock is deployed, and nothing is deployed without redeploy: true`,
+      "add redeploy: true to deploy the restored lock, or leave them out to only restore flake.lock",
+    );
   const chosen = findLockBackup(engine.env, flake, options.backup);
   const text = readLockBackup(engine.env, chosen);
   const lockFile = join(flake, "flake.lock");

@@ -1,0 +1,203 @@
+/**
+ * Which test proves each input field of each tool: that the field reaches the engine and changes
+ * what the user sees. Keys are field paths (`commit.pullRequest.base` for nested objects); a value
+ * is "FILE > TEST TITLE" (or several), or "exempt: WHY". test/unit/tool-fields-guard.test.ts fails
+ * when a tool has a field this list does not name, when the list names a field that is gone, or
+ * when a named test no longer exists: a new field needs a test before the build passes.
+ */
+
+const FAST = "test/unit/tool-fields.test.ts";
+const FLEET = "test/e2e/tool-fields-fleet.test.ts";
+const DEPLOY = "test/e2e/deploy.test.ts";
+const ANALYSIS = "test/e2e/analysis-stdio.test.ts";
+const BUILD = "test/e2e/build-preflight.test.ts";
+
+const fast = (title: string) => `${FAST} > ${title}`;
+const fleet = (title: string) => `${FLEET} > ${title}`;
+
+/**
+ * `flake` is every tool's; it is about to be restricted to the server's own flake, and its tests
+ * come with that change.
+ */
+const FLAKE = "exempt: being restricted to the server's own flake, a change with its own tests";
+/** commit_changes' `remote` (also inside update's and smart_update's `commit`) is being reworked the same way. */
+const REMOTE = "exempt: being reworked with commit_changes' remote, a change with its own tests";
+
+const UPDATE_DEPLOY = fast(
+  "update.hosts, inputs, mode, goal, confirmTimeoutSec: the update and its deployment are the ones asked for",
+);
+const RESTORE = fast(
+  "restore_lock.backup, redeploy, hosts, mode, goal, confirmTimeoutSec: the chosen backup, deployed as asked",
+);
+const SMART_DEPLOY = fast(
+  "smart_update.hosts, inputs, since, mode, goal, confirmTimeoutSec: the issue check and the deployment are the ones asked for",
+);
+const COMMITS = fleet(
+  "update.commit, smart_update.commit, commit_changes: the commit, branch, push and pull request asked for",
+);
+const commitFields = {
+  commit: COMMITS,
+  "commit.issue": COMMITS,
+  "commit.type": COMMITS,
+  "commit.scope": COMMITS,
+  "commit.subject": COMMITS,
+  "commit.branch": COMMITS,
+  "commit.push": COMMITS,
+  "commit.remote": REMOTE,
+  "commit.pullRequest": COMMITS,
+  "commit.pullRequest.base": COMMITS,
+  "commit.pullRequest.repository": COMMITS,
+};
+const SYNTAX_SCOPE = fast(
+  "validate_syntax.changed, since: only the files changed in the working tree, or since a ref",
+);
+const SCAN = fast(
+  "scan_antipatterns.changed, since, limit, rules: the files, the number and the rules asked for",
+);
+const AUDIT_SOURCE = fast(
+  "security_audit.changed, since, limit, evaluate: the source layer of the files asked for",
+);
+const AUDIT_HOSTS = `${ANALYSIS} > audits the source and the evaluated hosts, flagging only what changed since the base`;
+
+export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
+  plan: {
+    request: fast("plan.request: the request decides hosts, mode and action"),
+    flake: FLAKE,
+  },
+  fleet_list: {
+    probe: fast("fleet_list.probe: false lists without contacting the hosts"),
+    flake: FLAKE,
+  },
+  host_status: {
+    host: fast("host_status.host: the named host, one host only"),
+    flake: FLAKE,
+  },
+  preflight: {
+    hosts: fast("preflight.hosts: only the selected hosts are checked"),
+    minFreeGiB: fast("preflight.minFreeGiB: the free space asked for decides the disk check"),
+    flake: FLAKE,
+  },
+  validate_syntax: {
+    changed: SYNTAX_SCOPE,
+    since: SYNTAX_SCOPE,
+    limit: fast("validate_syntax.limit: lists that many errors, and counts them all"),
+    flake: FLAKE,
+  },
+  scan_antipatterns: {
+    changed: SCAN,
+    since: SCAN,
+    rules: SCAN,
+    fix: `${ANALYSIS} > scans for anti-patterns, honours suppressions, and applies fixes only when asked, with a backup`,
+    limit: SCAN,
+    flake: FLAKE,
+  },
+  security_audit: {
+    changed: AUDIT_SOURCE,
+    since: AUDIT_SOURCE,
+    hosts: [AUDIT_HOSTS, AUDIT_SOURCE],
+    base: [AUDIT_HOSTS, AUDIT_SOURCE],
+    evaluate: [AUDIT_HOSTS, AUDIT_SOURCE],
+    limit: AUDIT_SOURCE,
+    flake: FLAKE,
+  },
+  test_build: {
+    hosts: fast("test_build.hosts: only the selected hosts are built"),
+    buildHost: [
+      fast("test_build.buildHost: the build goes to that host, which must be one host"),
+      `${BUILD} > builds on a build host and copies the result back`,
+    ],
+    flake: FLAKE,
+  },
+  deploy: {
+    hosts: fast("deploy.hosts: only the selected hosts are deployed"),
+    mode: fast("deploy.mode: the mode decides the checks before any host"),
+    goal: [
+      fast("deploy.goal: the goal is the deployment's, and dry-activate is a dry run"),
+      fleet(
+        "deploy.goal: test activates without a new generation, boot makes the generation without activating",
+      ),
+    ],
+    dryRun: [
+      fast("deploy.dryRun: the deployment is a dry run"),
+      `${DEPLOY} > reports the units a change restarts`,
+    ],
+    confirmTimeoutSec: [
+      fast("deploy.confirmTimeoutSec: the confirmation window is the deployment's"),
+      `${DEPLOY} > reverts by itself when the connection is lost after activation, and says so`,
+    ],
+    resume: fast("deploy.resume: runs the named deployment again with its own settings, and nothing else"),
+    planId: fast("deploy.planId: the plan's hosts and mode run, and arguments that differ are refused"),
+    substituteOnDestination: [
+      fast("deploy.substituteOnDestination: the deployment's record keeps it"),
+      fleet("deploy.substituteOnDestination reaches nix copy, and a resumed deployment keeps it"),
+    ],
+    flake: FLAKE,
+  },
+  rollback: {
+    hosts: fast("rollback.hosts: only the selected hosts are rolled back"),
+    generation: `${DEPLOY} > rolls a host back to its previous generation, and to a chosen one`,
+    confirmTimeoutSec: fleet(
+      "rollback.confirmTimeoutSec: a rollback nobody can confirm reverts after that many seconds",
+    ),
+    flake: FLAKE,
+  },
+  check_nixpkgs_issues: {
+    packages: fast("check_nixpkgs_issues.packages: the issues are those of the named packages"),
+    since: fast("check_nixpkgs_issues.since: issues updated before it are not searched"),
+    newLockDate: fast("check_nixpkgs_issues.newLockDate: issues closed before it count as fixed"),
+    refresh: fast("check_nixpkgs_issues.refresh: asks GitHub again instead of the cache"),
+    flake: FLAKE,
+  },
+  preview_updates: {
+    hosts: fast("preview_updates.hosts: only the selected hosts are previewed"),
+    inputs: fast(
+      "preview_updates.inputs: only the named inputs move, and a name that is no input is an error",
+    ),
+    evalOnly: fast("preview_updates.evalOnly: compares derivations without building"),
+    flake: FLAKE,
+  },
+  update: {
+    hosts: UPDATE_DEPLOY,
+    mode: UPDATE_DEPLOY,
+    goal: UPDATE_DEPLOY,
+    confirmTimeoutSec: UPDATE_DEPLOY,
+    inputs: UPDATE_DEPLOY,
+    ...commitFields,
+    flake: FLAKE,
+  },
+  restore_lock: {
+    backup: RESTORE,
+    redeploy: RESTORE,
+    hosts: RESTORE,
+    mode: RESTORE,
+    goal: RESTORE,
+    confirmTimeoutSec: RESTORE,
+    flake: FLAKE,
+  },
+  smart_update: {
+    hosts: SMART_DEPLOY,
+    mode: SMART_DEPLOY,
+    goal: SMART_DEPLOY,
+    confirmTimeoutSec: SMART_DEPLOY,
+    inputs: SMART_DEPLOY,
+    since: SMART_DEPLOY,
+    refresh: fast("smart_update.refresh: asks GitHub again instead of the cache"),
+    ...commitFields,
+    confirm: "exempt: being reworked with smart_update's confirmation, a change with its own tests",
+    flake: FLAKE,
+  },
+  commit_changes: {
+    issue: COMMITS,
+    type: COMMITS,
+    scope: COMMITS,
+    subject: COMMITS,
+    branch: COMMITS,
+    push: COMMITS,
+    remote: REMOTE,
+    pullRequest: COMMITS,
+    "pullRequest.base": COMMITS,
+    "pullRequest.repository": COMMITS,
+    deployment: COMMITS,
+    flake: FLAKE,
+  },
+};
