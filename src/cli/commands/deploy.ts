@@ -14,7 +14,7 @@ import { failureLines, generations, hostLine, seconds, width } from "../format.j
 export default command({
   name: "deploy",
   synopsis:
-    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--resume ID|latest]",
+    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--resume ID|latest]",
   summary:
     "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
   options: {
@@ -33,6 +33,11 @@ export default command({
       field: "dryRun",
     },
     ...CONFIRM_TIMEOUT_OPTION,
+    "substitute-on-destination": {
+      type: "boolean",
+      description: "let hosts fetch paths from their binary caches instead of receiving them from here",
+      field: "substituteOnDestination",
+    },
     resume: {
       type: "string",
       value: "ID",
@@ -49,6 +54,7 @@ export default command({
     goal: values.goal,
     dryRun: flag(values["dry-run"]),
     confirmTimeoutSec: numberOption(values["confirm-timeout"]),
+    substituteOnDestination: flag(values["substitute-on-destination"]),
     resume: values.resume,
   }),
   confirm: (input) =>
