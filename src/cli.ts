@@ -7,6 +7,7 @@
 import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { z } from "zod";
+import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./engine/deploy/activation.js";
 import { createEngine } from "./engine/engine.js";
 import { describeError, UserError } from "./engine/errors.js";
 import { formatSchemaIssues } from "./engine/fleet/inventory.js";
@@ -272,7 +273,7 @@ const COMMANDS = [
       "confirm-timeout": {
         type: "string",
         value: "S",
-        description: "magic rollback timeout in seconds (default 30)",
+        description: `magic rollback timeout in seconds (default ${DEFAULT_CONFIRM_TIMEOUT_SEC})`,
       },
       resume: {
         type: "string",
@@ -339,7 +340,7 @@ const COMMANDS = [
       "confirm-timeout": {
         type: "string",
         value: "S",
-        description: "magic rollback timeout in seconds (default 30)",
+        description: `magic rollback timeout in seconds (default ${DEFAULT_CONFIRM_TIMEOUT_SEC})`,
       },
     },
     tool: rollbackTool,

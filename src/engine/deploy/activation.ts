@@ -55,6 +55,20 @@ export interface ActivationOutcome {
 /** The health verdict the deployer reaches after activation; a failure triggers the rollback. */
 export type HealthVerdict = { ok: true } | { ok: false; reason: string };
 
+/** Bound on switch-to-configuration itself, so that a hung activation cannot hold the host forever. */
+export const ACTIVATION_TIMEOUT_SEC = 600;
+
+/** The confirmation window when none is asked for: time for the health check and a new login. */
+export const DEFAULT_CONFIRM_TIMEOUT_SEC = 30;
+
+/**
+ * How long a deployer waits for an earlier activation still undecided on the host (a killed
+ * deployer's, or another machine's): its activation, its window, and a minute for its revert.
+ */
+export function earlierActivationBoundSec(confirmTimeoutSec: number): number {
+  return ACTIVATION_TIMEOUT_SEC + confirmTimeoutSec + 60;
+}
+
 const WATCHDOG_SCRIPT = `
 profile=$1 new=$2 goal=$3 nonce=$4 timeout=$5 previous=$6 previous_generation=$7 activation_timeout=$8
 dir=/run/nix-deploy/$nonce

@@ -8,7 +8,7 @@ import { loadPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
 import { sshOptionArgs } from "../remote/ssh.js";
 import { withRetry } from "../retry.js";
-import { newNonce } from "./activation.js";
+import { DEFAULT_CONFIRM_TIMEOUT_SEC, earlierActivationBoundSec, newNonce } from "./activation.js";
 import { buildLocally } from "./build.js";
 import {
   describePackageChange,
@@ -48,7 +48,7 @@ export const confirmTimeoutSchema = z
   .min(1)
   .max(3600)
   .optional()
-  .describe("magic rollback timeout in seconds (default 30)");
+  .describe(`magic rollback timeout in seconds (default ${DEFAULT_CONFIRM_TIMEOUT_SEC})`);
 
 export const deployOptionsSchema = z.object({
   hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all"'),
@@ -162,7 +162,7 @@ export async function deploy(
         mode: options.mode ?? "standard",
         goal: options.goal ?? "switch",
         dryRun: options.dryRun ?? options.goal === "dry-activate",
-        confirmTimeoutSec: options.confirmTimeoutSec ?? 30,
+        confirmTimeoutSec: options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC,
       },
       hosts: {},
     };
@@ -359,7 +359,7 @@ async function deployHost(
       // Both over the one multiplexed connection at once; the status is read again only if an
       // earlier activation had to finish first.
       const [waited, firstStatus] = await Promise.all([
-        waitForPendingActivations(engine, host, (request.confirmTimeoutSec + 660) * 1000),
+        waitForPendingActivations(engine, host, earlierActivationBoundSec(request.confirmTimeoutSec) * 1000),
         hostStatus(engine, host, context.signal),
       ]);
       if (waited) notes.push(`waited for an earlier activation on the host to finish (${waited})`);

@@ -4,7 +4,7 @@ import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
 import { mapLimit } from "../process.js";
-import { newNonce } from "./activation.js";
+import { DEFAULT_CONFIRM_TIMEOUT_SEC, newNonce } from "./activation.js";
 import { acquireHostLock } from "./lock.js";
 import { confirmTimeoutSchema, type HostDetails } from "./pipeline.js";
 import { newDeploymentId } from "./record.js";
@@ -95,7 +95,7 @@ export async function rollback(
           previousSystem: status.currentSystem,
           previousGeneration: current.number,
           targetGeneration: target.number,
-          confirmTimeoutSec: options.confirmTimeoutSec ?? 30,
+          confirmTimeoutSec: options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC,
           nonce: newNonce(id, host.name),
         },
         details,

@@ -1,7 +1,7 @@
 import type { Engine } from "../engine.js";
 import type { Host } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
-import { type ActivationRequest, activateWithMagicRollback } from "./activation.js";
+import { ACTIVATION_TIMEOUT_SEC, type ActivationRequest, activateWithMagicRollback } from "./activation.js";
 import { checkHealth, judgeHealth, unitLogs } from "./health.js";
 import type { HostDetails, HostResult } from "./pipeline.js";
 
@@ -38,7 +38,7 @@ export async function switchAndVerify(
       previousGeneration: request.previousGeneration,
       targetGeneration: request.targetGeneration,
       confirmTimeoutSec: request.confirmTimeoutSec,
-      activationTimeoutSec: 600,
+      activationTimeoutSec: ACTIVATION_TIMEOUT_SEC,
     },
     request.nonce,
     async () => {
