@@ -106,6 +106,10 @@ const GLOBAL_OPTIONS: Options = {
 };
 
 const ALL_OPTION: Options = { all: { type: "boolean", description: "every host of the fleet" } };
+const INSTALL_BOOTLOADER_OPTION: OptionSpec = {
+  type: "boolean",
+  description: "install or reinstall the boot loader while activating (switch and boot goals)",
+};
 
 /** HOSTS..., @tag or --all, as the engine's selectors; `required` refuses an empty selection. */
 function selectors(values: Values, positionals: string[], required: boolean): string[] | undefined {
@@ -262,7 +266,7 @@ const COMMANDS = [
   command({
     name: "deploy",
     synopsis:
-      "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--resume ID|latest]",
+      "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--install-bootloader] [--resume ID|latest]",
     summary:
       "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
     options: {
@@ -275,6 +279,7 @@ const COMMANDS = [
         value: "S",
         description: `magic rollback timeout in seconds (default ${DEFAULT_CONFIRM_TIMEOUT_SEC})`,
       },
+      "install-bootloader": INSTALL_BOOTLOADER_OPTION,
       resume: {
         type: "string",
         value: "ID",
@@ -289,6 +294,7 @@ const COMMANDS = [
       goal: values.goal,
       dryRun: values["dry-run"] || undefined,
       confirmTimeoutSec: numberOption(values["confirm-timeout"]),
+      installBootloader: values["install-bootloader"] || undefined,
       resume: values.resume,
     }),
     confirm: (input) =>
@@ -328,7 +334,7 @@ const COMMANDS = [
   }),
   command({
     name: "rollback",
-    synopsis: "rollback HOSTS...|@tag|--all [--generation N] [--confirm-timeout S]",
+    synopsis: "rollback HOSTS...|@tag|--all [--generation N] [--confirm-timeout S] [--install-bootloader]",
     summary: "return hosts to the previous (or a given) generation, under magic rollback",
     options: {
       ...ALL_OPTION,
@@ -342,12 +348,14 @@ const COMMANDS = [
         value: "S",
         description: `magic rollback timeout in seconds (default ${DEFAULT_CONFIRM_TIMEOUT_SEC})`,
       },
+      "install-bootloader": INSTALL_BOOTLOADER_OPTION,
     },
     tool: rollbackTool,
     input: (values, positionals) => ({
       hosts: selectors(values, positionals, true),
       generation: numberOption(values.generation),
       confirmTimeoutSec: numberOption(values["confirm-timeout"]),
+      installBootloader: values["install-bootloader"] || undefined,
     }),
     confirm: (input) =>
       `Roll back ${input.hosts.join(", ")} to ${input.generation === undefined ? "the previous generation" : `generation ${input.generation}`}?`,
