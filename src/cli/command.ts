@@ -4,6 +4,7 @@
  * asked before hosts change, the exit status a result means, and lines for a person.
  */
 import type { z } from "zod";
+import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "../engine/deploy/activation.js";
 import { UserError } from "../engine/errors.js";
 import type { ToolDefinition } from "../tools/define.js";
 
@@ -110,9 +111,15 @@ export const CONFIRM_TIMEOUT_OPTION: Options = {
   "confirm-timeout": {
     type: "string",
     value: "S",
-    description: "magic rollback timeout in seconds (default 30)",
+    description: `magic rollback timeout in seconds (default ${DEFAULT_CONFIRM_TIMEOUT_SEC})`,
     field: "confirmTimeoutSec",
   },
+};
+
+export const INSTALL_BOOTLOADER_OPTION: OptionSpec = {
+  type: "boolean",
+  description: "install or reinstall the boot loader while activating (switch and boot goals)",
+  field: "installBootloader",
 };
 
 /** HOSTS..., @tag or --all, as the engine's selectors; `required` refuses an empty selection. */

@@ -82,6 +82,14 @@ export interface SimFleet {
   env: Record<string, string>;
   /** ssh options that reach a host as root with the deployer's key (before `root@127.0.0.1`). */
   sshOptions(name: string): string[];
+  /** The host's /run as seen from outside the host: its supervisor and fixture files, readable with sshd down. */
+  runDir(name: string): string;
+  /**
+   * Every switch of the host's /run/current-system, by the host's own clock (seconds since boot), as
+   * the fixture's switch-to-configuration records them: how long the host ran a system is measured
+   * on the host, not from the deployer.
+   */
+  switches(name: string): Array<{ atSec: number; system: string }>;
   /** Runs a shell script on a host as root, over ssh with the deployer's key. */
   onHost(name: string, script: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Kills the host's sshd and its sessions (connections drop); the machine and its processes run on. */
@@ -122,7 +130,13 @@ export function testEnv(dir: string): Record<string, string> {
   };
 }
 
-export async function startFleet(options: { hosts?: readonly string[] } = {}): Promise<SimFleet> {
+/**
+ * Starts the fleet. `systemd: true` makes its hosts systemd machines as far as a deployer can tell:
+ * /run/systemd/system exists, and the stand-in systemd-run in /usr/local/bin starts transient units.
+ */
+export async function startFleet(
+  options: { hosts?: readonly string[]; systemd?: boolean } = {},
+): Promise<SimFleet> {
   const names = options.hosts ?? FLEET_HOSTS;
   const dir = mkdtempSync(join(tmpdir(), "nix-deploy-fleet-"));
   const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
@@ -153,6 +167,17 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
         "-o",
         `UserKnownHostsFile=${fleet.knownHosts}`,
       ];
+    },
+    runDir: (name) => join(mustGet(hosts, name).dir, "run"),
+    switches: (name) => {
+      const log = join(mustGet(hosts, name).dir, "run", "nix-deploy-sim", "current-system.log");
+      return readFileSync(log, "utf8")
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => {
+          const [at = "", system = ""] = line.split(" ");
+          return { atSec: Number(at), system };
+        });
     },
     onHost: async (name, script) => {
       const result = await execa("ssh", [...fleet.sshOptions(name), "root@127.0.0.1", script], {
@@ -225,6 +250,7 @@ export async function startFleet(options: { hosts?: readonly string[] } = {}): P
         const hostDir = join(dir, "hosts", name);
         for (const sub of ["root", "run", "bin", "etc", "home"])
           mkdirSync(join(hostDir, sub), { recursive: true });
+        if (options.systemd) mkdirSync(join(hostDir, "run", "systemd", "system"), { recursive: true });
         cpSync(join(FIXTURE, "host-bin"), join(hostDir, "bin"), { recursive: true });
         // The host's own nix.conf, as NixOS generates one: ssh sessions do not carry the deployer's
         // NIX_CONFIG, and the fixture's builders are /bin/sh, which a build sandbox does not have.
@@ -293,7 +319,7 @@ function tagsOf(name: string): string[] {
 
 /**
  * Boots a host: a mount and pid namespace whose init (`sleep infinity`) holds the host's own /nix,
- * /run and /usr/local/bin, with its first generation activated. sshd runs beside it (startSshd), so
+ * /run, /usr/local/bin and /proc, with its first generation activated. sshd runs beside it (startSshd), so
  * that sshd can die while the machine, and anything it runs such as an activation watchdog, lives on.
  */
 async function bootHost(host: SimHost): Promise<void> {
@@ -323,6 +349,8 @@ async function bootHost(host: SimHost): Promise<void> {
       "--pid",
       "--fork",
       "--kill-child",
+      // The host's own /proc, as on a machine: a pid read inside the host names a process there.
+      "--mount-proc",
       "--propagation",
       "private",
       "sh",
@@ -373,6 +401,9 @@ async function startSshd(host: SimHost): Promise<void> {
         "PidFile none",
         "MaxStartups 100",
         "MaxSessions 50",
+        // As on NixOS, where a root session has it: what an activation must be handed explicitly
+        // where it does not inherit the session.
+        "SetEnv LOCALE_ARCHIVE=/run/current-system/sw/lib/locale/locale-archive",
         "",
       ].join("\n"),
     );

@@ -11,17 +11,17 @@ const FLEET = "test/e2e/tool-fields-fleet.test.ts";
 const DEPLOY = "test/e2e/deploy.test.ts";
 const ANALYSIS = "test/e2e/analysis-stdio.test.ts";
 const BUILD = "test/e2e/build-preflight.test.ts";
+const FAULTS = "test/e2e/deploy-faults.test.ts";
 
 const fast = (title: string) => `${FAST} > ${title}`;
 const fleet = (title: string) => `${FLEET} > ${title}`;
 
-/**
- * `flake` is every tool's; it is about to be restricted to the server's own flake, and its tests
- * come with that change.
- */
-const FLAKE = "exempt: being restricted to the server's own flake, a change with its own tests";
-/** commit_changes' `remote` (also inside update's and smart_update's `commit`) is being reworked the same way. */
-const REMOTE = "exempt: being reworked with commit_changes' remote, a change with its own tests";
+/** `flake` is every tool's: only the served flake is accepted, tested for every tool at once. */
+const FLAKE =
+  "test/e2e/security-stdio.test.ts > refuses a tool call that names another flake, and runs nothing from its inventory";
+/** commit_changes' `remote` (also inside update's and smart_update's `commit`): configured remotes only. */
+const REMOTE =
+  "test/unit/commit.test.ts > pushes only to a configured remote, never to a path whose hooks would run";
 
 const UPDATE_DEPLOY = fast(
   "update.hosts, inputs, mode, goal, confirmTimeoutSec: the update and its deployment are the ones asked for",
@@ -123,10 +123,14 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
     ],
     confirmTimeoutSec: [
       fast("deploy.confirmTimeoutSec: the confirmation window is the deployment's"),
-      `${DEPLOY} > reverts by itself when the connection is lost after activation, and says so`,
+      `${FAULTS} > holds the new system for the whole window when nobody can confirm, then reverts by itself`,
     ],
     resume: fast("deploy.resume: runs the named deployment again with its own settings, and nothing else"),
     planId: fast("deploy.planId: the plan's hosts and mode run, and arguments that differ are refused"),
+    installBootloader: [
+      `${FAULTS} > refuses installBootloader where no boot loader would be installed, instead of ignoring it`,
+      `${FAULTS} > resumes a deployment whose deployer was killed, without repeating finished hosts, as it was asked`,
+    ],
     substituteOnDestination: [
       fast("deploy.substituteOnDestination: the deployment's record keeps it"),
       fleet("deploy.substituteOnDestination reaches nix copy, and a resumed deployment keeps it"),
@@ -134,6 +138,7 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
     flake: FLAKE,
   },
   rollback: {
+    installBootloader: `${FAULTS} > rollback.installBootloader: a rollback asked to install the boot loader activates with it`,
     hosts: fast("rollback.hosts: only the selected hosts are rolled back"),
     generation: `${DEPLOY} > rolls a host back to its previous generation, and to a chosen one`,
     confirmTimeoutSec: fleet(

@@ -5,6 +5,7 @@ import {
   command,
   EXIT,
   flag,
+  INSTALL_BOOTLOADER_OPTION,
   MODE_OPTION,
   numberOption,
   selectors,
@@ -14,7 +15,7 @@ import { failureLines, generations, hostLine, seconds, width } from "../format.j
 export default command({
   name: "deploy",
   synopsis:
-    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--resume ID|latest]",
+    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--resume ID|latest]",
   summary:
     "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
   options: {
@@ -38,6 +39,7 @@ export default command({
       description: "let hosts fetch paths from their binary caches instead of receiving them from here",
       field: "substituteOnDestination",
     },
+    "install-bootloader": INSTALL_BOOTLOADER_OPTION,
     resume: {
       type: "string",
       value: "ID",
@@ -55,6 +57,7 @@ export default command({
     dryRun: flag(values["dry-run"]),
     confirmTimeoutSec: numberOption(values["confirm-timeout"]),
     substituteOnDestination: flag(values["substitute-on-destination"]),
+    installBootloader: flag(values["install-bootloader"]),
     resume: values.resume,
   }),
   confirm: (input) =>

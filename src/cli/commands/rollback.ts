@@ -1,10 +1,19 @@
 import rollbackTool from "../../tools/rollback.js";
-import { ALL_OPTION, CONFIRM_TIMEOUT_OPTION, command, EXIT, numberOption, selectors } from "../command.js";
+import {
+  ALL_OPTION,
+  CONFIRM_TIMEOUT_OPTION,
+  command,
+  EXIT,
+  flag,
+  INSTALL_BOOTLOADER_OPTION,
+  numberOption,
+  selectors,
+} from "../command.js";
 import { failureLines, generations, hostLine, width } from "../format.js";
 
 export default command({
   name: "rollback",
-  synopsis: "rollback HOSTS...|@tag|--all [--generation N] [--confirm-timeout S]",
+  synopsis: "rollback HOSTS...|@tag|--all [--generation N] [--confirm-timeout S] [--install-bootloader]",
   summary: "return hosts to the previous (or a given) generation, under magic rollback",
   options: {
     ...ALL_OPTION,
@@ -15,6 +24,7 @@ export default command({
       field: "generation",
     },
     ...CONFIRM_TIMEOUT_OPTION,
+    "install-bootloader": INSTALL_BOOTLOADER_OPTION,
   },
   positionals: "hosts",
   tool: rollbackTool,
@@ -22,6 +32,7 @@ export default command({
     hosts: selectors(values, positionals, true),
     generation: numberOption(values.generation),
     confirmTimeoutSec: numberOption(values["confirm-timeout"]),
+    installBootloader: flag(values["install-bootloader"]),
   }),
   confirm: (input) =>
     `Roll back ${input.hosts.join(", ")} to ${input.generation === undefined ? "the previous generation" : `generation ${input.generation}`}?`,

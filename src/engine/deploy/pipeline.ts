@@ -8,7 +8,12 @@ import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
 import { withRetry } from "../retry.js";
 import { servedFlake } from "../trust.js";
-import { newNonce } from "./activation.js";
+import {
+  DEFAULT_CONFIRM_TIMEOUT_SEC,
+  earlierActivationBoundSec,
+  newNonce,
+  settleEarlierActivations,
+} from "./activation.js";
 import { buildLocally } from "./build.js";
 import {
   describePackageChange,
@@ -48,7 +53,13 @@ export const confirmTimeoutSchema = z
   .min(1)
   .max(3600)
   .optional()
-  .describe("magic rollback timeout in seconds (default 30)");
+  .describe(`magic rollback timeout in seconds (default ${DEFAULT_CONFIRM_TIMEOUT_SEC})`);
+
+/** `nixos-rebuild --install-bootloader`: the activation runs with NIXOS_INSTALL_BOOTLOADER=1. */
+export const installBootloaderSchema = z
+  .boolean()
+  .optional()
+  .describe("install or reinstall the boot loader while activating (switch and boot goals)");
 
 export const deployOptionsSchema = z.object({
   hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all"'),
@@ -56,6 +67,7 @@ export const deployOptionsSchema = z.object({
   goal: deployGoalSchema.optional().describe("switch (default), boot, test, dry-activate"),
   dryRun: z.boolean().optional().describe("build, detect changes and copy, but do not activate"),
   confirmTimeoutSec: confirmTimeoutSchema,
+  installBootloader: installBootloaderSchema,
   resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
   planId: z.string().optional().describe("run the plan the plan tool returned: its hosts, mode and dry run"),
   substituteOnDestination: z
@@ -182,13 +194,19 @@ export async function deploy(
         mode: options.mode ?? "standard",
         goal: options.goal ?? "switch",
         dryRun: options.dryRun ?? options.goal === "dry-activate",
-        confirmTimeoutSec: options.confirmTimeoutSec ?? 30,
+        confirmTimeoutSec: options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC,
         substituteOnDestination: options.substituteOnDestination ?? false,
+        installBootloader: options.installBootloader || undefined,
       },
       hosts: {},
     };
   }
   const request = record.request;
+  if (request.installBootloader && (request.goal === "test" || request.goal === "dry-activate"))
+    throw new UserError(
+      `installBootloader does nothing with the ${request.goal} goal: only switch and boot install a boot loader`,
+      "use goal switch or boot, or leave installBootloader out",
+    );
   const fleet = await discoverFleet(engine, {
     flake: request.flake,
     signal: hooks.signal,
@@ -402,12 +420,17 @@ async function deployHost(
       // machine's) decides the host's system soon: wait for it rather than race it.
       // Both over the one multiplexed connection at once; the status is read again only if an
       // earlier activation had to finish first.
-      const [waited, firstStatus] = await Promise.all([
-        waitForPendingActivations(engine, host, (request.confirmTimeoutSec + 660) * 1000),
+      const [earlier, firstStatus] = await Promise.all([
+        settleEarlierActivations(
+          engine,
+          host,
+          earlierActivationBoundSec(request.confirmTimeoutSec),
+          context.signal,
+        ),
         hostStatus(engine, host, context.signal),
       ]);
-      if (waited) notes.push(`waited for an earlier activation on the host to finish (${waited})`);
-      const status = waited ? await hostStatus(engine, host, context.signal) : firstStatus;
+      notes.push(...earlier.notes);
+      const status = earlier.waited ? await hostStatus(engine, host, context.signal) : firstStatus;
       if (!status.reachable)
         throw new UserError(
           `${host.name} does not answer over ssh: ${status.reason}`,
@@ -461,12 +484,14 @@ async function deployHost(
           previousSystem: before.currentSystem as string,
           previousGeneration: hostRecord.generationBefore,
           confirmTimeoutSec: request.confirmTimeoutSec,
+          installBootloader: request.installBootloader,
           nonce: newNonce(record.id, host.name),
         },
         details,
         { signal: context.signal, onStep: context.step },
       ),
     );
+    hostRecord.supervisor = switched.supervisor;
     hostRecord.generationAfter = switched.generationAfter;
     return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
   }
@@ -514,31 +539,6 @@ export async function copyClosure(
       `copying the system to ${host.name} failed:\n${nixErrorExcerpt(result.stderr)}`,
       `check ssh access to ${host.ssh.destination} and free space in its /nix`,
     );
-  }
-}
-
-const PENDING_SCRIPT = `for dir in /run/nix-deploy/*/; do [ -d "$dir" ] && [ ! -f "$dir/result" ] && basename "$dir"; done; exit 0`;
-
-/** Waits (bounded) until no supervisor on the host is undecided; returns what it waited for. */
-async function waitForPendingActivations(
-  engine: Engine,
-  host: Host,
-  boundMs: number,
-): Promise<string | undefined> {
-  const deadline = Date.now() + boundMs;
-  let waitedFor: string | undefined;
-  while (true) {
-    const result = await engine.remote.run(host.ssh, ["sh", "-c", PENDING_SCRIPT], { timeoutMs: 15_000 });
-    const pending = result.exitCode === 0 ? result.stdout.trim() : "";
-    if (!pending) return waitedFor;
-    waitedFor = pending.split("\n").join(", ");
-    if (Date.now() > deadline) {
-      throw new UserError(
-        `${host.name} has an activation that never finished (${waitedFor})`,
-        "look at /run/nix-deploy on the host; remove the directory once you know the host's state",
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 

@@ -28,6 +28,8 @@ export interface HostRecord {
   generationAfter?: number;
   /** Set when the host was finished by an earlier run of this deployment (resume). */
   finishedEarlier?: boolean;
+  /** What ran the activation on the host: a systemd-run unit, or setsid where systemd does not run. */
+  supervisor?: "systemd-run" | "setsid";
 }
 
 export interface DeploymentRequest {
@@ -43,6 +45,8 @@ export interface DeploymentRequest {
    * in records written before it existed, which means false.
    */
   substituteOnDestination?: boolean;
+  /** Activations run with NIXOS_INSTALL_BOOTLOADER=1; kept so that a resumed deployment does too. */
+  installBootloader?: boolean;
 }
 
 export interface DeploymentRecord {

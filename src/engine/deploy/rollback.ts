@@ -4,9 +4,14 @@ import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
 import { mapLimit } from "../process.js";
-import { newNonce } from "./activation.js";
+import {
+  DEFAULT_CONFIRM_TIMEOUT_SEC,
+  earlierActivationBoundSec,
+  newNonce,
+  settleEarlierActivations,
+} from "./activation.js";
 import { acquireHostLock } from "./lock.js";
-import { confirmTimeoutSchema, type HostDetails } from "./pipeline.js";
+import { confirmTimeoutSchema, type HostDetails, installBootloaderSchema } from "./pipeline.js";
 import { newDeploymentId } from "./record.js";
 import { switchAndVerify } from "./switch.js";
 
@@ -19,6 +24,7 @@ export const rollbackOptionsSchema = z.object({
     .optional()
     .describe("the generation to return to; default: the one before the current"),
   confirmTimeoutSec: confirmTimeoutSchema,
+  installBootloader: installBootloaderSchema,
 });
 export type RollbackOptions = z.infer<typeof rollbackOptionsSchema> & { flake?: string };
 
@@ -62,6 +68,15 @@ export async function rollback(
     let lock: ReturnType<typeof acquireHostLock> | undefined;
     try {
       lock = acquireHostLock(host.name, id, engine.env);
+      const confirmTimeoutSec = options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC;
+      // An undecided earlier activation would revert the host under this one: let it finish first.
+      const earlier = await settleEarlierActivations(
+        engine,
+        host,
+        earlierActivationBoundSec(confirmTimeoutSec),
+        hooks.signal,
+      );
+      for (const note of earlier.notes) step(note);
       const status = await hostStatus(engine, host, hooks.signal);
       if (!status.reachable)
         throw new UserError(
@@ -101,7 +116,8 @@ export async function rollback(
           previousSystem: status.currentSystem,
           previousGeneration: current.number,
           targetGeneration: target.number,
-          confirmTimeoutSec: options.confirmTimeoutSec ?? 30,
+          confirmTimeoutSec,
+          installBootloader: options.installBootloader,
           nonce: newNonce(id, host.name),
         },
         details,

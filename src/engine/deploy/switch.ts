@@ -1,7 +1,7 @@
 import type { Engine } from "../engine.js";
 import type { Host } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
-import { type ActivationRequest, activateWithMagicRollback } from "./activation.js";
+import { ACTIVATION_TIMEOUT_SEC, type ActivationRequest, activateWithMagicRollback } from "./activation.js";
 import { checkHealth, judgeHealth, unitLogs } from "./health.js";
 import type { HostDetails, HostResult } from "./pipeline.js";
 
@@ -11,6 +11,8 @@ export type SwitchRequest = Omit<ActivationRequest, "host" | "activationTimeoutS
 export interface SwitchResult {
   outcome: "confirmed" | "rolled-back" | "failed";
   generationAfter?: number;
+  /** What ran the activation on the host, when it started. */
+  supervisor?: "systemd-run" | "setsid";
   extra: Partial<HostResult>;
 }
 
@@ -38,7 +40,8 @@ export async function switchAndVerify(
       previousGeneration: request.previousGeneration,
       targetGeneration: request.targetGeneration,
       confirmTimeoutSec: request.confirmTimeoutSec,
-      activationTimeoutSec: 600,
+      activationTimeoutSec: ACTIVATION_TIMEOUT_SEC,
+      installBootloader: request.installBootloader,
     },
     request.nonce,
     async () => {
@@ -50,6 +53,7 @@ export async function switchAndVerify(
     hooks,
   );
   details.activationLog = outcome.activationLog;
+  const { supervisor } = outcome;
 
   // The supervisor's last report says where the host ended; ask again only when it could not.
   const after =
@@ -66,12 +70,13 @@ export async function switchAndVerify(
       return {
         outcome: "failed",
         generationAfter,
+        supervisor,
         extra: {
           error: `after activation /run/current-system is ${after.currentSystem ?? "unknown"}, not ${expected}`,
         },
       };
     }
-    return { outcome: "confirmed", generationAfter, extra: {} };
+    return { outcome: "confirmed", generationAfter, supervisor, extra: {} };
   }
   if (outcome.status === "rolled-back") {
     const failedUnits = failedUnitsOf(outcome.activationLog);
@@ -89,6 +94,7 @@ export async function switchAndVerify(
     return {
       outcome: "rolled-back",
       generationAfter,
+      supervisor,
       extra: {
         error: `${lost}rolled back: ${outcome.rollbackReason ?? "unknown reason"}${units}${back}`,
         connectionLost: outcome.connectionLost || undefined,
@@ -99,6 +105,7 @@ export async function switchAndVerify(
   return {
     outcome: "failed",
     generationAfter,
+    supervisor,
     extra: {
       error: `${outcome.rollbackReason ?? "the host did not report an outcome in time"}${outcome.connectionLost ? " (connection lost; the host reverts by itself if nobody confirms)" : ""}`,
       connectionLost: outcome.connectionLost || undefined,
