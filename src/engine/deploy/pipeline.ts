@@ -155,7 +155,7 @@ export async function deploy(
         `resume continues deployment ${options.resume} with the settings it started with; ${given.join(", ")} cannot change them`,
         "call deploy with resume alone, or start a new deployment without resume",
       );
-    record = store.resumable(options.resume);
+    record = store.resumable(options.resume, servedFlake(engine, options.flake));
     record.pid = process.pid;
     record.status = "running";
   } else {
@@ -609,6 +609,12 @@ function summarize(results: HostResult[]): string {
 }
 
 function nextStep(results: HostResult[], record: DeploymentRecord): string {
+  // A host whose activation started but whose outcome never reached us (interrupted, connection
+  // lost) may run the new system right now: its supervisor reverts it when the window closes.
+  const undecided = results.filter((r) => r.outcome === "failed" && /reverts by itself/.test(r.error ?? ""));
+  if (undecided.length) {
+    return `${undecided.map((r) => r.host).join(", ")} ${undecided.length === 1 ? "reverts" : "revert"} by itself within ${record.request.confirmTimeoutSec} s of activation unless confirmed; check with host_status, then deploy again (resume with resume: "${record.id}")`;
+  }
   if (results.some((r) => r.outcome === "failed" || r.outcome === "rolled-back")) {
     return `fix what the errors name, then deploy again; hosts that failed are on their previous generation (resume with resume: "${record.id}")`;
   }

@@ -97,11 +97,13 @@ export class DeploymentStore {
    * The deployment to resume: the given id, or with "latest" the newest that did not finish.
    * One still running in a live process is refused.
    */
-  resumable(idOrLatest: string): DeploymentRecord {
+  resumable(idOrLatest: string, flake: string): DeploymentRecord {
+    // "latest" is this flake's latest: another flake's unfinished deployment is not ours to finish.
+    const ours = this.list().filter((r) => r.request.flake === flake);
     const record =
-      idOrLatest === "latest" ? this.list().find((r) => r.status !== "succeeded") : this.load(idOrLatest);
+      idOrLatest === "latest" ? ours.find((r) => r.status !== "succeeded") : this.load(idOrLatest);
     if (!record) {
-      const unfinished = this.list()
+      const unfinished = ours
         .filter((r) => r.status !== "succeeded")
         .slice(0, 5)
         .map((r) => r.id);
