@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -118,11 +118,13 @@ describe("the Claude Code plugin", () => {
     expect(marketplace.plugins).toEqual([expect.objectContaining({ name: SERVER, source: "./" })]);
     const mcp = JSON.parse(readFileSync(join(ROOT, ".mcp.json"), "utf8"));
     expect(Object.keys(mcp.mcpServers)).toEqual([SERVER]);
+    // The bundle, committed: a marketplace install copies the repository and runs no build.
     expect(mcp.mcpServers[SERVER]).toEqual({
       command: "node",
-      args: ["${CLAUDE_PLUGIN_ROOT}/dist/index.js"],
+      args: ["${CLAUDE_PLUGIN_ROOT}/bundle/nix-deploy-mcp.js"],
     });
-    expect(pkg.bin["nix-deploy-mcp"]).toBe("dist/index.js");
+    expect(existsSync(join(ROOT, "bundle", "nix-deploy-mcp.js"))).toBe(true);
+    expect(pkg.bin["nix-deploy-mcp"]).toBe("bundle/nix-deploy-mcp.js");
   });
 
   it("has an icon the plugin directory accepts: a square PNG of 512 to 2048 px, under 2 MB", () => {

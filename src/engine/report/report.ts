@@ -5,6 +5,7 @@ import type { ResourceFigures } from "../deploy/health.js";
 import type { DeployResult, HostDetails } from "../deploy/pipeline.js";
 import { type DeploymentRecord, DeploymentStore } from "../deploy/record.js";
 import { UserError } from "../errors.js";
+import { packageFile } from "../package.js";
 import { realPathOf } from "../trust.js";
 
 /**
@@ -240,7 +241,7 @@ let template: string | undefined;
 
 /** The report as markdown, from templates/report.md. */
 export function renderReportMarkdown(report: Report): string {
-  template ??= readFileSync(new URL("../../../templates/report.md", import.meta.url), "utf8");
+  template ??= readFileSync(packageFile("templates/report.md"), "utf8");
   const statusLine =
     report.status === "succeeded"
       ? "✅ **Status: SUCCESS**"
