@@ -3,9 +3,11 @@
  * them, from a clone with no npm ci and no build. It must be built from the current sources, and
  * every part that loads code or files at run time must work from it: the chunks loaded when first
  * used (simple-git, octokit, execa), the analysis's worker thread, templates/report.md, package.json.
+ * So the tests run it from a copy of the plugin's files outside the repository, where no
+ * node_modules lies above to hide a missing dependency.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -16,7 +18,18 @@ import { CHANGING, scratchFlake } from "../support/issue-check.js";
 import { BUNDLE_ENTRY, connectStdio, type StdioServer, textOf } from "./client.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const BUNDLE_CLI = join(ROOT, "bundle", "nix-deploy.js");
+
+/** The plugin as a marketplace install leaves it: the package's files, in a directory of their own. */
+function pluginCopy(dir: string): { entry: string; cli: string } {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { files: string[] };
+  for (const path of [...pkg.files, "package.json"])
+    cpSync(join(ROOT, path), join(dir, path), { recursive: true });
+  const mcp = JSON.parse(readFileSync(join(dir, ".mcp.json"), "utf8"));
+  const [entry] = (mcp.mcpServers["nix-deploy"].args as string[]).map((a) =>
+    a.replace("${CLAUDE_PLUGIN_ROOT}", dir),
+  );
+  return { entry: entry as string, cli: join(dir, "bundle", "nix-deploy.js") };
+}
 
 describe("bundle/", () => {
   it("is built from the current sources and locked dependencies (else: npm run bundle)", () => {
@@ -40,7 +53,7 @@ describe("bundle/", () => {
       "nix-deploy": "bundle/nix-deploy.js",
       "nix-deploy-mcp": "bundle/nix-deploy-mcp.js",
     });
-    for (const file of [BUNDLE_ENTRY, BUNDLE_CLI])
+    for (const file of [BUNDLE_ENTRY, join(ROOT, "bundle", "nix-deploy.js")])
       expect(readFileSync(file, "utf8").startsWith("#!/usr/bin/env node\n"), file).toBe(true);
   });
 });
@@ -49,6 +62,7 @@ describe("the bundled server, over stdio", () => {
   const dir = mkdtempSync(join(tmpdir(), "nix-deploy-bundle-test-"));
   const flake = join(dir, "flake");
   const state = join(dir, "state");
+  const plugin = pluginCopy(join(dir, "plugin"));
   let bundled: StdioServer;
   let built: StdioServer;
   let fake: FakeGithub;
@@ -67,7 +81,7 @@ describe("the bundled server, over stdio", () => {
     ])
       await execa("git", args, { cwd: flake });
     const env = { XDG_STATE_HOME: state, LOG_LEVEL: "info" };
-    bundled = await connectStdio(["--flake", flake], env, { entry: BUNDLE_ENTRY });
+    bundled = await connectStdio(["--flake", flake], env, { entry: plugin.entry });
     built = await connectStdio(["--flake", flake], env);
     fake = await startFakeGithub();
     scratch = scratchFlake();
@@ -103,7 +117,7 @@ describe("the bundled server, over stdio", () => {
     const server = await connectStdio(
       ["--flake", scratch.flake],
       { NIX_DEPLOY_GITHUB_API: fake.url, XDG_STATE_HOME: scratch.state },
-      { entry: BUNDLE_ENTRY },
+      { entry: plugin.entry },
     );
     try {
       const result = await server.client.callTool({
@@ -118,7 +132,7 @@ describe("the bundled server, over stdio", () => {
   });
 
   it("the bundled CLI answers --help and renders a report from templates/report.md", async () => {
-    const help = await execa(process.execPath, [BUNDLE_CLI, "--help"], { reject: false });
+    const help = await execa(process.execPath, [plugin.cli, "--help"], { reject: false });
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toMatch(/^ {2}deploy /m);
     new DeploymentStore({ XDG_STATE_HOME: state }).save({
@@ -137,7 +151,7 @@ describe("the bundled server, over stdio", () => {
       },
       hosts: { p620: { outcome: "deployed", phases: [], generationBefore: 1, generationAfter: 2 } },
     });
-    const report = await execa(process.execPath, [BUNDLE_CLI, "report", "--flake", flake], {
+    const report = await execa(process.execPath, [plugin.cli, "report", "--flake", flake], {
       env: { XDG_STATE_HOME: state },
       reject: false,
     });
