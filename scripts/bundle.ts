@@ -108,57 +108,66 @@ export function bundleStaleness(): string | undefined {
   return undefined;
 }
 
-async function bundle(): Promise<void> {
-  // The bundle holds the dependencies' code itself: it must be the locked versions' code.
+/** Why node_modules cannot make the bundle (it differs from package-lock.json), or undefined. */
+export function installMismatch(): string | undefined {
   const differences: string[] = installDifferences(ROOT);
-  if (differences.length > 0)
-    throw new Error(
-      `node_modules does not match package-lock.json (${differences[0]}${differences.length > 1 ? `, and ${differences.length - 1} more` : ""}); run npm ci, then npm run bundle`,
-    );
-  // Built beside (on the same file system, for the rename), then swapped in: an interrupted build
-  // leaves the old bundle whole.
+  if (differences.length === 0) return undefined;
+  return `node_modules does not match package-lock.json (${differences[0]}${differences.length > 1 ? `, and ${differences.length - 1} more` : ""}); run npm ci`;
+}
+
+/** Builds the bundle, with its inputs.json, into the directory `outdir` (made or filled). */
+export async function buildBundle(outdir: string): Promise<void> {
+  // The bundle holds the dependencies' code itself: it must be the locked versions' code.
+  const mismatch = installMismatch();
+  if (mismatch) throw new Error(`${mismatch}, then npm run bundle`);
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: {
+      "nix-deploy-mcp": "src/index.ts",
+      "nix-deploy": "src/cli.ts",
+      // Started as a worker thread by the analysis for deeply nested files, by this name beside
+      // the module that starts it (src/engine/analysis/scan.ts): so every file of the bundle,
+      // chunks too, lies in the one directory.
+      "deep-worker": "src/engine/analysis/deep-worker.ts",
+    },
+    outdir,
+    entryNames: "[name]",
+    chunkNames: "[name]-[hash]",
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    // Whitespace and syntax only: names stay readable in a stack trace. No comments with paths,
+    // and paths through node_modules as written even where it is a link (a worktree's): chunk names
+    // hash the paths, so every checkout builds the same bytes.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    preserveSymlinks: true,
+    legalComments: "eof",
+    // CommonJS dependencies (pino, simple-git) call require(); an ES module has none of its own.
+    banner: {
+      js: 'import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);',
+    },
+    logLevel: "warning",
+    write: true,
+    metafile: true,
+  });
+  if (result.errors.length > 0) throw new Error("esbuild failed");
+  const files: Record<string, string> = {};
+  for (const file of filesUnder(outdir).sort()) files[relative(outdir, file)] = sha256(readFileSync(file));
+  const packages = [
+    ...new Set(Object.keys(result.metafile.inputs).flatMap((input) => lockKeyOf(input) ?? [])),
+  ].sort();
+  const manifest: Manifest = { inputs: inputsHash(packages), esbuild: esbuildVersion, packages, files };
+  writeFileSync(join(outdir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** Rebuilds bundle/: built beside it (the same file system, for the rename), then swapped in. */
+async function bundle(): Promise<void> {
   const staging = mkdtempSync(join(ROOT, ".bundle-"));
   try {
-    const result = await build({
-      absWorkingDir: ROOT,
-      entryPoints: {
-        "nix-deploy-mcp": "src/index.ts",
-        "nix-deploy": "src/cli.ts",
-        // Started as a worker thread by the analysis for deeply nested files, by this name beside
-        // the module that starts it (src/engine/analysis/scan.ts): so every file of the bundle,
-        // chunks too, lies in the one directory.
-        "deep-worker": "src/engine/analysis/deep-worker.ts",
-      },
-      outdir: staging,
-      entryNames: "[name]",
-      chunkNames: "[name]-[hash]",
-      bundle: true,
-      splitting: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
-      // Whitespace and syntax only: names stay readable in a stack trace; no comments with paths
-      // of the machine that built it, so every checkout builds the same bytes.
-      minifyWhitespace: true,
-      minifySyntax: true,
-      legalComments: "eof",
-      // CommonJS dependencies (pino, simple-git) call require(); an ES module has none of its own.
-      banner: {
-        js: 'import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);',
-      },
-      logLevel: "warning",
-      write: true,
-      metafile: true,
-    });
-    if (result.errors.length > 0) throw new Error("esbuild failed");
-    const files: Record<string, string> = {};
-    for (const file of filesUnder(staging).sort())
-      files[relative(staging, file)] = sha256(readFileSync(file));
-    const packages = [
-      ...new Set(Object.keys(result.metafile.inputs).flatMap((input) => lockKeyOf(input) ?? [])),
-    ].sort();
-    const manifest: Manifest = { inputs: inputsHash(packages), esbuild: esbuildVersion, packages, files };
-    writeFileSync(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    await buildBundle(staging);
     // mkdtemp makes the directory private; a clone's files are readable by all.
     chmodSync(staging, 0o755);
     rmSync(OUT, { recursive: true, force: true });
