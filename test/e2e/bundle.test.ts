@@ -181,3 +181,39 @@ describe("the bundled server, over stdio", () => {
     expect(report.stdout).toContain("## p620: ✅ deployed");
   });
 });
+
+// Claude Code itself, where it is installed (an npm package that needs Node 22, so not one of our
+// dependencies; CLAUDE_BIN names it): the plugin installed from its marketplace, as a person does,
+// and `claude mcp list`, which starts the server and reports whether it connects.
+const claude = process.env.CLAUDE_BIN ?? "claude";
+const hasClaude = spawnSync(claude, ["--version"], { stdio: "ignore" }).status === 0;
+if (!hasClaude)
+  console.warn(`skipping the Claude Code install test: no ${claude} (set CLAUDE_BIN to its path)`);
+
+describe.skipIf(!hasClaude)("the plugin installed by Claude Code from a copy of the repository", () => {
+  it("connects: claude mcp list starts the bundled server", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nix-deploy-claude-"));
+    try {
+      pluginCopy(join(dir, "plugin"));
+      mkdirSync(join(dir, "home"));
+      mkdirSync(join(dir, "project"));
+      const run = (args: string[]) =>
+        spawnSync(claude, args, {
+          cwd: join(dir, "project"),
+          encoding: "utf8",
+          env: { ...process.env, HOME: join(dir, "home") },
+          timeout: 120_000,
+        });
+      const added = run(["plugin", "marketplace", "add", join(dir, "plugin")]);
+      expect(added.status, `${added.stdout}${added.stderr}`).toBe(0);
+      const installed = run(["plugin", "install", "nix-deploy@nix-deploy"]);
+      expect(installed.status, `${installed.stdout}${installed.stderr}`).toBe(0);
+      const listed = run(["mcp", "list"]);
+      expect(listed.stdout).toMatch(
+        /^plugin:nix-deploy:nix-deploy: .*bundle\/nix-deploy-mcp\.js - ✔ Connected$/m,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
