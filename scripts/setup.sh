@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what nix-deploy and its simulated fleet need on Debian/Ubuntu: Nix (nix-bin), OpenSSH
-# (server and client), git; then the npm dependencies. Safe to run again: it installs only what is missing.
+# (server and client), git; then the npm dependencies. Safe to run again: it installs only what is missing,
+# and npm packages only when node_modules does not match package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,4 +35,13 @@ if [ "$(id -u)" -eq 0 ] && command -v groupadd >/dev/null 2>&1 && ! getent group
   done
 fi
 
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# npm ci deletes node_modules and installs every package again (a minute or more): only when
+# node_modules differs from package-lock.json, which check-install.mjs says (and why) in a second.
+if [ ! -f package-lock.json ]; then
+  npm install --no-audit --no-fund
+elif [ -d node_modules ] && node scripts/check-install.mjs; then
+  echo "setup: node_modules matches package-lock.json; npm ci skipped" >&2
+else
+  echo "setup: installing the npm packages of package-lock.json (npm ci)" >&2
+  npm ci --no-audit --no-fund
+fi

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Engine } from "./engine/engine.js";
+import { packageFile } from "./engine/package.js";
 import { registerPrompt } from "./prompts/define.js";
 import { prompts } from "./prompts/index.js";
 import { registerResource } from "./resources/define.js";
@@ -9,7 +10,7 @@ import { registerTool } from "./tools/define.js";
 import { tools } from "./tools/index.js";
 
 export const packageVersion: string = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+  JSON.parse(readFileSync(packageFile("package.json"), "utf8")) as { version: string }
 ).version;
 
 /** The MCP server: every tool, resource and prompt from their folders, over one engine. */

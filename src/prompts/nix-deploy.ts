@@ -4,6 +4,7 @@ import { describeError } from "../engine/errors.js";
 import { discoverFleet } from "../engine/fleet/hosts.js";
 import { phasesFor } from "../engine/plan.js";
 import { type ParsedRequest, parseRequest, REQUEST_FORMS } from "../engine/request.js";
+import { completeHost, completeRequest } from "./complete.js";
 import type { AnyPromptDefinition } from "./define.js";
 
 /**
@@ -78,6 +79,7 @@ export const nixDeployPrompt: AnyPromptDefinition = {
   description:
     "Deploy, preview or update NixOS hosts from one line: Deploy to p620, Fast deploy to p620, Deploy to all hosts, Smart update p620, ...",
   args: requestArgs,
+  complete: { request: completeRequest },
   text: ({ request }, engine) => flowText(String(request ?? "").trim() || "Deploy to all hosts", engine),
 };
 
@@ -92,6 +94,7 @@ const modePrompt = (
   title,
   description: `${phrase("HOST")}`,
   args: hostArgs,
+  complete: { host: completeHost },
   text: ({ host }, engine) => flowText(phrase(String(host ?? "").trim() || fallbackHost), engine),
 });
 

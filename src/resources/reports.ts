@@ -1,13 +1,30 @@
 import { listReports, loadReport, renderReportMarkdown } from "../engine/report/report.js";
 import type { ResourceDefinition, ResourceTemplateDefinition } from "./define.js";
 
-const recent = (engine: Parameters<ResourceDefinition["read"]>[0]) => listReports(engine.env).slice(0, 20);
+/**
+ * Reports belong to a flake: the state directory holds every flake the user deployed from this
+ * machine, but the listing, "latest" and resources/list show the served flake's. Other flakes'
+ * deployments are listed only when asked for (nix-deploy://reports/all); a report by id is such an ask.
+ */
+const recent = (engine: Parameters<ResourceDefinition["read"]>[0]) =>
+  listReports(engine.env, engine.flake).slice(0, 20);
 
 export const reportList: ResourceDefinition = {
   name: "reports",
   uri: "nix-deploy://reports",
   title: "Deployment reports",
-  description: "Past deployments, newest first: id, status, time, hosts, mode (JSON).",
+  description:
+    "Past deployments of this flake, newest first: id, status, time, hosts, mode (JSON). Every flake's: nix-deploy://reports/all.",
+  mimeType: "application/json",
+  read: async (engine) => JSON.stringify(listReports(engine.env, engine.flake), null, 2),
+};
+
+export const allFlakesReportList: ResourceDefinition = {
+  name: "reports-all",
+  uri: "nix-deploy://reports/all",
+  title: "Deployment reports of every flake",
+  description:
+    "Past deployments of every flake deployed from this machine, newest first, each with its flake (JSON).",
   mimeType: "application/json",
   read: async (engine) => JSON.stringify(listReports(engine.env), null, 2),
 };
@@ -17,18 +34,18 @@ export const latestReport: ResourceDefinition = {
   uri: "nix-deploy://reports/latest",
   title: "Latest deployment report",
   description:
-    "The report of the newest deployment: status, generations, changes, services, checks with times, health (markdown).",
+    "The report of this flake's newest deployment: status, generations, changes, services, checks with times, health (markdown).",
   mimeType: "text/markdown",
-  read: async (engine) => renderReportMarkdown(loadReport("latest", engine.env)),
+  read: async (engine) => renderReportMarkdown(loadReport("latest", engine.env, engine.flake)),
 };
 
 export const latestReportJson: ResourceDefinition = {
   name: "report-latest-json",
   uri: "nix-deploy://reports/latest/json",
   title: "Latest deployment report (JSON)",
-  description: "The newest deployment report as JSON.",
+  description: "This flake's newest deployment report as JSON.",
   mimeType: "application/json",
-  read: async (engine) => JSON.stringify(loadReport("latest", engine.env), null, 2),
+  read: async (engine) => JSON.stringify(loadReport("latest", engine.env, engine.flake), null, 2),
 };
 
 export const reportById: ResourceTemplateDefinition = {

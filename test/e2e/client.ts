@@ -14,15 +14,21 @@ export const SERVER_ENTRY = join(import.meta.dirname, "..", "..", "dist", "index
 /** Answers the server's questions (MCP elicitation); a client given one declares that it can be asked. */
 export type ElicitHandler = (params: ElicitRequest["params"]) => ElicitResult | Promise<ElicitResult>;
 
-/** The built server spawned over stdio, as Claude Code runs it, with a real MCP client attached. */
+/** The server as the plugin and the npm package ship it: esbuild's bundle (scripts/bundle.ts). */
+export const BUNDLE_ENTRY = join(import.meta.dirname, "..", "..", "bundle", "nix-deploy-mcp.js");
+
+/**
+ * The built server spawned over stdio, as Claude Code runs it, with a real MCP client attached.
+ * `entry` picks another build of it (BUNDLE_ENTRY).
+ */
 export async function connectStdio(
   args: string[],
   env: Record<string, string>,
-  options: { elicit?: ElicitHandler } = {},
+  options: { elicit?: ElicitHandler; entry?: string } = {},
 ): Promise<{ client: Client; pid: number | null; stderr: () => string; close(): Promise<void> }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [SERVER_ENTRY, ...args],
+    args: [options.entry ?? SERVER_ENTRY, ...args],
     env: { ...(process.env as Record<string, string>), ...env },
     stderr: "pipe",
   });

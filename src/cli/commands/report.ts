@@ -11,7 +11,7 @@ const reportTool = defineTool({
   input: { id: z.string().min(1) },
   output: reportSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  run: async (engine, input) => loadReport(input.id, engine.env),
+  run: async (engine, input) => loadReport(input.id, engine.env, engine.flake),
 });
 
 export default command({

@@ -1,6 +1,5 @@
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
-import { simpleGit } from "simple-git";
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError } from "../errors.js";
@@ -85,6 +84,8 @@ export async function preflight(
 
 async function gitCheck(flake: string): Promise<Check> {
   try {
+    // Loaded when first used: the server's start (and its tools/list answer) should not wait for it.
+    const { simpleGit } = await import("simple-git");
     const git = simpleGit(flake);
     if (!(await git.checkIsRepo())) {
       return {

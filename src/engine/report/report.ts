@@ -5,6 +5,8 @@ import type { ResourceFigures } from "../deploy/health.js";
 import type { DeployResult, HostDetails } from "../deploy/pipeline.js";
 import { type DeploymentRecord, DeploymentStore } from "../deploy/record.js";
 import { UserError } from "../errors.js";
+import { packageFile } from "../package.js";
+import { realPathOf } from "../trust.js";
 
 /**
  * The deployment report, built only from what the deployment measured and recorded: phases and
@@ -124,23 +126,61 @@ export function buildReport(record: DeploymentRecord): Report {
   };
 }
 
-export function loadReport(idOrLatest: string, env: NodeJS.ProcessEnv): Report {
+/**
+ * The deployments of one flake, newest first. The state directory is the user's, shared by every
+ * flake they deploy from this machine, so "latest" and the listing must pick this flake's: the
+ * newest deployment overall may be another project's. Paths are compared after resolving links, as
+ * the served flake is.
+ */
+function deploymentsOf(store: DeploymentStore, flake: string | undefined): DeploymentRecord[] {
+  const all = store.list();
+  if (flake === undefined) return all;
+  const wanted = realPathOf(flake);
+  return all.filter((record) => realPathOf(record.request.flake) === wanted);
+}
+
+/**
+ * A report by id (any flake's: an id is an explicit ask), or with "latest" the newest deployment of
+ * `flake` (every flake's when undefined).
+ */
+export function loadReport(idOrLatest: string, env: NodeJS.ProcessEnv, flake?: string): Report {
   const store = new DeploymentStore(env);
-  const record = idOrLatest === "latest" ? store.list()[0] : store.load(idOrLatest);
+  if (idOrLatest !== "latest") {
+    const record = store.load(idOrLatest);
+    if (!record)
+      throw new UserError(
+        `no deployment ${idOrLatest}`,
+        "use an id from a deploy result or from the list of past deployments (nix-deploy://reports)",
+      );
+    return buildReport(record);
+  }
+  const record = deploymentsOf(store, flake)[0];
   if (!record) {
+    const newestOther = flake === undefined ? undefined : store.list()[0];
     throw new UserError(
-      idOrLatest === "latest" ? "no deployment has run yet" : `no deployment ${idOrLatest}`,
-      "deploy first; nix-deploy://reports lists past deployments",
+      flake === undefined ? "no deployment has run yet" : `no deployment of the flake ${flake} has run yet`,
+      newestOther
+        ? `deploy first; deployments of other flakes are read by id, the newest is ${newestOther.id} (of ${newestOther.request.flake})`
+        : "deploy first",
     );
   }
   return buildReport(record);
 }
 
-export function listReports(
-  env: NodeJS.ProcessEnv,
-): Array<{ id: string; status: string; startedAt: string; hosts: string[]; mode: string }> {
-  return new DeploymentStore(env).list().map((r) => ({
+export interface ReportSummary {
+  id: string;
+  flake: string;
+  status: string;
+  startedAt: string;
+  hosts: string[];
+  mode: string;
+}
+
+/** Past deployments, newest first: of `flake`, or of every flake when undefined. */
+export function listReports(env: NodeJS.ProcessEnv, flake?: string): ReportSummary[] {
+  return deploymentsOf(new DeploymentStore(env), flake).map((r) => ({
     id: r.id,
+    flake: r.request.flake,
     status: r.status,
     startedAt: r.createdAt,
     hosts: Object.keys(r.hosts),
@@ -205,7 +245,7 @@ let template: string | undefined;
 
 /** The report as markdown, from templates/report.md. */
 export function renderReportMarkdown(report: Report): string {
-  template ??= readFileSync(new URL("../../../templates/report.md", import.meta.url), "utf8");
+  template ??= readFileSync(packageFile("templates/report.md"), "utf8");
   const statusLine =
     report.status === "succeeded"
       ? "✅ **Status: SUCCESS**"

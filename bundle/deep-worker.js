@@ -1,0 +1,2 @@
+import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
+import{SourceText,analyzeSource}from"./chunk-ZJRGSUOX.js";import"./chunk-XW3ZPYZB.js";import{parentPort,workerData}from"node:worker_threads";var{file,bytes,inFlake,disabled,ruleSet}=workerData,result=analyzeSource(file,new SourceText(Buffer.from(bytes)),{ruleSet,inFlake,disabled:new Set(disabled)});parentPort?.postMessage({syntaxErrors:result.syntaxErrors,findings:result.findings});
