@@ -1,9 +1,8 @@
 /**
  * Analyses one deeply nested file on a thread with a large stack. The recursive-descent parser
  * needs a few stack frames per nesting level; the main thread's stack ends near 1,000 levels, while
- * Nix's own parser accepts up to about 10,000 (bison's stack limit, "memory exhausted"). Such files
- * are rare, so only they pay for a thread. Beyond Nix's limit this parser still accepts: the one
- * known place where the verdicts differ.
+ * Nix's own parser accepts up to about 10,000 (bison's stack limit, "memory exhausted"), where this
+ * parser stops too (MAX_NESTING). Such files are rare, so only they pay for a thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { analyzeSource, type RuleSet } from "./scan.js";

@@ -16,6 +16,7 @@ import {
   type RuleContext,
   textOf,
 } from "./rule.js";
+import type { Declaration } from "./scope.js";
 import {
   type Binding,
   type Expr,
@@ -26,13 +27,11 @@ import {
   walk,
 } from "./syntax.js";
 
-/** Does any variable named `name` occur in `node` (shadowed or not: a conservative answer)? */
-function mentions(node: Expr, name: string): boolean {
-  let found = false;
+/** The names of the variables that occur in `node` (shadowed or not: a conservative answer). */
+function mentionedNames(node: Expr, into: Set<string>): void {
   walk(node, (n) => {
-    if (n.kind === "Var" && n.name === name) found = true;
+    if (n.kind === "Var") into.add(n.name);
   });
-  return found;
 }
 
 const BINARY_PREC: Record<string, number> = { "->": 1, "||": 2, "&&": 3 };
@@ -60,19 +59,23 @@ function isFreeContext(parent: Expr | undefined, node: Expr): boolean {
   }
 }
 
+const SPACE = /\s/;
+
 /** Removes a whole binding, with its line when nothing else is on it. */
 function removeBinding(ctx: RuleContext, b: { start: number; end: number }) {
   const text = ctx.source.text;
-  let start = b.start;
-  let end = b.end;
-  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
-  let lineEnd = text.indexOf("\n", end);
-  if (lineEnd < 0) lineEnd = text.length;
-  if (text.slice(lineStart, start).trim() === "" && text.slice(end, lineEnd).trim() === "") {
-    start = lineStart;
-    end = Math.min(lineEnd + 1, text.length);
-  }
-  return { start, end, replacement: "" };
+  // Only the blanks around the binding are read, not its whole line: on a file that is one long
+  // line, reading the line for each of many bindings costs the square of its length.
+  let lineStart = b.start;
+  while (lineStart > 0 && text[lineStart - 1] !== "\n" && SPACE.test(text[lineStart - 1] as string))
+    lineStart--;
+  let lineEnd = b.end;
+  while (lineEnd < text.length && text[lineEnd] !== "\n" && SPACE.test(text[lineEnd] as string)) lineEnd++;
+  const alone =
+    (lineStart === 0 || text[lineStart - 1] === "\n") && (lineEnd === text.length || text[lineEnd] === "\n");
+  return alone
+    ? { start: lineStart, end: Math.min(lineEnd + 1, text.length), replacement: "" }
+    : { start: b.start, end: b.end, replacement: "" };
 }
 
 /** Replaces a parenthesised expression by its inside, keeping tokens apart where they would merge. */
@@ -209,12 +212,13 @@ export const collapsibleLetIn: Rule = {
         bs
           .flatMap((b) => (b.kind === "Bind" ? [b.path[0]] : b.names))
           .map((n) => (n ? staticAttrName(ctx.source.text, n) : undefined));
-      const outerNames = names(node.bindings);
+      const outerNames = new Set(names(node.bindings));
       const innerNames = names(inner.bindings);
-      // Merging is safe only if no name clashes and no outer binding could start seeing an inner one.
-      const safe =
-        !innerNames.some((n) => n === undefined || outerNames.includes(n)) &&
-        !node.bindings.some((b) => innerNames.some((n) => n !== undefined && mentionsIn(b, n)));
+      // Merging is safe only if no name clashes and no outer binding could start seeing an inner
+      // one. Each outer binding is read once for the names it mentions, not once per inner name.
+      const clash = innerNames.some((n) => n === undefined || outerNames.has(n));
+      const mentioned = clash ? undefined : mentionedIn(node.bindings);
+      const safe = mentioned !== undefined && !innerNames.some((n) => mentioned.has(n as string));
       flag(
         ctx,
         this,
@@ -226,10 +230,15 @@ export const collapsibleLetIn: Rule = {
   },
 };
 
-function mentionsIn(b: Binding, name: string): boolean {
-  if (b.kind === "Bind") return mentions(b.value, name);
-  if (b.from && mentions(b.from, name)) return true;
-  return b.from === undefined && b.names.some((n) => n.kind === "Ident" && n.name === name);
+/** The names bindings mention: variables in their values, and what a plain `inherit` takes. */
+function mentionedIn(bindings: Binding[]): Set<string> {
+  const names = new Set<string>();
+  for (const b of bindings) {
+    if (b.kind === "Bind") mentionedNames(b.value, names);
+    else if (b.from) mentionedNames(b.from, names);
+    else for (const n of b.names) if (n.kind === "Ident") names.add(n.name);
+  }
+  return names;
 }
 
 export const etaReduction: Rule = {
@@ -237,10 +246,16 @@ export const etaReduction: Rule = {
   severity: "warn",
   summary: "`x: f x`, which is just `f`",
   check(ctx) {
+    // Whether `f` uses `x` is read from variable resolution rather than by searching `f`: a search
+    // per function costs the square of the depth of functions nested in one another.
+    const params = new Map<Expr, Declaration>();
+    for (const d of ctx.resolution.declarations) if (d.kind === "lambda") params.set(d.owner, d);
     ctx.each("Lambda", (node) => {
       if (!node.param || node.formals || node.body.kind !== "Apply") return;
       const { fn, arg } = node.body;
-      if (arg.kind !== "Var" || arg.name !== node.param.name || mentions(fn, node.param.name)) return;
+      // The `x` at the end is one use of the argument; any other is in `f` (a variable of the same
+      // name that `f` binds itself is another variable).
+      if (arg.kind !== "Var" || arg.name !== node.param.name || (params.get(node)?.uses ?? 2) > 1) return;
       const replacement = textOf(ctx, fn);
       flag(
         ctx,
@@ -341,9 +356,8 @@ export const deprecatedToPath: Rule = {
   severity: "warn",
   summary: "`builtins.toPath`",
   check(ctx) {
-    for (const { node, args } of ctx.calls("toPath"))
-      if (args.length === 1)
-        flag(ctx, this, node, 'builtins.toPath is deprecated; write `/. + "/some/path"` or a path literal');
+    for (const { node } of ctx.calls("toPath", 1))
+      flag(ctx, this, node, 'builtins.toPath is deprecated; write `/. + "/some/path"` or a path literal');
   },
 };
 
@@ -392,7 +406,9 @@ export const repeatedKeys: Rule = {
         if (b.kind !== "Bind" || b.path.length < 2) continue;
         const name = staticAttrName(ctx.source.text, b.path[0] as (typeof b.path)[0]);
         if (name === undefined) continue;
-        counts.set(name, [...(counts.get(name) ?? []), b]);
+        const same = counts.get(name);
+        if (same) same.push(b);
+        else counts.set(name, [b]);
       }
       for (const [name, binds] of counts) {
         if (binds.length < 3) continue;
@@ -464,8 +480,7 @@ export const mkIfConstant: Rule = {
   severity: "block",
   summary: "`mkIf true x` / `mkIf false x`",
   check(ctx) {
-    for (const { node, args } of ctx.calls("mkIf")) {
-      if (args.length !== 2) continue;
+    for (const { node, args } of ctx.calls("mkIf", 2)) {
       const [cond, body] = args as [Expr, Expr];
       if (!isBoolVar(cond)) continue;
       const always = isBoolVar(cond, true);
@@ -552,9 +567,9 @@ export const lookupPath: Rule = {
   check(ctx) {
     if (!ctx.inFlake) return;
     const imported = new Set<Expr>();
-    for (const { node, args } of ctx.calls("import")) {
-      const target = args[0] ? unparen(args[0]) : undefined;
-      if (target?.kind !== "SearchPath" || args.length !== 2) continue;
+    for (const { node, args } of ctx.calls("import", 2)) {
+      const target = unparen(args[0] as Expr);
+      if (target.kind !== "SearchPath") continue;
       imported.add(target);
       ctx.report({
         code: "import-nixpkgs",
@@ -613,8 +628,7 @@ export const secretInStore: Rule = {
   check(ctx) {
     const readArgs = new Set<Expr>();
     for (const name of READERS)
-      for (const { node, args } of ctx.calls(name)) {
-        if (args.length !== 1) continue;
+      for (const { node, args } of ctx.calls(name, 1)) {
         const file = literalText(ctx, args[0] as Expr);
         if (file === undefined || !looksSecret(file)) continue;
         walk(args[0] as Expr, (n) => readArgs.add(n));

@@ -46,10 +46,18 @@ export interface FileAnalysis {
 
 const SUPPRESSION = /#\s*nix-deploy:\s*allow\s+([a-z0-9_,\s-]+)/i;
 
-function suppressedCodes(source: SourceText, line: number): Set<string> {
-  if (line < 2) return new Set();
-  const match = SUPPRESSION.exec(source.lineText(line - 1, 10_000));
-  return new Set(match ? (match[1] as string).split(/[\s,]+/).filter(Boolean) : []);
+/**
+ * The codes `# nix-deploy: allow ...` on the line before `line` silences. Read once per line: many
+ * findings on one long line must not read the line before it once each.
+ */
+function suppressedCodes(source: SourceText, line: number, seen: Map<number, Set<string>>): Set<string> {
+  let codes = seen.get(line);
+  if (codes === undefined) {
+    const match = line < 2 ? null : SUPPRESSION.exec(source.lineText(line - 1, 10_000));
+    codes = new Set(match ? (match[1] as string).split(/[\s,]+/).filter(Boolean) : []);
+    seen.set(line, codes);
+  }
+  return codes;
 }
 
 export function toFinding(
@@ -101,10 +109,11 @@ export function analyzeSource(file: string, source: SourceText, options: Analyze
     };
     for (const rule of rules) rule.check(ctx);
     raws.sort((a, b) => a.start - b.start || a.code.localeCompare(b.code));
+    const suppressions = new Map<number, Set<string>>();
     for (const raw of raws) {
       if (options.disabled?.has(raw.code)) continue;
       const finding = toFinding(source, file, raw);
-      const allowed = suppressedCodes(source, finding.line);
+      const allowed = suppressedCodes(source, finding.line, suppressions);
       if (allowed.has(raw.code) || allowed.has("all")) continue;
       findings.push(finding);
     }
@@ -230,8 +239,15 @@ export async function analyzeFlake(
     }
     bytes += read.bytes.length;
     const source = new SourceText(read.bytes);
-    let analysis = analyzeSource(file, source, fileOptions);
-    if (analysis.syntaxErrors.some((e) => TOO_DEEP.test(e.message)))
+    let analysis: FileAnalysis | undefined;
+    try {
+      analysis = analyzeSource(file, source, fileOptions);
+    } catch (error) {
+      // A rule that recurses over a tree the parser could still nest on this stack, where the
+      // rule could not: the thread with the larger stack runs it all again.
+      if (!(error instanceof RangeError)) throw error;
+    }
+    if (!analysis || analysis.syntaxErrors.some((e) => TOO_DEEP.test(e.message)))
       analysis = await analyzeDeepSource(file, source, fileOptions);
     analyses.push(analysis);
   }
