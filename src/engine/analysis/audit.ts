@@ -226,7 +226,12 @@ export async function securityAudit(
   },
 ): Promise<SecurityAuditResult> {
   const flake = input.flake ?? engine.flake;
-  const collected = await analyzeFlake(engine, { ...input, flake }, { ruleSet: "security" });
+  // The progress callback counts hosts (below); the files are not counted with them.
+  const collected = await analyzeFlake(
+    engine,
+    { ...input, flake, progress: undefined },
+    { ruleSet: "security" },
+  );
   const sourceFindings = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
   const sourceCounts = countBySeverity(sourceFindings);
 

@@ -15,8 +15,10 @@ import {
   statSync,
 } from "node:fs";
 import { join, relative, sep } from "node:path";
+import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { compileGlob, MAX_GLOB_LENGTH } from "./glob.js";
 
 export const MAX_FILE_BYTES = 1024 * 1024;
 
@@ -49,11 +51,26 @@ export interface ScanConfig {
 
 export const CONFIG_FILE = "nix-deploy-scan.json";
 
+/** How many globs `ignore` may hold: each costs a pass over every path of the flake. */
+export const MAX_IGNORE_GLOBS = 100;
+
 const configSchema = z
   .object({
     disable: z.array(z.string()).default([]).describe("rule codes never reported"),
     ignore: z
-      .array(z.string())
+      .array(
+        z
+          .string()
+          .min(1, "an empty glob; remove it")
+          .max(
+            MAX_GLOB_LENGTH,
+            `a glob longer than ${MAX_GLOB_LENGTH} characters; shorten it (\`dir/**\` ignores a whole directory)`,
+          ),
+      )
+      .max(
+        MAX_IGNORE_GLOBS,
+        `more than ${MAX_IGNORE_GLOBS} globs; merge them (\`dir/**\` ignores a whole directory)`,
+      )
       .default([])
       .describe("globs of files never read (`vendor/**`, `hardware-configuration.nix`)"),
   })
@@ -80,22 +97,22 @@ export function loadScanConfig(root: string): ScanConfig {
   return parsed.data;
 }
 
-/** A glob as a regular expression: `**` crosses directories, `*` and `?` do not. */
-export function globToRegExp(glob: string): RegExp {
-  let out = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === "*" && glob[i + 1] === "*") {
-      out += glob[i + 2] === "/" ? "(?:.*/)?" : ".*";
-      i += glob[i + 2] === "/" ? 2 : 1;
-    } else if (c === "*") out += "[^/]*";
-    else if (c === "?") out += "[^/]";
-    else out += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+/**
+ * Lets the event loop run between the steps of a long synchronous job (every 50 ms at most), so
+ * that a cancellation can arrive, and stops the job with the signal's reason once it has.
+ */
+export class Pacer {
+  private last = performance.now();
+
+  constructor(private readonly signal?: AbortSignal) {}
+
+  async step(): Promise<void> {
+    this.signal?.throwIfAborted();
+    if (performance.now() - this.last < 50) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.last = performance.now();
+    this.signal?.throwIfAborted();
   }
-  // A pattern without a slash matches the name anywhere, as in .gitignore.
-  return glob.includes("/")
-    ? new RegExp(`^${out.replace(/^\//, "")}(?:/.*)?$`)
-    : new RegExp(`(?:^|/)${out}(?:/.*)?$`);
 }
 
 export interface ListedFiles {
@@ -125,7 +142,12 @@ function walkDir(root: string): string[] {
 }
 
 /** The .nix files of the flake in scope, sorted, minus the configuration's ignored globs. */
-export async function listNixFiles(root: string, scope: FileScope, config: ScanConfig): Promise<ListedFiles> {
+export async function listNixFiles(
+  root: string,
+  scope: FileScope,
+  config: ScanConfig,
+  pacer = new Pacer(),
+): Promise<ListedFiles> {
   if (!existsSync(root) || !statSync(root).isDirectory())
     throw new UserError(
       `the flake directory ${root} does not exist`,
@@ -163,11 +185,13 @@ export async function listNixFiles(root: string, scope: FileScope, config: ScanC
       );
     files = walkDir(root);
   }
-  const ignored = config.ignore.map(globToRegExp);
-  return {
-    git,
-    files: files.filter((f) => f.endsWith(".nix") && !ignored.some((re) => re.test(f))).sort(),
-  };
+  const ignored = config.ignore.map(compileGlob);
+  const kept: string[] = [];
+  for (const file of files) {
+    await pacer.step();
+    if (file.endsWith(".nix") && !ignored.some((glob) => glob.test(file))) kept.push(file);
+  }
+  return { git, files: kept.sort() };
 }
 
 export type ReadOutcome = { bytes: Buffer } | { skipped: string };

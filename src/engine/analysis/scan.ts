@@ -4,11 +4,19 @@
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { stateDir } from "../log.js";
-import { type FileScope, listNixFiles, loadScanConfig, readSourceFile, type ScanConfig } from "./files.js";
+import {
+  type FileScope,
+  listNixFiles,
+  loadScanConfig,
+  Pacer,
+  readSourceFile,
+  type ScanConfig,
+} from "./files.js";
 import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from "./rule.js";
 import { ANTIPATTERN_CODES, ANTIPATTERN_RULES } from "./rules.js";
 import { SECURITY_RULES } from "./security.js";
@@ -134,6 +142,7 @@ async function analyzeDeepSource(
   file: string,
   source: SourceText,
   options: AnalyzeOptions & { inFlake: boolean; disabled: ReadonlySet<string> },
+  signal?: AbortSignal,
 ): Promise<FileAnalysis> {
   const { Worker } = await import("node:worker_threads");
   // Under the test runner this module is TypeScript: the worker registers tsx, then loads it.
@@ -153,10 +162,17 @@ async function analyzeDeepSource(
         { eval: true, workerData, resourceLimits },
       )
     : new Worker(entry, { workerData, resourceLimits });
+  // A cancelled request stops the thread, not only the wait for it.
+  let onAbort: (() => void) | undefined;
   const result = await new Promise<Pick<FileAnalysis, "syntaxErrors" | "findings">>((resolve, reject) => {
     worker.once("message", resolve);
     worker.once("error", reject);
-  }).finally(() => worker.terminate());
+    onAbort = () => reject(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  }).finally(() => {
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    return worker.terminate();
+  });
   return { file, ...result };
 }
 
@@ -214,14 +230,23 @@ interface Collected {
   bytes: number;
 }
 
+/** How a long analysis reports how far it got: `done` of `total` files. */
+export type Progress = (message: string, done: number, total: number) => Promise<void>;
+
+/** Not more often than this: a flake of thousands of files must not send thousands of notifications. */
+const PROGRESS_EVERY_MS = 500;
+
 export async function analyzeFlake(
   engine: Engine,
-  input: FileScope & { flake?: string },
+  input: FileScope & { flake?: string; signal?: AbortSignal; progress?: Progress },
   options: AnalyzeOptions,
 ): Promise<Collected> {
   const root = input.flake ?? engine.flake;
   const config = loadScanConfig(root);
-  const { files } = await listNixFiles(root, input, config);
+  // Parsing is synchronous: between files the event loop gets its turn (a cancellation among it),
+  // and a cancelled request stops here rather than after the last file.
+  const pacer = new Pacer(input.signal);
+  const { files } = await listNixFiles(root, input, config, pacer);
   const inFlake = existsSync(join(root, "flake.nix"));
   const analyses: FileAnalysis[] = [];
   const skipped: Array<{ file: string; reason: string }> = [];
@@ -231,7 +256,14 @@ export async function analyzeFlake(
     inFlake,
     disabled: new Set([...(options.disabled ?? []), ...config.disable]),
   };
-  for (const file of files) {
+  let reported = performance.now();
+  for (const [done, file] of files.entries()) {
+    await pacer.step();
+    // The first file is reported at once, so a client sees the count early; then now and then.
+    if (input.progress && (done === 1 || performance.now() - reported >= PROGRESS_EVERY_MS)) {
+      reported = performance.now();
+      await input.progress(`read ${done} of ${files.length} files`, done, files.length);
+    }
     const read = readSourceFile(join(root, file));
     if ("skipped" in read) {
       skipped.push({ file, reason: read.skipped });
@@ -248,7 +280,7 @@ export async function analyzeFlake(
       if (!(error instanceof RangeError)) throw error;
     }
     if (!analysis || analysis.syntaxErrors.some((e) => TOO_DEEP.test(e.message)))
-      analysis = await analyzeDeepSource(file, source, fileOptions);
+      analysis = await analyzeDeepSource(file, source, fileOptions, input.signal);
     analyses.push(analysis);
   }
   return { root, config, analyses, skipped, bytes };
@@ -283,7 +315,7 @@ export type ValidateSyntaxResult = z.infer<typeof validateSyntaxResultSchema>;
 
 export async function validateSyntax(
   engine: Engine,
-  input: FileScope & { flake?: string; limit?: number },
+  input: FileScope & { flake?: string; limit?: number; signal?: AbortSignal; progress?: Progress },
 ): Promise<ValidateSyntaxResult> {
   const collected = await analyzeFlake(engine, input, { ruleSet: "none" });
   const errors = collected.analyses.flatMap((a) => a.syntaxErrors.map(({ fix: _fix, ...e }) => e));
@@ -331,7 +363,14 @@ export type ScanResult = z.infer<typeof scanResultSchema>;
 
 export async function scanAntipatterns(
   engine: Engine,
-  input: FileScope & { flake?: string; rules?: string[]; fix?: boolean; limit?: number },
+  input: FileScope & {
+    flake?: string;
+    rules?: string[];
+    fix?: boolean;
+    limit?: number;
+    signal?: AbortSignal;
+    progress?: Progress;
+  },
 ): Promise<ScanResult> {
   const unknown = (input.rules ?? []).filter((c) => !ANTIPATTERN_CODES.includes(c));
   if (unknown.length > 0)
@@ -347,8 +386,11 @@ export async function scanAntipatterns(
   if (input.fix) {
     fixed = [];
     const backupDir = join(stateDir(), "backups", `scan-${new Date().toISOString().replaceAll(":", "-")}`);
+    // Between files a cancellation stops the fixing; the files fixed by then keep their backups.
+    const pacer = new Pacer(input.signal);
     for (const analysis of collected.analyses) {
       if (!analysis.findings.some((f) => f.fix)) continue;
+      await pacer.step();
       const read = readSourceFile(join(collected.root, analysis.file));
       if ("skipped" in read) continue;
       const result = fixSource(analysis.file, new SourceText(read.bytes), {
@@ -363,7 +405,9 @@ export async function scanAntipatterns(
       writeFileSync(target, result.source.bytes);
       fixed.push({ file: analysis.file, fixes: result.fixed, backup });
     }
-    if (fixed.length > 0) collected = await analyzeFlake(engine, input, { disabled });
+    // Counted once: progress that went back to 0 for this second pass would confuse a client.
+    if (fixed.length > 0)
+      collected = await analyzeFlake(engine, { ...input, progress: undefined }, { disabled });
   }
 
   const all = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
