@@ -15,7 +15,7 @@ import { hostInstallable } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { ASSESSED_KEYS, type Exposure, exposureLevel, exposureOf, type ServiceConfig } from "./exposure.js";
 import { type FileScope, gitRefSchema } from "./files.js";
-import { analyzeFlake, countBySeverity, findingSchema, limitInput } from "./scan.js";
+import { analyzeFlake, countBySeverity, findingSchema, limitInput, skippedSchema } from "./scan.js";
 
 const SOURCE_LIMIT = 5;
 
@@ -156,6 +156,7 @@ export const securityAuditResultSchema = z.object({
     filesScanned: z.number().int(),
     counts: z.object({ block: z.number().int(), warn: z.number().int() }),
     findings: z.array(findingSchema).describe("the first source findings"),
+    skipped: z.array(skippedSchema),
   }),
   hosts: z.array(hostAuditSchema),
   counts: z.object({ block: z.number().int(), warn: z.number().int() }),
@@ -309,6 +310,7 @@ export async function securityAudit(
       filesScanned: collected.analyses.length,
       counts: { block: sourceCounts.block, warn: sourceCounts.warn },
       findings: sourceCounts.ordered.slice(0, input.limit ?? SOURCE_LIMIT),
+      skipped: collected.skipped,
     },
     hosts,
     counts,

@@ -2,19 +2,28 @@
  * Which .nix files of a flake an analysis reads: what git would commit (tracked plus untracked,
  * minus ignored — `git ls-files -co --exclude-standard`), or every file outside `.git` when the
  * flake is not a git repository; optionally only those changed in the working tree or since a ref.
- * Binary and huge files are skipped with a note rather than parsed.
+ * Binary and huge files are skipped with a note rather than parsed, and so are symbolic links that
+ * lead out of the flake: nothing outside the flake root is read, and writes never follow a link.
  */
+import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  constants,
   existsSync,
+  fchmodSync,
+  fchownSync,
   fstatSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
+  realpathSync,
+  renameSync,
+  type Stats,
   statSync,
+  unlinkSync,
+  writeSync,
 } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { UserError } from "../errors.js";
@@ -77,12 +86,18 @@ const configSchema = z
   .strict();
 
 /** `nix-deploy-scan.json` at the flake root: disabled rules and ignored paths; absent means none. */
-export function loadScanConfig(root: string): ScanConfig {
-  const file = join(root, CONFIG_FILE);
+export function loadScanConfig(flake: FlakeFiles): ScanConfig {
+  const file = join(flake.root, CONFIG_FILE);
   if (!existsSync(file)) return { disable: [], ignore: [] };
+  const read = flake.read(CONFIG_FILE);
+  if ("skipped" in read)
+    throw new UserError(
+      `${CONFIG_FILE} is not read: it is ${read.skipped}`,
+      `make ${file} a regular file of the flake (at most ${MAX_FILE_BYTES / 1024} KiB of JSON)`,
+    );
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(read.bytes.toString("utf8"));
   } catch (error) {
     throw new UserError(`${CONFIG_FILE} is not valid JSON: ${(error as Error).message}`, `fix ${file}`);
   }
@@ -133,12 +148,21 @@ async function isGitRepo(root: string): Promise<boolean> {
 function walkDir(root: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(root, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
+    // Links are listed as git lists them: reading decides whether they stay inside the flake.
+    if (!entry.isFile() && !entry.isSymbolicLink()) continue;
     const rel = relative(root, join(entry.parentPath, entry.name)).split(sep).join("/");
     if (/(^|\/)(\.git|node_modules|result[^/]*)\//.test(rel)) continue;
     out.push(rel);
   }
   return out;
+}
+
+function assertFlakeDirectory(root: string): void {
+  if (!existsSync(root) || !statSync(root).isDirectory())
+    throw new UserError(
+      `the flake directory ${root} does not exist`,
+      "pass the directory that holds flake.nix",
+    );
 }
 
 /** The .nix files of the flake in scope, sorted, minus the configuration's ignored globs. */
@@ -148,11 +172,7 @@ export async function listNixFiles(
   config: ScanConfig,
   pacer = new Pacer(),
 ): Promise<ListedFiles> {
-  if (!existsSync(root) || !statSync(root).isDirectory())
-    throw new UserError(
-      `the flake directory ${root} does not exist`,
-      "pass the directory that holds flake.nix",
-    );
+  assertFlakeDirectory(root);
   const git = await isGitRepo(root);
   let files: string[];
   if (git) {
@@ -194,27 +214,137 @@ export async function listNixFiles(
   return { git, files: kept.sort() };
 }
 
-export type ReadOutcome = { bytes: Buffer } | { skipped: string };
+/** A file's bytes with what a rewrite needs (its real path, mode and owner), or why it is not read. */
+export type ReadOutcome = { bytes: Buffer; real: string; stats: Stats } | { skipped: string };
 
-/** A file's bytes, or why it is not read: too large, or binary (a NUL byte near the start). */
-export function readSourceFile(path: string, maxBytes = MAX_FILE_BYTES): ReadOutcome {
-  // One open file for the size check and the read: a scan reads thousands of files, and a stat by
-  // path beside readFileSync's own costs as much as the read.
-  const fd = openSync(path, "r");
-  try {
-    const size = fstatSync(fd).size;
-    if (size > maxBytes) return { skipped: `larger than ${Math.round(maxBytes / 1024)} KiB (${size} bytes)` };
-    const buffer = Buffer.allocUnsafe(size);
-    let length = 0;
-    while (length < size) {
-      const read = readSync(fd, buffer, length, size - length, length);
-      if (read === 0) break;
-      length += read;
+/** What is skipped, and why, for a person reading the result. */
+const OUTSIDE = "a symbolic link that leads outside the flake; nothing outside the flake is read";
+const LINK_TO_NOTHING = "a symbolic link to nothing";
+
+// O_NOFOLLOW: a link as the last part of a path fails to open (ELOOP) rather than being followed.
+// O_NONBLOCK: a FIFO does not hold the scan up; it is then skipped as no regular file.
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+
+/**
+ * The files of one flake, read and rewritten without ever leaving it: the real path of every file
+ * read is inside the real path of the root (a tracked `env.nix` linking to `~/.env` is skipped with
+ * a note, not shown line by line in a syntax error), and a rewrite replaces the file itself, never
+ * what a link points to.
+ */
+export class FlakeFiles {
+  readonly realRoot: string;
+  /** Real paths of the directories seen, by path relative to the root; undefined when outside. */
+  private readonly realDirs = new Map<string, string | undefined>();
+
+  constructor(readonly root: string) {
+    assertFlakeDirectory(root);
+    this.realRoot = realpathSync.native(root);
+  }
+
+  private inside(real: string): boolean {
+    return (
+      real === this.realRoot ||
+      real.startsWith(this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep)
+    );
+  }
+
+  /**
+   * The real path of a directory of the flake. Resolved once per directory: files are opened in it
+   * without following a link, so their own real path is this one and their name, without a
+   * realpath call per file (a scan reads thousands).
+   */
+  private realDir(dir: string): string | undefined {
+    if (!this.realDirs.has(dir)) {
+      let real: string | undefined;
+      try {
+        real = realpathSync.native(join(this.root, dir));
+      } catch {
+        real = undefined;
+      }
+      this.realDirs.set(dir, real !== undefined && this.inside(real) ? real : undefined);
     }
-    const bytes = buffer.subarray(0, length);
-    if (bytes.subarray(0, 8000).includes(0)) return { skipped: "binary (contains NUL bytes)" };
-    return { bytes };
-  } finally {
-    closeSync(fd);
+    return this.realDirs.get(dir);
+  }
+
+  /** Where a file of the flake really is, or why it is not read (a link that leaves the flake). */
+  private locate(file: string): { real: string; fd: number } | { skipped: string } {
+    const dir = this.realDir(dirname(file));
+    if (dir === undefined) return { skipped: OUTSIDE };
+    const path = join(dir, basename(file));
+    try {
+      return { real: path, fd: openSync(path, READ_FLAGS) };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return { skipped: "gone (deleted while the scan ran)" };
+      // ELOOP (EMLINK on BSD): the file is a link. It is read only when it leads to a file inside.
+      if (code !== "ELOOP" && code !== "EMLINK") throw error;
+    }
+    let real: string;
+    try {
+      real = realpathSync.native(path);
+    } catch {
+      return { skipped: LINK_TO_NOTHING };
+    }
+    if (!this.inside(real)) return { skipped: OUTSIDE };
+    return { real, fd: openSync(real, READ_FLAGS) };
+  }
+
+  /** A file's bytes, or why it is not read: outside the flake, no regular file, too large, or binary. */
+  read(file: string, maxBytes = MAX_FILE_BYTES): ReadOutcome {
+    const located = this.locate(file);
+    if ("skipped" in located) return located;
+    // One open file for the checks and the read: a scan reads thousands of files, and a stat by
+    // path beside the read's own costs as much as the read.
+    const { fd, real } = located;
+    try {
+      const stats = fstatSync(fd);
+      if (!stats.isFile()) return { skipped: "not a regular file" };
+      const size = stats.size;
+      if (size > maxBytes)
+        return { skipped: `larger than ${Math.round(maxBytes / 1024)} KiB (${size} bytes)` };
+      const buffer = Buffer.allocUnsafe(size);
+      let length = 0;
+      while (length < size) {
+        const read = readSync(fd, buffer, length, size - length, length);
+        if (read === 0) break;
+        length += read;
+      }
+      const bytes = buffer.subarray(0, length);
+      if (bytes.subarray(0, 8000).includes(0)) return { skipped: "binary (contains NUL bytes)" };
+      return { bytes, real, stats };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Replaces a file read by `read` with new bytes: a new file beside it (created exclusively, so
+   * no link planted under its name is followed), with the old one's mode and owner, renamed over
+   * it. A rename replaces whatever is at the path, a link included, and never writes through it.
+   */
+  replace(read: { real: string; stats: Stats }, bytes: Buffer): void {
+    if (!this.inside(read.real)) throw new Error(`refusing to write outside the flake: ${read.real}`);
+    const temp = join(dirname(read.real), `.${basename(read.real)}.${randomBytes(6).toString("hex")}.tmp`);
+    const fd = openSync(temp, CREATE_FLAGS, 0o600);
+    try {
+      try {
+        let written = 0;
+        while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+        fchmodSync(fd, read.stats.mode & 0o7777);
+        // Only root may give a file away; anyone else writes files they own anyway.
+        if (process.getuid?.() === 0) fchownSync(fd, read.stats.uid, read.stats.gid);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, read.real);
+    } catch (error) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // Already renamed, or never written: nothing to clean up.
+      }
+      throw error;
+    }
   }
 }

@@ -2,21 +2,14 @@
  * Syntax validation and the anti-pattern scan over a flake's .nix files, in this process: each file
  * is read once, parsed once, and every rule runs over the same tree.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { stateDir } from "../log.js";
-import {
-  type FileScope,
-  listNixFiles,
-  loadScanConfig,
-  Pacer,
-  readSourceFile,
-  type ScanConfig,
-} from "./files.js";
+import { type FileScope, FlakeFiles, listNixFiles, loadScanConfig, Pacer, type ScanConfig } from "./files.js";
 import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from "./rule.js";
 import { ANTIPATTERN_CODES, ANTIPATTERN_RULES } from "./rules.js";
 import { SECURITY_RULES } from "./security.js";
@@ -42,7 +35,9 @@ export const findingSchema = z.object({
 });
 export type Finding = z.infer<typeof findingSchema>;
 
-export const skippedSchema = z.object({ file: z.string(), reason: z.string() });
+export const skippedSchema = z
+  .object({ file: z.string(), reason: z.string() })
+  .describe("a file not read, and why (binary, too large, a link leading out of the flake)");
 
 /** One file's results. Its text is not kept: a scan of a large flake holds findings, not sources. */
 export interface FileAnalysis {
@@ -224,6 +219,7 @@ export function fixSource(
 
 interface Collected {
   root: string;
+  files: FlakeFiles;
   config: ScanConfig;
   analyses: FileAnalysis[];
   skipped: Array<{ file: string; reason: string }>;
@@ -242,7 +238,8 @@ export async function analyzeFlake(
   options: AnalyzeOptions,
 ): Promise<Collected> {
   const root = input.flake ?? engine.flake;
-  const config = loadScanConfig(root);
+  const flake = new FlakeFiles(root);
+  const config = loadScanConfig(flake);
   // Parsing is synchronous: between files the event loop gets its turn (a cancellation among it),
   // and a cancelled request stops here rather than after the last file.
   const pacer = new Pacer(input.signal);
@@ -264,7 +261,7 @@ export async function analyzeFlake(
       reported = performance.now();
       await input.progress(`read ${done} of ${files.length} files`, done, files.length);
     }
-    const read = readSourceFile(join(root, file));
+    const read = flake.read(file);
     if ("skipped" in read) {
       skipped.push({ file, reason: read.skipped });
       continue;
@@ -283,7 +280,7 @@ export async function analyzeFlake(
       analysis = await analyzeDeepSource(file, source, fileOptions, input.signal);
     analyses.push(analysis);
   }
-  return { root, config, analyses, skipped, bytes };
+  return { root, files: flake, config, analyses, skipped, bytes };
 }
 
 /** Counts by severity, and the findings with the blocking ones first. */
@@ -308,7 +305,9 @@ export const validateSyntaxResultSchema = z.object({
   filesWithErrors: z.number().int(),
   errorCount: z.number().int(),
   errors: z.array(findingSchema).describe("the first errors, each with file:line:column and the source line"),
-  skipped: z.array(skippedSchema).describe("files not read (binary, too large)"),
+  skipped: z
+    .array(skippedSchema)
+    .describe("files not read (binary, too large, links leading out of the flake)"),
   summary: z.string(),
 });
 export type ValidateSyntaxResult = z.infer<typeof validateSyntaxResultSchema>;
@@ -385,24 +384,25 @@ export async function scanAntipatterns(
   let fixed: ScanResult["fixed"];
   if (input.fix) {
     fixed = [];
-    const backupDir = join(stateDir(), "backups", `scan-${new Date().toISOString().replaceAll(":", "-")}`);
+    const backups = join(stateDir(), "backups", `scan-${new Date().toISOString().replaceAll(":", "-")}`);
     // Between files a cancellation stops the fixing; the files fixed by then keep their backups.
     const pacer = new Pacer(input.signal);
     for (const analysis of collected.analyses) {
       if (!analysis.findings.some((f) => f.fix)) continue;
       await pacer.step();
-      const read = readSourceFile(join(collected.root, analysis.file));
+      // Read again through the flake's files: what the analysis read may have changed since.
+      const read = collected.files.read(analysis.file);
       if ("skipped" in read) continue;
       const result = fixSource(analysis.file, new SourceText(read.bytes), {
         disabled: new Set([...(disabled ?? []), ...collected.config.disable]),
         inFlake: existsSync(join(collected.root, "flake.nix")),
       });
       if (result.fixed === 0) continue;
-      const target = join(collected.root, analysis.file);
-      const backup = join(backupDir, analysis.file);
+      // The backup holds the bytes read, not a copy made by path (which would follow a link).
+      const backup = join(backups, analysis.file);
       mkdirSync(dirname(backup), { recursive: true });
-      copyFileSync(target, backup);
-      writeFileSync(target, result.source.bytes);
+      writeFileSync(backup, read.bytes, { flag: "wx" });
+      collected.files.replace(read, result.source.bytes);
       fixed.push({ file: analysis.file, fixes: result.fixed, backup });
     }
     // Counted once: progress that went back to 0 for this second pass would confuse a client.
