@@ -1,5 +1,6 @@
 /**
- * Nothing outside the flake is read or written, through links or otherwise. The attack: a flake (a pull request, a
+ * Nothing outside the flake is read or written, through links or otherwise, and the backups that
+ * `fix: true` keeps are as private as the rest of the state. The attack: a flake (a pull request, a
  * cloned repository) that tracks `env.nix` as a link to `../.env` made validate_syntax print the
  * token line from it, and scan_antipatterns with `fix: true` rewrote a file outside through a link.
  */
@@ -111,5 +112,29 @@ describe("links out of the flake", () => {
     const out = await validateSyntax(engine, {});
     expect(JSON.stringify(out)).not.toContain(TOKEN);
     expect(out.skipped.map((s) => s.file)).toEqual(["env.nix", "victim.nix"]);
+  });
+});
+
+describe("fix backups", () => {
+  it("are 0700 directories and 0600 files, like the rest of the state", async () => {
+    rmSync(join(flake, "victim.nix"));
+    mkdirSync(join(flake, "hosts"));
+    writeFileSync(join(flake, "hosts", "p620.nix"), FIXABLE);
+    chmodSync(join(flake, "hosts", "p620.nix"), 0o640);
+    const out = await scanAntipatterns(engine, { fix: true });
+    expect(out.fixed?.map((f) => f.file).sort()).toEqual(["alias.nix", "hosts/p620.nix"]);
+    const backups = join(base, "state", "nix-deploy", "backups");
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(backups)).toBe(0o700);
+    const scanDir = join(backups, readdirSync(backups)[0] as string);
+    expect(mode(scanDir)).toBe(0o700);
+    expect(mode(join(scanDir, "hosts"))).toBe(0o700);
+    for (const fixed of out.fixed ?? []) {
+      expect(fixed.backup.startsWith(`${scanDir}/`)).toBe(true);
+      expect(mode(fixed.backup)).toBe(0o600);
+      expect(readFileSync(fixed.backup, "utf8")).toBe(FIXABLE);
+    }
+    // The fixed file keeps its own mode: only the backup is private.
+    expect(mode(join(flake, "hosts", "p620.nix"))).toBe(0o640);
   });
 });

@@ -2,7 +2,7 @@
  * Syntax validation and the anti-pattern scan over a flake's .nix files, in this process: each file
  * is read once, parsed once, and every rule runs over the same tree.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
@@ -360,6 +360,20 @@ export const scanResultSchema = z.object({
 });
 export type ScanResult = z.infer<typeof scanResultSchema>;
 
+/**
+ * A new directory for one scan's fix backups: private like the rest of the state (0700, files
+ * 0600), since a file of the flake may hold a secret (a file readable by all holding one is
+ * exactly what the rules warn about).
+ */
+function newBackupDirectory(): string {
+  const parent = join(stateDir(), "backups");
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  // mkdir's mode does not apply to a directory that already existed with looser permissions.
+  chmodSync(parent, 0o700);
+  // mkdtemp makes the directory 0700, under a name no other scan has.
+  return mkdtempSync(join(parent, `scan-${new Date().toISOString().replaceAll(":", "-")}-`));
+}
+
 export async function scanAntipatterns(
   engine: Engine,
   input: FileScope & {
@@ -384,7 +398,7 @@ export async function scanAntipatterns(
   let fixed: ScanResult["fixed"];
   if (input.fix) {
     fixed = [];
-    const backups = join(stateDir(), "backups", `scan-${new Date().toISOString().replaceAll(":", "-")}`);
+    let backups: string | undefined;
     // Between files a cancellation stops the fixing; the files fixed by then keep their backups.
     const pacer = new Pacer(input.signal);
     for (const analysis of collected.analyses) {
@@ -398,10 +412,11 @@ export async function scanAntipatterns(
         inFlake: existsSync(join(collected.root, "flake.nix")),
       });
       if (result.fixed === 0) continue;
+      backups ??= newBackupDirectory();
       // The backup holds the bytes read, not a copy made by path (which would follow a link).
       const backup = join(backups, analysis.file);
-      mkdirSync(dirname(backup), { recursive: true });
-      writeFileSync(backup, read.bytes, { flag: "wx" });
+      mkdirSync(dirname(backup), { recursive: true, mode: 0o700 });
+      writeFileSync(backup, read.bytes, { mode: 0o600, flag: "wx" });
       collected.files.replace(read, result.source.bytes);
       fixed.push({ file: analysis.file, fixes: result.fixed, backup });
     }
