@@ -9,6 +9,12 @@ const nested = (open: string, inner: string, close: string) => {
   const n = Math.floor(SIZE / (open.length + close.length));
   return open.repeat(n) + inner + close.repeat(n);
 };
+/** Copies of a form nested 4,000 deep (within MAX_NESTING) in a list, up to the size. */
+const deepCopies = (make: (depth: number) => string) => {
+  const one = make(4_000);
+  return `[ ${Array.from({ length: Math.ceil(SIZE / one.length) }, () => one).join(" ")} ]`;
+};
+
 /** `make(0) make(1) …` up to the size (`share` of it when the file holds more than this list). */
 const numbered = (make: (i: number) => string, separator = " ", share = 1) => {
   const parts: string[] = [];
@@ -74,6 +80,23 @@ export const HOSTILE: Record<string, string> = {
   "with a; with a; …": `a: ${times("with a; ")}1`,
   '"${"${"${…': nested('"${', '"1"', '}"'),
   "{ a ? { a ? … }: 1 }: 1": nested("{a?", "1", "}:1"),
+  // Nested as deep as Nix allows, again and again up to the size: what depth costs beyond linear
+  // (a rule that reads each level's whole inside) shows here.
+  "let a = (let a = (… in let …, 4,000 deep": deepCopies(
+    (d) => `(${"let a = (".repeat(d)}1${") ; in let b = a; in b".repeat(d)})`,
+  ),
+  "x: (x: (… f) x) x, 4,000 deep": deepCopies((d) => `(f: ${"x: (".repeat(d)}f${") x".repeat(d)})`),
+  "x0: x1: … x3999: [ x0 x1 … ], 4,000 deep": deepCopies(
+    (d) =>
+      `(${Array.from({ length: d }, (_, i) => `x${i}:`).join(" ")} [ ${Array.from({ length: 20_000 }, (_, i) => `x${i % d}`).join(" ")} ])`,
+  ),
+  "with a; with a; … [ y y … ], 4,000 deep": deepCopies(
+    (d) => `(a: ${"with a; ".repeat(d)}[ ${times("y ").slice(0, SIZE / 20)}])`,
+  ),
+  "{ a = { a = … }; }, 4,000 deep": deepCopies((d) => `${"{ a = ".repeat(d)}1${"; }".repeat(d)}`),
+  'readFile "${./s.key}${readFile …, 2,000 deep': deepCopies(
+    (d) => `(readFile: ${'readFile "${./s.key}${'.repeat(d / 2)}1${'}"'.repeat(d / 2)})`,
+  ),
   // Long tokens.
   "a long string": `"${times("a")}"`,
   "a long indented string": `''${times("a''$''\\n")}''`,

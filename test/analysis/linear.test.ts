@@ -19,7 +19,8 @@ describe("analysis time is linear in the input", () => {
   it("scans 1 MB of any construct in at most 10x what an ordinary 1 MB module takes", async () => {
     for (const [name, code] of Object.entries(HOSTILE)) expect(code.length, name).toBeGreaterThan(SIZE * 0.9);
     const entry = new URL("./linear-worker.ts", import.meta.url);
-    expect(await slowCases(entry, Object.keys(HOSTILE), 10)).toEqual([]);
+    // The stack of the thread that scans deeply nested files: they are parsed to Nix's limit.
+    expect(await slowCases(entry, Object.keys(HOSTILE), 10, 256)).toEqual([]);
   }, 900_000);
 });
 

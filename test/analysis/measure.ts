@@ -40,11 +40,12 @@ function runThread(
   entry: URL,
   skip: string[],
   giveUpRatio: number,
+  stackSizeMb?: number,
 ): Promise<{ ratios: Record<string, number>; gaveUp?: string }> {
   // TypeScript: the thread registers tsx first, as the test runner does for the tests.
   const worker = new Worker(
     `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`,
-    { eval: true, workerData: { skip } },
+    { eval: true, workerData: { skip }, resourceLimits: stackSizeMb ? { stackSizeMb } : undefined },
   );
   const ratios: Record<string, number> = {};
   let yardstick = 0;
@@ -71,14 +72,20 @@ function runThread(
 /**
  * The cases of the thread module `entry` (which calls reportCosts) that cost more than `maxRatio`
  * times its yardstick, as lines for an assertion. A case still running after five times that is
- * stopped and listed as such; the rest are measured on a new thread.
+ * stopped and listed as such; the rest are measured on a new thread (with a stack of
+ * `stackSizeMb`, when given).
  */
-export async function slowCases(entry: URL, names: string[], maxRatio: number): Promise<string[]> {
+export async function slowCases(
+  entry: URL,
+  names: string[],
+  maxRatio: number,
+  stackSizeMb?: number,
+): Promise<string[]> {
   const giveUpRatio = 5 * maxRatio;
   const ratios: Record<string, number> = {};
   const gaveUp: string[] = [];
   while (Object.keys(ratios).length + gaveUp.length < names.length) {
-    const run = await runThread(entry, [...Object.keys(ratios), ...gaveUp], giveUpRatio);
+    const run = await runThread(entry, [...Object.keys(ratios), ...gaveUp], giveUpRatio, stackSizeMb);
     Object.assign(ratios, run.ratios);
     if (run.gaveUp) gaveUp.push(run.gaveUp);
     else if (Object.keys(run.ratios).length === 0) break;

@@ -20,4 +20,10 @@ const result = analyzeSource(file, new SourceText(Buffer.from(bytes)), {
   inFlake,
   disabled: new Set(disabled),
 });
-parentPort?.postMessage({ syntaxErrors: result.syntaxErrors, findings: result.findings });
+// Without fixes: they are applied on the main thread, whose parser cannot reach this depth, so none
+// is offered; and the replacement texts of findings nested in one another add up to the square of
+// the depth when copied across threads.
+parentPort?.postMessage({
+  syntaxErrors: result.syntaxErrors,
+  findings: result.findings.map(({ fix: _fix, ...finding }) => finding),
+});

@@ -3,6 +3,7 @@
  * full attribute path (nested sets and dotted paths alike, through mkIf/mkDefault/mkForce/mkMerge).
  * What a host really gets after the module system merges everything is the evaluated layer's job.
  */
+import { shown } from "./parser.js";
 import { callParts, flag, headName, isBoolVar, type Rule, type RuleContext } from "./rule.js";
 import { type Bind, type Expr, staticAttrName, stringLiteralValue, unparen } from "./syntax.js";
 
@@ -122,7 +123,7 @@ function settingRule(
 
 const lastIs = (a: Assignment, ...names: string[]) =>
   names.includes(a.path.segments[a.path.segments.length - 1] ?? "");
-const pathText = (a: Assignment) => pathSegments(a.path).join(".");
+const pathText = (a: Assignment) => shown(pathSegments(a.path).join("."));
 
 export const SECURITY_RULES: Rule[] = [
   settingRule("permit-root-login", "block", 'sshd `PermitRootLogin "yes"`', (a, ctx) =>
@@ -164,12 +165,12 @@ export const SECURITY_RULES: Rule[] = [
     if (list.kind !== "List") return undefined;
     const others = list.items.map((i) => stringValue(ctx, i) ?? "?").filter((u) => u !== "root");
     return others.length > 0
-      ? `Nix trusted users (${others.join(", ")}) are root-equivalent (they can import unsigned store paths); use \`allowed-users\` instead`
+      ? `Nix trusted users (${shown(others.join(", "))}) are root-equivalent (they can import unsigned store paths); use \`allowed-users\` instead`
       : undefined;
   }),
   settingRule("service-runs-as-root", "warn", 'a systemd service with `User = "root"`', (a, ctx) =>
     endsWith(a.path, "serviceConfig", "User") && stringValue(ctx, a.value) === "root"
-      ? `\`${pathSegments(a.path).slice(0, -1).join(".")}\` runs as root; give it \`DynamicUser = true\` or its own \`User\``
+      ? `\`${shown(pathSegments(a.path).slice(0, -1).join("."))}\` runs as root; give it \`DynamicUser = true\` or its own \`User\``
       : undefined,
   ),
   settingRule(
