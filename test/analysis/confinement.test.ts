@@ -107,6 +107,20 @@ describe("links out of the flake", () => {
     await expect(scan).rejects.not.toThrow(TOKEN);
   });
 
+  it("are skipped when a directory of the flake became a link out of it", async () => {
+    mkdirSync(join(flake, "hosts"));
+    writeFileSync(join(flake, "hosts", "p620.nix"), "{ }\n");
+    git("add", "-A");
+    git("commit", "-qm", "a host");
+    // git still names hosts/p620.nix among the changes; the path now leads to home/p620.nix.
+    writeFileSync(join(outside, "p620.nix"), `API_TOKEN=${TOKEN}\n`);
+    rmSync(join(flake, "hosts"), { recursive: true });
+    symlinkSync("../home", join(flake, "hosts"));
+    const out = await validateSyntax(engine, { changed: true });
+    expect(JSON.stringify(out)).not.toContain(TOKEN);
+    expect(out.skipped).toEqual([{ file: "hosts/p620.nix", ...leavesFlake }]);
+  });
+
   it("are skipped in a flake that is not a git repository too", async () => {
     rmSync(join(flake, ".git"), { recursive: true });
     const out = await validateSyntax(engine, {});

@@ -234,8 +234,8 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
  */
 export class FlakeFiles {
   readonly realRoot: string;
-  /** Real paths of the directories seen, by path relative to the root; undefined when outside. */
-  private readonly realDirs = new Map<string, string | undefined>();
+  /** Real paths of the directories seen, by path relative to the root, or why none is read. */
+  private readonly realDirs = new Map<string, { real: string } | { skipped: string }>();
 
   constructor(readonly root: string) {
     assertFlakeDirectory(root);
@@ -252,31 +252,35 @@ export class FlakeFiles {
   /**
    * The real path of a directory of the flake. Resolved once per directory: files are opened in it
    * without following a link, so their own real path is this one and their name, without a
-   * realpath call per file (a scan reads thousands).
+   * realpath call per file (a scan reads thousands). A directory swapped for a link between this
+   * and the open is not caught: that takes someone writing into the flake while it is scanned,
+   * who could as well write the secret itself into it.
    */
-  private realDir(dir: string): string | undefined {
-    if (!this.realDirs.has(dir)) {
-      let real: string | undefined;
+  private realDir(dir: string): { real: string } | { skipped: string } {
+    let found = this.realDirs.get(dir);
+    if (!found) {
       try {
-        real = realpathSync.native(join(this.root, dir));
+        const real = realpathSync.native(join(this.root, dir));
+        found = this.inside(real) ? { real } : { skipped: OUTSIDE };
       } catch {
-        real = undefined;
+        found = { skipped: "gone (its directory was removed while the scan ran)" };
       }
-      this.realDirs.set(dir, real !== undefined && this.inside(real) ? real : undefined);
+      this.realDirs.set(dir, found);
     }
-    return this.realDirs.get(dir);
+    return found;
   }
 
   /** Where a file of the flake really is, or why it is not read (a link that leaves the flake). */
   private locate(file: string): { real: string; fd: number } | { skipped: string } {
     const dir = this.realDir(dirname(file));
-    if (dir === undefined) return { skipped: OUTSIDE };
-    const path = join(dir, basename(file));
+    if ("skipped" in dir) return dir;
+    const path = join(dir.real, basename(file));
     try {
       return { real: path, fd: openSync(path, READ_FLAGS) };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return { skipped: "gone (deleted while the scan ran)" };
+      if (code === "EACCES") return { skipped: "not readable (permission denied)" };
       // ELOOP (EMLINK on BSD): the file is a link. It is read only when it leads to a file inside.
       if (code !== "ELOOP" && code !== "EMLINK") throw error;
     }
