@@ -33,7 +33,6 @@ const MAY_BE_EMPTY = [false, false, true, true, true];
 const MAY_END_ANYWHERE = [false, false, true, true, false];
 
 export interface Glob {
-  readonly source: string;
   /** Does the glob match this path (relative to the flake root, `/` between segments)? */
   test(path: string): boolean;
 }
@@ -139,7 +138,6 @@ export function compileGlob(glob: string): Glob {
   close(start);
 
   return {
-    source: glob,
     test(path: string): boolean {
       now.set(start);
       for (let p = 0; p < path.length; p++) {

@@ -163,7 +163,8 @@ async function analyzeDeepSource(
     worker.once("message", resolve);
     worker.once("error", reject);
     onAbort = () => reject(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
   }).finally(() => {
     if (onAbort) signal?.removeEventListener("abort", onAbort);
     return worker.terminate();
