@@ -17,5 +17,6 @@ export default defineTool({
   output: scanResultSchema,
   // Not read-only: `fix: true` rewrites files (after backing them up); without it nothing is written.
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  run: (engine, input) => scanAntipatterns(engine, input),
+  run: (engine, input, context) =>
+    scanAntipatterns(engine, { ...input, signal: context.signal, progress: context.progress }),
 });

@@ -13,5 +13,6 @@ export default defineTool({
   input: { flake: flakeInput, ...scopeInput, ...validateSyntaxInput },
   output: validateSyntaxResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  run: (engine, input) => validateSyntax(engine, input),
+  run: (engine, input, context) =>
+    validateSyntax(engine, { ...input, signal: context.signal, progress: context.progress }),
 });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkSyntax, SourceText } from "../../src/engine/analysis/source.js";
+import { checkSyntax, MAX_LISTED_ERRORS, SourceText } from "../../src/engine/analysis/source.js";
 import { type Expr, NodeIndex, walk } from "../../src/engine/analysis/syntax.js";
 
 const check = (code: string) => {
@@ -54,8 +54,28 @@ describe("the Nix parser", () => {
 
   it("turns nesting deeper than the stack into a finding, not a crash", () => {
     const { at } = check(`${"(".repeat(200_000)}1${")".repeat(200_000)}`);
-    expect(at[0]?.message).toMatch(/^expression nested too deeply to (parse|resolve)$/);
+    expect(at[0]?.message).toBe("expression nested too deeply to parse");
     expect(at[0]?.line).toBe(1);
+  });
+
+  it("accepts chains far longer than the call stack is deep, as Nix does at any length", () => {
+    // Left-associative chains are trees as deep as they are long; resolution walks them without recursion.
+    expect(check(`x: x${" - x".repeat(200_000)}`).at).toEqual([]);
+    expect(check(`f: f${" 1".repeat(200_000)}`).at).toEqual([]);
+    expect(check(`x: ${"x.a or ".repeat(100)}x`).at).toEqual([]);
+  });
+
+  it("lists the first hundred errors of a file and counts the rest, with names and numbers cut short", () => {
+    const { at } = check(`[ ${"a ".repeat(250)}]`);
+    expect(at).toHaveLength(MAX_LISTED_ERRORS + 1);
+    expect(at[0]).toMatchObject({ message: "undefined variable 'a'", column: 3 });
+    expect(at[MAX_LISTED_ERRORS]).toMatchObject({
+      message:
+        "150 more syntax errors from here to the end of the file, not listed one by one; fix the first ones and check again",
+      column: 3 + 2 * MAX_LISTED_ERRORS,
+    });
+    expect(check(`${"9".repeat(100_000)}`).at[0]?.message).toBe(`invalid integer '${"9".repeat(60)}…'`);
+    expect(check(`x: ${"y".repeat(100_000)}`).at[0]?.message).toBe(`undefined variable '${"y".repeat(60)}…'`);
   });
 
   it("indexes every node with its parent during variable resolution, as a walk of the tree does", () => {

@@ -244,6 +244,28 @@ describe("anti-pattern rules", () => {
     expect(codesIn(other)).toContain("bool-comparison");
   });
 
+  it("reports a secret file read once, as read, however deeply the readers nest", () => {
+    const nested = (depth: number) =>
+      `readFile: ${'readFile "${./s.key}${'.repeat(depth)}1${'}"'.repeat(depth)}`;
+    expect(codesIn(nested(1))).toEqual(["secret-read-at-eval"]);
+    expect(codesIn(nested(50))).toEqual(Array.from({ length: 50 }, () => "secret-read-at-eval"));
+    expect(codesIn("{ a = ./s.key; b = builtins.readFile ./s.key; }")).toEqual([
+      "secret-path-in-store",
+      "secret-read-at-eval",
+    ]);
+  });
+
+  it("quotes at most 60 characters of code or of a name in a message", () => {
+    const name = "a".repeat(1000);
+    const [unused] = analyzeSource("case.nix", SourceText.fromString(`let ${name} = 1; in 2`)).findings;
+    expect(unused?.message).toBe(`\`${"a".repeat(60)}…\` is bound but never used; remove it`);
+    const [eta] = analyzeSource("case.nix", SourceText.fromString(`f: x: f ${"1 ".repeat(100)}x`)).findings;
+    expect(eta?.code).toBe("eta-reduction");
+    expect(eta?.message.length).toBeLessThan(250);
+    // The fix still replaces the whole expression.
+    expect(eta?.fix?.[0]?.replacement).toBe(`f ${"1 ".repeat(99)}1`);
+  });
+
   it("reports a syntax error with its position instead of running the rules", () => {
     const result = analyzeSource("broken.nix", SourceText.fromString("{\n  a = 1\n}"));
     expect(result.findings).toEqual([]);

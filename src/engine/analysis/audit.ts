@@ -15,7 +15,7 @@ import { hostInstallable } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { ASSESSED_KEYS, type Exposure, exposureLevel, exposureOf, type ServiceConfig } from "./exposure.js";
 import { type FileScope, gitRefSchema } from "./files.js";
-import { analyzeFlake, countBySeverity, findingSchema, limitInput } from "./scan.js";
+import { analyzeFlake, countBySeverity, findingSchema, limitInput, skippedSchema } from "./scan.js";
 
 const SOURCE_LIMIT = 5;
 
@@ -157,6 +157,7 @@ export const securityAuditResultSchema = z.object({
     filesScanned: z.number().int(),
     counts: z.object({ block: z.number().int(), warn: z.number().int() }),
     findings: z.array(findingSchema).describe("the first source findings"),
+    skipped: z.array(skippedSchema),
   }),
   hosts: z.array(hostAuditSchema),
   counts: z.object({ block: z.number().int(), warn: z.number().int() }),
@@ -234,7 +235,12 @@ export async function securityAudit(
       `${evaluatedOnly.join(" and ")} only apply to the evaluated layer, which evaluate: false turns off`,
       "leave out evaluate: false to compare the hosts, or leave them out to audit the source only",
     );
-  const collected = await analyzeFlake(engine, { ...input, flake }, { ruleSet: "security" });
+  // The progress callback counts hosts (below); the files are not counted with them.
+  const collected = await analyzeFlake(
+    engine,
+    { ...input, flake, progress: undefined },
+    { ruleSet: "security" },
+  );
   const sourceFindings = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
   const sourceCounts = countBySeverity(sourceFindings);
 
@@ -312,6 +318,7 @@ export async function securityAudit(
       filesScanned: collected.analyses.length,
       counts: { block: sourceCounts.block, warn: sourceCounts.warn },
       findings: sourceCounts.ordered.slice(0, input.limit ?? SOURCE_LIMIT),
+      skipped: collected.skipped,
     },
     hosts,
     counts,

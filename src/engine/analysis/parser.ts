@@ -162,13 +162,29 @@ const BINARY_FIRST = Uint8Array.from({ length: 128 }, (_, c) =>
 const NOT_PREC = 7;
 const NEGATE_PREC = 12;
 
-class Failure extends Error {
+/**
+ * A syntax error on its way to the nearest place that records it. Not an Error: a file with a
+ * hundred thousand broken bindings throws a hundred thousand of these, and capturing a stack trace
+ * for each (which an Error does) costs more than parsing the file.
+ */
+class Failure {
   constructor(
-    message: string,
+    readonly message: string,
     readonly offset: number,
-  ) {
-    super(message);
-  }
+  ) {}
+}
+
+/**
+ * How deeply expressions may nest. Nix's parser (bison) gives up with "memory exhausted" when its
+ * stack holds 10,000 symbols; every nesting level counted here holds at least one (`(`, `[`, `-`,
+ * `x:`, ...), so every file Nix accepts is within the limit. The count, not the JavaScript stack,
+ * decides: a file nested a million deep gets this clear error at once, not a stack overflow.
+ */
+export const MAX_NESTING = 10_000;
+
+/** Token text as shown in a message: a name or number of a megabyte is cut. */
+export function shown(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }
 
 /** Slots of an attribute set as Nix's parser keeps them, to find duplicate attributes as it does. */
@@ -191,6 +207,8 @@ class Parser {
    */
   private lastAttrs?: Expr;
   private lastSlots?: Map<string, Slot>;
+  /** Nesting levels open now; see MAX_NESTING. */
+  private depth = 0;
 
   constructor(private readonly src: string) {
     this.tok = this.lex();
@@ -224,9 +242,14 @@ class Parser {
       else if (c === 35) {
         while (p < src.length && src.charCodeAt(p) !== 10 && src.charCodeAt(p) !== 13) p++;
       } else if (c === SLASH && src.charCodeAt(p + 1) === 42) {
-        const close = src.indexOf("*/", p + 2);
-        // An unterminated comment is no comment to Nix: `/` is then an operator (and an error).
-        if (close < 0) return p;
+        // An unterminated comment is no comment to Nix: `/` is then an operator (and an error). Once
+        // no `*/` follows some position, none follows any later one: remembering that keeps a file
+        // of many `/*` from searching the rest of the file at each of them.
+        const close = p + 2 >= this.noCommentEndFrom ? -1 : src.indexOf("*/", p + 2);
+        if (close < 0) {
+          this.noCommentEndFrom = Math.min(this.noCommentEndFrom, p + 2);
+          return p;
+        }
         p = close + 2;
       } else return p;
     }
@@ -234,28 +257,30 @@ class Parser {
 
   /** Longest match of `{PATH_CHAR}*(\/{PATH_CHAR}+)+\/?` at p, 0 if none. */
   private pathLen(p: number): number {
-    const src = this.src;
     let i = p;
-    while (isPathChar(src.charCodeAt(i))) i++;
-    let segments = 0;
+    while (isPathChar(this.src.charCodeAt(i))) i++;
+    const end = this.segmentsEnd(i);
+    return end > i ? end - p : 0;
+  }
+
+  /** Where `(\/{PATH_CHAR}+)+\/?` at i ends; i itself when there is no such segment. */
+  private segmentsEnd(i: number): number {
+    const src = this.src;
+    const from = i;
     while (src.charCodeAt(i) === SLASH && isPathChar(src.charCodeAt(i + 1))) {
       i += 2;
       while (isPathChar(src.charCodeAt(i))) i++;
-      segments++;
     }
-    if (segments === 0) return 0;
-    if (src.charCodeAt(i) === SLASH) i++;
-    return i - p;
+    if (i > from && src.charCodeAt(i) === SLASH) i++;
+    return i;
   }
 
-  /** Length of `{PATH_CHAR}*\/\$\{` at p (a path that starts with an interpolation), 0 if none. */
-  private pathSegDollarLen(p: number): number {
+  /** Whether `\/\$\{` is at i: a path whose text ends at i goes on with an interpolation. */
+  private dollarAfter(i: number): boolean {
     const src = this.src;
-    let i = p;
-    while (isPathChar(src.charCodeAt(i))) i++;
-    if (src.charCodeAt(i) === SLASH && src.charCodeAt(i + 1) === DOLLAR && src.charCodeAt(i + 2) === LBRACE)
-      return i + 3 - p;
-    return 0;
+    return (
+      src.charCodeAt(i) === SLASH && src.charCodeAt(i + 1) === DOLLAR && src.charCodeAt(i + 2) === LBRACE
+    );
   }
 
   private lex(from = this.pos): Token {
@@ -265,9 +290,23 @@ class Parser {
     return tok;
   }
 
-  /** The last run of path characters scanned: every position inside it ends at the same place. */
+  /**
+   * The last run of path characters scanned (`[a-zA-Z0-9._+-]+` from runStart to runEnd). Every
+   * token that starts inside it sees the same run end, and the same text after it: where a path
+   * or a URI going on past the run would end. Each of those is found once per run and kept here;
+   * finding them again for every token of a long run (`1-1-1-…`, `a.b.c.…` before a `/` or `:`)
+   * read the rest of the run once per token, which made lexing quadratic.
+   */
   private runStart = -1;
   private runEnd = -1;
+  /** End of the path segments (`/seg/seg`) right after the run, runEnd when none; -1 until needed. */
+  private runPathEnd = -1;
+  /** End of a URI whose scheme ends at the run's end (`…:rest`), 0 when none; -1 until needed. */
+  private runUriEnd = -1;
+  /** The run's last `_`, which no URI scheme may contain (runStart - 1 when none); -2 until needed. */
+  private runLastUnderscore = -2;
+  /** From here on the file holds no `*\/`: a `/*` there starts no comment. */
+  private noCommentEndFrom = Number.POSITIVE_INFINITY;
 
   /** Longest match so far while lexing one token (fields, not a closure: this runs per token). */
   private best = 0;
@@ -295,8 +334,10 @@ class Parser {
       if (p > this.runStart && p < this.runEnd) {
         // Inside a run scanned for an earlier token (`b` and `.c` in `a.b.c`): it ends where that did.
         run = this.runEnd;
+        // Only an identifier needs its own end. Scanning `[a-zA-Z0-9_'-]*` at every `1` of
+        // `1-1-1-…` (digits and `-` are identifier characters) read the rest of the run each time.
         idEnd = p + 1;
-        while (isIdChar(src.charCodeAt(idEnd))) idEnd++;
+        if (isIdStart(c)) while (isIdChar(src.charCodeAt(idEnd))) idEnd++;
       } else {
         run = p + 1;
         let k = classOf(src.charCodeAt(run));
@@ -309,6 +350,9 @@ class Parser {
         }
         this.runStart = p;
         this.runEnd = run;
+        this.runPathEnd = -1;
+        this.runUriEnd = -1;
+        this.runLastUnderscore = -2;
       }
       const next = src.charCodeAt(run);
       if (next !== SLASH && next !== 58) {
@@ -364,10 +408,16 @@ class Parser {
     if (c === QUOTE) this.consider(1, "STRING_OPEN");
     if (c === APOS && src.charCodeAt(p + 1) === APOS) this.consider(2, "IND_OPEN");
     if (isPathChar(c) || c === SLASH) {
-      this.consider(this.pathLen(p), "PATH");
+      // p is in the run scanned above, or at a `/` that starts the path's first segment.
+      const textEnd = c === SLASH ? p : this.runEnd;
+      if (c === SLASH) this.consider(this.pathLen(p), "PATH");
+      else {
+        if (this.runPathEnd < 0) this.runPathEnd = this.segmentsEnd(this.runEnd);
+        if (this.runPathEnd > this.runEnd) this.consider(this.runPathEnd - p, "PATH");
+      }
       // `dir/${x}` is a path whose first segment ends before the interpolation; flex compares the
       // length with the `${`, the token ends before it.
-      const seg = this.pathSegDollarLen(p);
+      const seg = this.dollarAfter(textEnd) ? textEnd + 3 - p : 0;
       if (seg > this.best) {
         this.best = seg - 2;
         this.bestType = "PATH";
@@ -396,13 +446,22 @@ class Parser {
       }
     }
     if (isAlpha(c)) {
-      let i = p + 1;
-      while (isAlpha(src.charCodeAt(i)) || isDigit(src.charCodeAt(i)) || "+-.".includes(src[i] ?? "x")) i++;
-      if (src.charCodeAt(i) === 58 && isUriChar(src.charCodeAt(i + 1))) {
-        i++;
-        while (isUriChar(src.charCodeAt(i))) i++;
-        this.consider(i - p, "URI");
+      // A URI's scheme is `[a-zA-Z0-9+.-]*`: the run's characters but `_`. So a scheme starting
+      // at p reaches the `:` after the run exactly when no `_` lies between.
+      if (this.runLastUnderscore === -2) {
+        let u = this.runEnd - 1;
+        while (u >= this.runStart && src.charCodeAt(u) !== 95) u--;
+        this.runLastUnderscore = u;
       }
+      if (this.runUriEnd < 0) {
+        let i = this.runEnd;
+        if (src.charCodeAt(i) === 58 && isUriChar(src.charCodeAt(i + 1))) {
+          i++;
+          while (isUriChar(src.charCodeAt(i))) i++;
+          this.runUriEnd = i;
+        } else this.runUriEnd = 0;
+      }
+      if (this.runUriEnd > 0 && this.runLastUnderscore < p) this.consider(this.runUriEnd - p, "URI");
     }
     if (this.best === 0 && ONE_CHAR_OPS.has(src[p] as string)) this.consider(1, src[p] as string);
     if (this.best === 0) return { type: "INVALID", start: p, end: p + 1 };
@@ -470,7 +529,7 @@ class Parser {
     if (t.type === "EOF") return "end of file";
     if (t.type === "INVALID") return "invalid token";
     if (t.type === "ID" || t.type === "INT" || t.type === "FLOAT")
-      return `'${this.src.slice(t.start, t.end)}'`;
+      return `'${shown(this.src.slice(t.start, t.end))}'`;
     if (KEYWORDS.has(t.type)) return `'${t.type}'`;
     if (t.type === "STRING_OPEN") return "'\"'";
     if (t.type === "IND_OPEN") return "\"''\"";
@@ -483,6 +542,14 @@ class Parser {
     throw new Failure(message, offset);
   }
 
+  /** One more nesting level opens here (each closes with `this.depth--`); past the limit, an error. */
+  private nest(): void {
+    if (++this.depth > MAX_NESTING)
+      this.fail(
+        `expressions nest more than ${MAX_NESTING} levels deep here, beyond what Nix's parser accepts ("memory exhausted"); split the expression with let bindings`,
+      );
+  }
+
   private expect(type: string): Token {
     if (this.tok.type !== type) this.fail(`unexpected ${this.describe(this.tok)}, expecting '${type}'`);
     return this.advance();
@@ -491,6 +558,13 @@ class Parser {
   // ---------------------------------------------------------------- grammar
 
   private expr(): Expr {
+    this.nest();
+    const e = this.exprLevel();
+    this.depth--;
+    return e;
+  }
+
+  private exprLevel(): Expr {
     const t = this.tok;
     const start = t.start;
     if (t.type === "ID") {
@@ -590,6 +664,8 @@ class Parser {
   private formals(): { formals: Formal[]; ellipsis: boolean; start: number; end: number } {
     const open = this.expect("{");
     const formals: Formal[] = [];
+    // A set, not a search of the list: `{ a1, a2, … }` with many names must not cost their square.
+    const names = new Set<string>();
     let ellipsis = false;
     for (;;) {
       if (this.at("}")) break;
@@ -605,8 +681,8 @@ class Parser {
         this.advance();
         def = this.expr();
       }
-      if (formals.some((f) => f.name === name))
-        this.fail(`duplicate formal function argument '${name}'`, open.start);
+      if (names.has(name)) this.fail(`duplicate formal function argument '${name}'`, open.start);
+      names.add(name);
       formals.push({ name, default: def, start: id.start, end: def ? def.end : id.end });
       if (!this.at(",")) break;
       this.advance();
@@ -620,7 +696,9 @@ class Parser {
     const t = this.tok;
     if (t.type === "!" || t.type === "-") {
       this.advance();
+      this.nest();
       const operand = this.exprOp(t.type === "!" ? NOT_PREC : NEGATE_PREC);
+      this.depth--;
       left = { kind: "Unary", op: t.type, expr: operand, start: t.start, end: operand.end };
     } else left = this.exprApp();
     let lastNonAssoc = -1;
@@ -638,7 +716,9 @@ class Parser {
         left = { kind: "HasAttr", expr: left, path, start: left.start, end: last.end };
         continue;
       }
+      this.nest();
       const right = this.exprOp(info.assoc === "right" ? info.prec : info.prec + 1);
+      this.depth--;
       left = { kind: "Binary", op, left, right, start: left.start, end: right.end };
       if (info.assoc === "none") lastNonAssoc = info.prec;
     }
@@ -685,7 +765,9 @@ class Parser {
       const last = path[path.length - 1] as AttrName;
       if (this.at("or")) {
         this.advance();
+        this.nest();
         const def = this.exprSelect();
+        this.depth--;
         return { kind: "Select", expr: simple, path, default: def, start: simple.start, end: def.end };
       }
       return { kind: "Select", expr: simple, path, start: simple.start, end: last.end };
@@ -707,8 +789,11 @@ class Parser {
         return { kind: "Var", name: this.src.slice(t.start, t.end), start: t.start, end: t.end };
       case "INT": {
         const text = this.src.slice(t.start, t.end);
-        // Only 19 digits or more can exceed 2^63 - 1.
-        if (text.length >= 19 && BigInt(text) > MAX_INT) this.fail(`invalid integer '${text}'`);
+        // Only 19 significant digits or more can exceed 2^63 - 1, and only 19 need BigInt (which
+        // takes more than linear time on a number a megabyte long).
+        const digits = text.replace(/^0+/, "");
+        if (digits.length > 19 || (digits.length === 19 && BigInt(digits) > MAX_INT))
+          this.fail(`invalid integer '${shown(text)}'`);
         this.advance();
         return { kind: "Int", text: text, start: t.start, end: t.end };
       }
@@ -766,7 +851,9 @@ class Parser {
       case "[": {
         this.advance();
         const items: Expr[] = [];
+        this.nest();
         while (this.startsSimple(this.tok)) items.push(this.exprSelect());
+        this.depth--;
         const close = this.expect("]");
         return { kind: "List", items, start: t.start, end: close.end };
       }
@@ -926,6 +1013,8 @@ class Parser {
     const slots = new Map<string, Slot>();
     while (this.tok.type !== end && !this.at("EOF")) {
       const start = this.tok.start;
+      // A failure skips the `depth--` of the levels it leaves; the binding starts at this depth.
+      const depth = this.depth;
       try {
         if (this.at("inherit")) {
           this.advance();
@@ -943,7 +1032,7 @@ class Parser {
             const name = this.attrName();
             const value = this.staticName(name);
             if (value === undefined) this.fail("dynamic attributes not allowed in inherit", name.start);
-            if (slots.has(value)) this.fail(`attribute '${value}' already defined`, name.start);
+            if (slots.has(value)) this.fail(`attribute '${shown(value)}' already defined`, name.start);
             slots.set(value, from ? VALUE_SLOT : INHERITED_SLOT);
             names.push(name);
           }
@@ -959,6 +1048,7 @@ class Parser {
         }
       } catch (error) {
         if (!(error instanceof Failure)) throw error;
+        this.depth = depth;
         this.errors.push({ message: error.message, offset: error.offset });
         this.recover(end);
       }
@@ -1002,7 +1092,7 @@ class Parser {
         map.set(name, nested);
         map = nested.children;
       } else if (slot.kind === "attrs") map = slot.children;
-      else this.fail(`attribute '${this.pathText(path)}' already defined`, path[0]?.start);
+      else this.fail(`attribute '${shown(this.pathText(path))}' already defined`, path[0]?.start);
     }
     const last = path[path.length - 1] as AttrName;
     const name = this.staticName(last);
@@ -1016,12 +1106,13 @@ class Parser {
     }
     if (existing.kind === "attrs" && literal) {
       for (const [key, slot] of literal) {
-        if (existing.children.has(key)) this.fail(`attribute '${key}' already defined`, path[0]?.start);
+        if (existing.children.has(key))
+          this.fail(`attribute '${shown(key)}' already defined`, path[0]?.start);
         existing.children.set(key, slot);
       }
       return;
     }
-    this.fail(`attribute '${this.pathText(path)}' already defined`, path[0]?.start);
+    this.fail(`attribute '${shown(this.pathText(path))}' already defined`, path[0]?.start);
   }
 
   private pathText(path: AttrName[]): string {

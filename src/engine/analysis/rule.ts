@@ -35,8 +35,11 @@ export interface RuleContext {
   nodes<K extends Expr["kind"]>(kind: K): ReadonlyArray<ExprOf<K>>;
   /** `visit(node, parent)` for every node of a kind, in source order. */
   each<K extends Expr["kind"]>(kind: K, visit: (node: ExprOf<K>, parent: Expr | undefined) => void): void;
-  /** Every application whose function goes by `name` (`mkIf`, `lib.mkIf`, `builtins.readFile`), with its parts. */
-  calls(name: string): readonly Call[];
+  /**
+   * Every application of a function that goes by `name` (`mkIf`, `lib.mkIf`, `builtins.readFile`)
+   * to exactly `arity` arguments, with its parts; a partial one (`f a` in `f a b`) counts too.
+   */
+  calls(name: string, arity: number): readonly Call[];
 }
 
 /** An application node as its head and arguments; a partial one (`f a` in `f a b`) is a call too. */
@@ -46,26 +49,52 @@ export interface Call {
   args: Expr[];
 }
 
+/** An application chain `f a b c`: its head, its arguments, and its nodes, innermost (`f a`) first. */
+interface Chain {
+  head: Expr;
+  args: Expr[];
+  nodes: ExprOf<"Apply">[];
+}
+
 /** What the rules query: the node index that variable resolution filled, and the calls by name. */
 export function indexNodes(src: string, index: NodeIndex): Pick<RuleContext, "nodes" | "each" | "calls"> {
-  let callsByName: Map<string, Call[]> | undefined;
+  let chainsByName: Map<string, Chain[]> | undefined;
   return {
     nodes: (kind) => index.nodes(kind),
     each: (kind, visit) => index.each(kind, visit),
-    // Several rules look for calls by name: each application is taken apart once, not once per rule.
-    calls: (name) => {
-      if (!callsByName) {
-        callsByName = new Map();
+    // Several rules look for calls by name: each chain is taken apart once, not once per rule, and
+    // not once per partial application in it (`f a1 … aN` holds N of them: taking each apart on its
+    // own costs N² for a long one).
+    calls: (name, arity) => {
+      if (!chainsByName) {
+        chainsByName = new Map();
+        const inner = new Set<Expr>();
         for (const node of index.nodes("Apply")) {
-          const { head, args } = callParts(node);
-          const headIs = headName(src, head);
+          const fn = unparen(node.fn);
+          if (fn.kind === "Apply") inner.add(fn);
+        }
+        for (const node of index.nodes("Apply")) {
+          if (inner.has(node)) continue;
+          const nodes: ExprOf<"Apply">[] = [];
+          let current: Expr = node;
+          while (current.kind === "Apply") {
+            nodes.push(current);
+            current = unparen(current.fn);
+          }
+          nodes.reverse();
+          const headIs = headName(src, current);
           if (headIs === undefined) continue;
-          let same = callsByName.get(headIs);
-          if (!same) callsByName.set(headIs, (same = []));
-          same.push({ node, head, args });
+          let same = chainsByName.get(headIs);
+          if (!same) chainsByName.set(headIs, (same = []));
+          same.push({ head: current, args: nodes.map((n) => n.arg), nodes });
         }
       }
-      return callsByName.get(name) ?? [];
+      const calls: Call[] = [];
+      for (const chain of chainsByName.get(name) ?? []) {
+        const node = chain.nodes[arity - 1];
+        if (node) calls.push({ node, head: chain.head, args: chain.args.slice(0, arity) });
+      }
+      return calls;
     },
   };
 }
@@ -102,8 +131,13 @@ export function headName(src: string, head: Expr): string | undefined {
 /** Whether `node` is a call of a function named `name` with exactly `arity` arguments. */
 export function isCall(src: string, node: Expr, name: string, arity: number): ExprOf<"Apply"> | undefined {
   if (node.kind !== "Apply") return undefined;
-  const { head, args } = callParts(node);
-  return args.length === arity && headName(src, head) === name ? node : undefined;
+  // Down `arity` applications and no further: the rest of a long chain cannot change the answer.
+  let head: Expr = node;
+  for (let i = 0; i < arity; i++) {
+    if (head.kind !== "Apply") return undefined;
+    head = unparen(head.fn);
+  }
+  return head.kind !== "Apply" && headName(src, head) === name ? node : undefined;
 }
 
 export function isBoolVar(node: Expr, value?: boolean): node is ExprOf<"Var"> {

@@ -4,6 +4,8 @@
  * only where it keeps the meaning; the fix tests check that each one still parses and silences
  * its rule.
  */
+
+import { shown } from "./parser.js";
 import {
   asOperand,
   callParts,
@@ -16,6 +18,7 @@ import {
   type RuleContext,
   textOf,
 } from "./rule.js";
+import type { Declaration } from "./scope.js";
 import {
   type Binding,
   type Expr,
@@ -23,16 +26,32 @@ import {
   staticAttrName,
   stringLiteralValue,
   unparen,
-  walk,
 } from "./syntax.js";
 
-/** Does any variable named `name` occur in `node` (shadowed or not: a conservative answer)? */
-function mentions(node: Expr, name: string): boolean {
-  let found = false;
-  walk(node, (n) => {
-    if (n.kind === "Var" && n.name === name) found = true;
-  });
-  return found;
+/**
+ * Where each variable name occurs, as sorted offsets: whether a name occurs within a range of the
+ * file (shadowed or not: a conservative answer) is then a binary search, not a walk of the range,
+ * which for ranges nested in one another costs the square of their depth.
+ */
+function occurrences(ctx: RuleContext): (name: string, start: number, end: number) => boolean {
+  const byName = new Map<string, number[]>();
+  for (const v of ctx.nodes("Var")) {
+    const starts = byName.get(v.name);
+    if (starts) starts.push(v.start);
+    else byName.set(v.name, [v.start]);
+  }
+  for (const starts of byName.values()) starts.sort((a, b) => a - b);
+  return (name, start, end) => {
+    const starts = byName.get(name) ?? [];
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((starts[mid] as number) < start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < starts.length && (starts[lo] as number) < end;
+  };
 }
 
 const BINARY_PREC: Record<string, number> = { "->": 1, "||": 2, "&&": 3 };
@@ -60,19 +79,23 @@ function isFreeContext(parent: Expr | undefined, node: Expr): boolean {
   }
 }
 
+const SPACE = /\s/;
+
 /** Removes a whole binding, with its line when nothing else is on it. */
 function removeBinding(ctx: RuleContext, b: { start: number; end: number }) {
   const text = ctx.source.text;
-  let start = b.start;
-  let end = b.end;
-  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
-  let lineEnd = text.indexOf("\n", end);
-  if (lineEnd < 0) lineEnd = text.length;
-  if (text.slice(lineStart, start).trim() === "" && text.slice(end, lineEnd).trim() === "") {
-    start = lineStart;
-    end = Math.min(lineEnd + 1, text.length);
-  }
-  return { start, end, replacement: "" };
+  // Only the blanks around the binding are read, not its whole line: on a file that is one long
+  // line, reading the line for each of many bindings costs the square of its length.
+  let lineStart = b.start;
+  while (lineStart > 0 && text[lineStart - 1] !== "\n" && SPACE.test(text[lineStart - 1] as string))
+    lineStart--;
+  let lineEnd = b.end;
+  while (lineEnd < text.length && text[lineEnd] !== "\n" && SPACE.test(text[lineEnd] as string)) lineEnd++;
+  const alone =
+    (lineStart === 0 || text[lineStart - 1] === "\n") && (lineEnd === text.length || text[lineEnd] === "\n");
+  return alone
+    ? { start: lineStart, end: Math.min(lineEnd + 1, text.length), replacement: "" }
+    : { start: b.start, end: b.end, replacement: "" };
 }
 
 /** Replaces a parenthesised expression by its inside, keeping tokens apart where they would merge. */
@@ -105,7 +128,7 @@ export const boolComparison: Rule = {
       if (!isBoolVar(literal) || isBoolVar(other)) return;
       const positive = ((unparen(literal) as ExprOf<"Var">).name === "true") === (node.op === "==");
       const replacement = positive ? textOf(ctx, other) : `!${asOperand(ctx, other)}`;
-      flag(ctx, this, node, `comparing with a boolean literal; write \`${replacement}\` instead`, [
+      flag(ctx, this, node, `comparing with a boolean literal; write \`${shown(replacement)}\` instead`, [
         { start: node.start, end: node.end, replacement },
       ]);
     });
@@ -143,9 +166,13 @@ export const manualInherit: Rule = {
         const value = b.value;
         if (name === undefined || value.kind !== "Var" || value.name !== name || b.path[0]?.kind !== "Ident")
           continue;
-        flag(ctx, this, b, `write \`inherit ${name};\` instead of \`${name} = ${name};\``, [
-          { start: b.start, end: b.end, replacement: `inherit ${name};` },
-        ]);
+        flag(
+          ctx,
+          this,
+          b,
+          `write \`inherit ${shown(name)};\` instead of \`${shown(name)} = ${shown(name)};\``,
+          [{ start: b.start, end: b.end, replacement: `inherit ${name};` }],
+        );
       }
     });
   },
@@ -169,7 +196,7 @@ export const manualInheritFrom: Rule = {
         const dot = ctx.source.text.lastIndexOf(".", last.start);
         const from = ctx.source.slice(value.start, dot).trim();
         const replacement = `inherit (${from}) ${name};`;
-        flag(ctx, this, b, `write \`${replacement}\``, [{ start: b.start, end: b.end, replacement }]);
+        flag(ctx, this, b, `write \`${shown(replacement)}\``, [{ start: b.start, end: b.end, replacement }]);
       }
     });
   },
@@ -202,6 +229,7 @@ export const collapsibleLetIn: Rule = {
   severity: "warn",
   summary: "`let ... in let ... in` that can be one `let`",
   check(ctx) {
+    let occurs: ReturnType<typeof occurrences> | undefined;
     ctx.each("Let", (node) => {
       const inner = node.body;
       if (inner.kind !== "Let") return;
@@ -209,12 +237,22 @@ export const collapsibleLetIn: Rule = {
         bs
           .flatMap((b) => (b.kind === "Bind" ? [b.path[0]] : b.names))
           .map((n) => (n ? staticAttrName(ctx.source.text, n) : undefined));
-      const outerNames = names(node.bindings);
+      const outerNames = new Set(names(node.bindings));
       const innerNames = names(inner.bindings);
-      // Merging is safe only if no name clashes and no outer binding could start seeing an inner one.
-      const safe =
-        !innerNames.some((n) => n === undefined || outerNames.includes(n)) &&
-        !node.bindings.some((b) => innerNames.some((n) => n !== undefined && mentionsIn(b, n)));
+      // Merging is safe only if no name clashes and no outer binding could start seeing an inner
+      // one: none mentions it, in its value or as a plain `inherit`.
+      const first = node.bindings[0];
+      const last = node.bindings[node.bindings.length - 1];
+      const inherited = new Set(
+        node.bindings.flatMap((b) =>
+          b.kind === "Inherit" && !b.from ? b.names.flatMap((n) => (n.kind === "Ident" ? [n.name] : [])) : [],
+        ),
+      );
+      const mentioned = (name: string) => {
+        occurs ??= occurrences(ctx);
+        return inherited.has(name) || (first && last ? occurs(name, first.start, last.end) : false);
+      };
+      const safe = !innerNames.some((n) => n === undefined || outerNames.has(n) || mentioned(n));
       flag(
         ctx,
         this,
@@ -226,27 +264,27 @@ export const collapsibleLetIn: Rule = {
   },
 };
 
-function mentionsIn(b: Binding, name: string): boolean {
-  if (b.kind === "Bind") return mentions(b.value, name);
-  if (b.from && mentions(b.from, name)) return true;
-  return b.from === undefined && b.names.some((n) => n.kind === "Ident" && n.name === name);
-}
-
 export const etaReduction: Rule = {
   code: "eta-reduction",
   severity: "warn",
   summary: "`x: f x`, which is just `f`",
   check(ctx) {
+    // Whether `f` uses `x` is read from variable resolution rather than by searching `f`: a search
+    // per function costs the square of the depth of functions nested in one another.
+    const params = new Map<Expr, Declaration>();
+    for (const d of ctx.resolution.declarations) if (d.kind === "lambda") params.set(d.owner, d);
     ctx.each("Lambda", (node) => {
       if (!node.param || node.formals || node.body.kind !== "Apply") return;
       const { fn, arg } = node.body;
-      if (arg.kind !== "Var" || arg.name !== node.param.name || mentions(fn, node.param.name)) return;
+      // The `x` at the end is one use of the argument; any other is in `f` (a variable of the same
+      // name that `f` binds itself is another variable).
+      if (arg.kind !== "Var" || arg.name !== node.param.name || (params.get(node)?.uses ?? 2) > 1) return;
       const replacement = textOf(ctx, fn);
       flag(
         ctx,
         this,
         node,
-        `\`${node.param.name}: ${replacement} ${node.param.name}\` is \`${replacement}\`; write that`,
+        `\`${shown(node.param.name)}: ${shown(replacement)} ${shown(node.param.name)}\` is \`${shown(replacement)}\`; write that`,
         [{ start: node.start, end: node.end, replacement }],
       );
     });
@@ -302,7 +340,7 @@ export const redundantPatternBind: Rule = {
       if (!f || !node.param || f.formals.length > 0 || !f.ellipsis) return;
       const start = Math.min(f.start, node.param.start);
       const end = Math.max(f.end, node.param.end);
-      flag(ctx, this, { start, end }, `the pattern adds nothing; write \`${node.param.name}:\``, [
+      flag(ctx, this, { start, end }, `the pattern adds nothing; write \`${shown(node.param.name)}:\``, [
         { start, end, replacement: node.param.name },
       ]);
     });
@@ -315,7 +353,7 @@ export const unquotedUri: Rule = {
   summary: "a URI literal without quotes (deprecated, an error with no-url-literals)",
   check(ctx) {
     ctx.each("Uri", (node) => {
-      flag(ctx, this, node, `quote the URI: \`"${node.text}"\``, [
+      flag(ctx, this, node, `quote the URI: \`"${shown(node.text)}"\``, [
         { start: node.start, end: node.end, replacement: `"${node.text}"` },
       ]);
     });
@@ -341,9 +379,8 @@ export const deprecatedToPath: Rule = {
   severity: "warn",
   summary: "`builtins.toPath`",
   check(ctx) {
-    for (const { node, args } of ctx.calls("toPath"))
-      if (args.length === 1)
-        flag(ctx, this, node, 'builtins.toPath is deprecated; write `/. + "/some/path"` or a path literal');
+    for (const { node } of ctx.calls("toPath", 1))
+      flag(ctx, this, node, 'builtins.toPath is deprecated; write `/. + "/some/path"` or a path literal');
   },
 };
 
@@ -358,7 +395,7 @@ export const boolSimplification: Rule = {
       const op = inner.op === "==" ? "!=" : "==";
       const plain = `${textOf(ctx, inner.left)} ${op} ${textOf(ctx, inner.right)}`;
       const replacement = isFreeContext(parent, node) ? plain : `(${plain})`;
-      flag(ctx, this, node, `write \`${plain}\``, [{ start: node.start, end: node.end, replacement }]);
+      flag(ctx, this, node, `write \`${shown(plain)}\``, [{ start: node.start, end: node.end, replacement }]);
     });
   },
 };
@@ -376,7 +413,9 @@ export const uselessHasAttr: Rule = {
       if (textOf(ctx, cond.expr) !== textOf(ctx, then.expr) || pathText(cond.path) !== pathText(then.path))
         return;
       const replacement = `${textOf(ctx, then)} or ${asOperand(ctx, unparen(node.else))}`;
-      flag(ctx, this, node, `write \`${replacement}\``, [{ start: node.start, end: node.end, replacement }]);
+      flag(ctx, this, node, `write \`${shown(replacement)}\``, [
+        { start: node.start, end: node.end, replacement },
+      ]);
     });
   },
 };
@@ -392,7 +431,9 @@ export const repeatedKeys: Rule = {
         if (b.kind !== "Bind" || b.path.length < 2) continue;
         const name = staticAttrName(ctx.source.text, b.path[0] as (typeof b.path)[0]);
         if (name === undefined) continue;
-        counts.set(name, [...(counts.get(name) ?? []), b]);
+        const same = counts.get(name);
+        if (same) same.push(b);
+        else counts.set(name, [b]);
       }
       for (const [name, binds] of counts) {
         if (binds.length < 3) continue;
@@ -401,7 +442,7 @@ export const repeatedKeys: Rule = {
           ctx,
           this,
           first,
-          `\`${name}.\` is repeated ${binds.length} times; group them as \`${name} = { ... };\``,
+          `\`${shown(name)}.\` is repeated ${binds.length} times; group them as \`${shown(name)} = { ... };\``,
         );
       }
     }
@@ -447,10 +488,10 @@ export const unusedBinding: Rule = {
         severity: this.severity,
         message:
           decl.kind === "let"
-            ? `\`${decl.name}\` is bound but never used; remove it`
+            ? `\`${shown(decl.name)}\` is bound but never used; remove it`
             : decl.kind === "formal"
-              ? `argument \`${decl.name}\` is never used; remove it from the pattern (keep \`...\` if callers pass it)`
-              : `argument \`${decl.name}\` is never used; rename it \`_\` or \`_${decl.name}\``,
+              ? `argument \`${shown(decl.name)}\` is never used; remove it from the pattern (keep \`...\` if callers pass it)`
+              : `argument \`${shown(decl.name)}\` is never used; rename it \`_\` or \`_${shown(decl.name)}\``,
         start: decl.start,
         end: decl.end,
         fix: removable && b ? [removeBinding(ctx, b)] : undefined,
@@ -464,8 +505,7 @@ export const mkIfConstant: Rule = {
   severity: "block",
   summary: "`mkIf true x` / `mkIf false x`",
   check(ctx) {
-    for (const { node, args } of ctx.calls("mkIf")) {
-      if (args.length !== 2) continue;
+    for (const { node, args } of ctx.calls("mkIf", 2)) {
       const [cond, body] = args as [Expr, Expr];
       if (!isBoolVar(cond)) continue;
       const always = isBoolVar(cond, true);
@@ -552,14 +592,14 @@ export const lookupPath: Rule = {
   check(ctx) {
     if (!ctx.inFlake) return;
     const imported = new Set<Expr>();
-    for (const { node, args } of ctx.calls("import")) {
-      const target = args[0] ? unparen(args[0]) : undefined;
-      if (target?.kind !== "SearchPath" || args.length !== 2) continue;
+    for (const { node, args } of ctx.calls("import", 2)) {
+      const target = unparen(args[0] as Expr);
+      if (target.kind !== "SearchPath") continue;
       imported.add(target);
       ctx.report({
         code: "import-nixpkgs",
         severity: this.severity,
-        message: `\`import <${target.path}> { }\` in a flake reads the host's channel, not the locked input; use \`inputs.nixpkgs.legacyPackages.\${system}\` or the module's \`pkgs\``,
+        message: `\`import <${shown(target.path)}> { }\` in a flake reads the host's channel, not the locked input; use \`inputs.nixpkgs.legacyPackages.\${system}\` or the module's \`pkgs\``,
         start: node.start,
         end: node.end,
       });
@@ -570,7 +610,7 @@ export const lookupPath: Rule = {
         ctx,
         this,
         node,
-        `\`<${node.path}>\` depends on NIX_PATH, which pure flake evaluation does not have; use the flake input instead`,
+        `\`<${shown(node.path)}>\` depends on NIX_PATH, which pure flake evaluation does not have; use the flake input instead`,
       );
     });
   },
@@ -588,6 +628,27 @@ export function looksSecret(name: string): boolean {
 /** Encrypted secrets (agenix, sops-nix) are meant to be in the store; only reading them is wrong. */
 function looksEncrypted(name: string): boolean {
   return /\.age$/i.test(name) || /\.sops(\.[a-z]+)?$/i.test(name) || /secrets?\.(ya?ml|json)$/i.test(name);
+}
+
+/** Whether an offset lies in any of the ranges (which may nest or overlap). */
+function covering(ranges: Array<{ start: number; end: number }>): (offset: number) => boolean {
+  const merged: Array<{ start: number; end: number }> = [];
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const last = merged[merged.length - 1];
+    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
+    else merged.push({ start: r.start, end: r.end });
+  }
+  return (offset) => {
+    let lo = 0;
+    let hi = merged.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((merged[mid] as { end: number }).end <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const range = merged[lo];
+    return range !== undefined && range.start <= offset;
+  };
 }
 
 function literalText(ctx: RuleContext, node: Expr): string | undefined {
@@ -611,28 +672,31 @@ export const secretInStore: Rule = {
   summary:
     "secret-looking files read at evaluation time or referenced as paths (they land in the world-readable store)",
   check(ctx) {
-    const readArgs = new Set<Expr>();
+    // The arguments read, as ranges: a path inside one is reported as read, not again as a path.
+    // Ranges rather than every node inside: readers nested in one another's arguments would make
+    // that the square of their depth.
+    const read: Array<{ start: number; end: number }> = [];
     for (const name of READERS)
-      for (const { node, args } of ctx.calls(name)) {
-        if (args.length !== 1) continue;
+      for (const { node, args } of ctx.calls(name, 1)) {
         const file = literalText(ctx, args[0] as Expr);
         if (file === undefined || !looksSecret(file)) continue;
-        walk(args[0] as Expr, (n) => readArgs.add(n));
+        read.push(args[0] as Expr);
         flag(
           ctx,
           this,
           node,
-          `\`${name} ${file}\` copies the secret into the world-readable Nix store at evaluation; pass a runtime path instead (e.g. \`passwordFile = "/run/secrets/..."\` with agenix or sops-nix)`,
+          `\`${name} ${shown(file)}\` copies the secret into the world-readable Nix store at evaluation; pass a runtime path instead (e.g. \`passwordFile = "/run/secrets/..."\` with agenix or sops-nix)`,
         );
       }
+    const wasRead = covering(read);
     ctx.each("Path", (node) => {
-      if (readArgs.has(node)) return;
+      if (wasRead(node.start)) return;
       const file = textOf(ctx, node);
       if (!looksSecret(file) || looksEncrypted(file)) return;
       ctx.report({
         code: "secret-path-in-store",
         severity: this.severity,
-        message: `the path \`${file}\` is copied into the world-readable Nix store; keep the secret outside the flake and refer to it as a string path (\`"/run/secrets/..."\`)`,
+        message: `the path \`${shown(file)}\` is copied into the world-readable Nix store; keep the secret outside the flake and refer to it as a string path (\`"/run/secrets/..."\`)`,
         start: node.start,
         end: node.end,
       });
@@ -656,7 +720,7 @@ export const plainPassword: Rule = {
           ctx,
           this,
           b,
-          `\`${name}\` in clear text ends up in the world-readable store; use \`hashedPasswordFile\` (or \`initialHashedPassword\` from \`mkpasswd\`)`,
+          `\`${shown(name)}\` in clear text ends up in the world-readable store; use \`hashedPasswordFile\` (or \`initialHashedPassword\` from \`mkpasswd\`)`,
         );
       }
     }

@@ -2,14 +2,15 @@
  * Syntax validation and the anti-pattern scan over a flake's .nix files, in this process: each file
  * is read once, parsed once, and every rule runs over the same tree.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { stateDir } from "../log.js";
 import { servedFlake } from "../trust.js";
-import { type FileScope, listNixFiles, loadScanConfig, readSourceFile, type ScanConfig } from "./files.js";
+import { type FileScope, FlakeFiles, listNixFiles, loadScanConfig, Pacer, type ScanConfig } from "./files.js";
 import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from "./rule.js";
 import { ANTIPATTERN_CODES, ANTIPATTERN_RULES } from "./rules.js";
 import { SECURITY_RULES } from "./security.js";
@@ -35,7 +36,9 @@ export const findingSchema = z.object({
 });
 export type Finding = z.infer<typeof findingSchema>;
 
-export const skippedSchema = z.object({ file: z.string(), reason: z.string() });
+export const skippedSchema = z
+  .object({ file: z.string(), reason: z.string() })
+  .describe("a file not read, and why (binary, too large, a link leading out of the flake)");
 
 /** One file's results. Its text is not kept: a scan of a large flake holds findings, not sources. */
 export interface FileAnalysis {
@@ -47,10 +50,18 @@ export interface FileAnalysis {
 
 const SUPPRESSION = /#\s*nix-deploy:\s*allow\s+([a-z0-9_,\s-]+)/i;
 
-function suppressedCodes(source: SourceText, line: number): Set<string> {
-  if (line < 2) return new Set();
-  const match = SUPPRESSION.exec(source.lineText(line - 1, 10_000));
-  return new Set(match ? (match[1] as string).split(/[\s,]+/).filter(Boolean) : []);
+/**
+ * The codes `# nix-deploy: allow ...` on the line before `line` silences. Read once per line: many
+ * findings on one long line must not read the line before it once each.
+ */
+function suppressedCodes(source: SourceText, line: number, seen: Map<number, Set<string>>): Set<string> {
+  let codes = seen.get(line);
+  if (codes === undefined) {
+    const match = line < 2 ? null : SUPPRESSION.exec(source.lineText(line - 1, 10_000));
+    codes = new Set(match ? (match[1] as string).split(/[\s,]+/).filter(Boolean) : []);
+    seen.set(line, codes);
+  }
+  return codes;
 }
 
 export function toFinding(
@@ -102,10 +113,11 @@ export function analyzeSource(file: string, source: SourceText, options: Analyze
     };
     for (const rule of rules) rule.check(ctx);
     raws.sort((a, b) => a.start - b.start || a.code.localeCompare(b.code));
+    const suppressions = new Map<number, Set<string>>();
     for (const raw of raws) {
       if (options.disabled?.has(raw.code)) continue;
       const finding = toFinding(source, file, raw);
-      const allowed = suppressedCodes(source, finding.line);
+      const allowed = suppressedCodes(source, finding.line, suppressions);
       if (allowed.has(raw.code) || allowed.has("all")) continue;
       findings.push(finding);
     }
@@ -126,6 +138,7 @@ async function analyzeDeepSource(
   file: string,
   source: SourceText,
   options: AnalyzeOptions & { inFlake: boolean; disabled: ReadonlySet<string> },
+  signal?: AbortSignal,
 ): Promise<FileAnalysis> {
   const { Worker } = await import("node:worker_threads");
   // Under the test runner this module is TypeScript: the worker registers tsx, then loads it.
@@ -145,10 +158,18 @@ async function analyzeDeepSource(
         { eval: true, workerData, resourceLimits },
       )
     : new Worker(entry, { workerData, resourceLimits });
+  // A cancelled request stops the thread, not only the wait for it.
+  let onAbort: (() => void) | undefined;
   const result = await new Promise<Pick<FileAnalysis, "syntaxErrors" | "findings">>((resolve, reject) => {
     worker.once("message", resolve);
     worker.once("error", reject);
-  }).finally(() => worker.terminate());
+    onAbort = () => reject(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  }).finally(() => {
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    return worker.terminate();
+  });
   return { file, ...result };
 }
 
@@ -200,20 +221,31 @@ export function fixSource(
 
 interface Collected {
   root: string;
+  files: FlakeFiles;
   config: ScanConfig;
   analyses: FileAnalysis[];
   skipped: Array<{ file: string; reason: string }>;
   bytes: number;
 }
 
+/** How a long analysis reports how far it got: `done` of `total` files. */
+export type Progress = (message: string, done: number, total: number) => Promise<void>;
+
+/** Not more often than this: a flake of thousands of files must not send thousands of notifications. */
+const PROGRESS_EVERY_MS = 500;
+
 export async function analyzeFlake(
   engine: Engine,
-  input: FileScope & { flake?: string },
+  input: FileScope & { flake?: string; signal?: AbortSignal; progress?: Progress },
   options: AnalyzeOptions,
 ): Promise<Collected> {
   const root = servedFlake(engine, input.flake);
-  const config = loadScanConfig(root);
-  const { files } = await listNixFiles(root, input, config);
+  const flake = new FlakeFiles(root);
+  const config = loadScanConfig(flake);
+  // Parsing is synchronous: between files the event loop gets its turn (a cancellation among it),
+  // and a cancelled request stops here rather than after the last file.
+  const pacer = new Pacer(input.signal);
+  const { files } = await listNixFiles(root, input, config, pacer);
   const inFlake = existsSync(join(root, "flake.nix"));
   const analyses: FileAnalysis[] = [];
   const skipped: Array<{ file: string; reason: string }> = [];
@@ -223,20 +255,34 @@ export async function analyzeFlake(
     inFlake,
     disabled: new Set([...(options.disabled ?? []), ...config.disable]),
   };
-  for (const file of files) {
-    const read = readSourceFile(join(root, file));
+  let reported = performance.now();
+  for (const [done, file] of files.entries()) {
+    await pacer.step();
+    // The first file is reported at once, so a client sees the count early; then now and then.
+    if (input.progress && (done === 1 || performance.now() - reported >= PROGRESS_EVERY_MS)) {
+      reported = performance.now();
+      await input.progress(`read ${done} of ${files.length} files`, done, files.length);
+    }
+    const read = flake.read(file);
     if ("skipped" in read) {
       skipped.push({ file, reason: read.skipped });
       continue;
     }
     bytes += read.bytes.length;
     const source = new SourceText(read.bytes);
-    let analysis = analyzeSource(file, source, fileOptions);
-    if (analysis.syntaxErrors.some((e) => TOO_DEEP.test(e.message)))
-      analysis = await analyzeDeepSource(file, source, fileOptions);
+    let analysis: FileAnalysis | undefined;
+    try {
+      analysis = analyzeSource(file, source, fileOptions);
+    } catch (error) {
+      // A rule that recurses over a tree the parser could still nest on this stack, where the
+      // rule could not: the thread with the larger stack runs it all again.
+      if (!(error instanceof RangeError)) throw error;
+    }
+    if (!analysis || analysis.syntaxErrors.some((e) => TOO_DEEP.test(e.message)))
+      analysis = await analyzeDeepSource(file, source, fileOptions, input.signal);
     analyses.push(analysis);
   }
-  return { root, config, analyses, skipped, bytes };
+  return { root, files: flake, config, analyses, skipped, bytes };
 }
 
 /** Counts by severity, and the findings with the blocking ones first. */
@@ -261,14 +307,16 @@ export const validateSyntaxResultSchema = z.object({
   filesWithErrors: z.number().int(),
   errorCount: z.number().int(),
   errors: z.array(findingSchema).describe("the first errors, each with file:line:column and the source line"),
-  skipped: z.array(skippedSchema).describe("files not read (binary, too large)"),
+  skipped: z
+    .array(skippedSchema)
+    .describe("files not read (binary, too large, links leading out of the flake)"),
   summary: z.string(),
 });
 export type ValidateSyntaxResult = z.infer<typeof validateSyntaxResultSchema>;
 
 export async function validateSyntax(
   engine: Engine,
-  input: FileScope & { flake?: string; limit?: number },
+  input: FileScope & { flake?: string; limit?: number; signal?: AbortSignal; progress?: Progress },
 ): Promise<ValidateSyntaxResult> {
   const collected = await analyzeFlake(engine, input, { ruleSet: "none" });
   const errors = collected.analyses.flatMap((a) => a.syntaxErrors.map(({ fix: _fix, ...e }) => e));
@@ -314,9 +362,30 @@ export const scanResultSchema = z.object({
 });
 export type ScanResult = z.infer<typeof scanResultSchema>;
 
+/**
+ * A new directory for one scan's fix backups: private like the rest of the state (0700, files
+ * 0600), since a file of the flake may hold a secret (a file readable by all holding one is
+ * exactly what the rules warn about).
+ */
+function newBackupDirectory(): string {
+  const parent = join(stateDir(), "backups");
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  // mkdir's mode does not apply to a directory that already existed with looser permissions.
+  chmodSync(parent, 0o700);
+  // mkdtemp makes the directory 0700, under a name no other scan has.
+  return mkdtempSync(join(parent, `scan-${new Date().toISOString().replaceAll(":", "-")}-`));
+}
+
 export async function scanAntipatterns(
   engine: Engine,
-  input: FileScope & { flake?: string; rules?: string[]; fix?: boolean; limit?: number },
+  input: FileScope & {
+    flake?: string;
+    rules?: string[];
+    fix?: boolean;
+    limit?: number;
+    signal?: AbortSignal;
+    progress?: Progress;
+  },
 ): Promise<ScanResult> {
   const unknown = (input.rules ?? []).filter((c) => !ANTIPATTERN_CODES.includes(c));
   if (unknown.length > 0)
@@ -331,24 +400,31 @@ export async function scanAntipatterns(
   let fixed: ScanResult["fixed"];
   if (input.fix) {
     fixed = [];
-    const backupDir = join(stateDir(), "backups", `scan-${new Date().toISOString().replaceAll(":", "-")}`);
+    let backups: string | undefined;
+    // Between files a cancellation stops the fixing; the files fixed by then keep their backups.
+    const pacer = new Pacer(input.signal);
     for (const analysis of collected.analyses) {
       if (!analysis.findings.some((f) => f.fix)) continue;
-      const read = readSourceFile(join(collected.root, analysis.file));
+      await pacer.step();
+      // Read again through the flake's files: what the analysis read may have changed since.
+      const read = collected.files.read(analysis.file);
       if ("skipped" in read) continue;
       const result = fixSource(analysis.file, new SourceText(read.bytes), {
         disabled: new Set([...(disabled ?? []), ...collected.config.disable]),
         inFlake: existsSync(join(collected.root, "flake.nix")),
       });
       if (result.fixed === 0) continue;
-      const target = join(collected.root, analysis.file);
-      const backup = join(backupDir, analysis.file);
-      mkdirSync(dirname(backup), { recursive: true });
-      copyFileSync(target, backup);
-      writeFileSync(target, result.source.bytes);
+      backups ??= newBackupDirectory();
+      // The backup holds the bytes read, not a copy made by path (which would follow a link).
+      const backup = join(backups, analysis.file);
+      mkdirSync(dirname(backup), { recursive: true, mode: 0o700 });
+      writeFileSync(backup, read.bytes, { mode: 0o600, flag: "wx" });
+      collected.files.replace(read, result.source.bytes);
       fixed.push({ file: analysis.file, fixes: result.fixed, backup });
     }
-    if (fixed.length > 0) collected = await analyzeFlake(engine, input, { disabled });
+    // Counted once: progress that went back to 0 for this second pass would confuse a client.
+    if (fixed.length > 0)
+      collected = await analyzeFlake(engine, { ...input, progress: undefined }, { disabled });
   }
 
   const all = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);

@@ -68,6 +68,8 @@ export interface Declaration {
   /** The binding that declares it, for let and rec names. */
   binding?: Binding;
   uses: number;
+  /** While this one is in scope: the declaration of the same name it hides, if any. */
+  hides: Declaration | undefined;
 }
 
 export interface Resolution {
@@ -75,29 +77,33 @@ export interface Resolution {
   declarations: Declaration[];
 }
 
+/**
+ * A scope, as an item of the walk's stack: entering it brings its declarations (let, rec, a
+ * function's arguments) or a `with` into scope. LEAVE, queued after what the scope covers, ends
+ * the scope entered last.
+ */
 interface Scope {
-  vars?: Map<string, Declaration>;
+  kind: "(scope)";
+  decls: Declaration[];
   isWith: boolean;
-  parent?: Scope;
 }
+const LEAVE = { kind: "(leave)" } as const;
 
 /** With an `index`, every node visited is also added to it with its parent (one walk for both). */
 export function resolveScopes(src: string, ast: Expr, index?: NodeIndex): Resolution {
   const result: Resolution = { undefinedVars: [], declarations: [] };
 
-  const lookup = (scope: Scope | undefined, name: string, start: number) => {
-    let sawWith = false;
-    for (let s = scope; s; s = s.parent) {
-      if (s.isWith) sawWith = true;
-      else {
-        const decl = s.vars?.get(name);
-        if (decl) {
-          decl.uses++;
-          return;
-        }
-      }
-    }
-    if (!GLOBALS.has(name) && !sawWith) result.undefinedVars.push({ name, start });
+  // The innermost declaration of each name in scope (each one links to the one it hides), and how
+  // many `with`s are around. A lookup reads one map entry, however deep the scopes are nested:
+  // walking up a chain of scopes per variable costs variables × depth, which a file of thousands
+  // of nested functions with thousands of variables inside makes quadratic.
+  const visible = new Map<string, Declaration>();
+  let withs = 0;
+  const open: Scope[] = [];
+  const lookup = (name: string, start: number) => {
+    const decl = visible.get(name);
+    if (decl) decl.uses++;
+    else if (!GLOBALS.has(name) && withs === 0) result.undefinedVars.push({ name, start });
   };
 
   // Every declaration is built with the same fields in the same order: one object shape keeps the
@@ -110,21 +116,40 @@ export function resolveScopes(src: string, ast: Expr, index?: NodeIndex): Resolu
     owner: Expr,
     binding?: Binding,
   ) => {
-    const decl: Declaration = { name, start: at.start, end: at.end, kind, owner, binding, uses: 0 };
-    scope.vars?.set(name, decl);
+    const decl: Declaration = {
+      name,
+      start: at.start,
+      end: at.end,
+      kind,
+      owner,
+      binding,
+      uses: 0,
+      hides: undefined,
+    };
+    scope.decls.push(decl);
     result.declarations.push(decl);
   };
+  const newScope = (isWith: boolean): Scope => ({ kind: "(scope)", decls: [], isWith });
 
-  const attrPath = (owner: Expr, path: AttrName[], scope: Scope) => {
+  // The tree is walked with a stack of its own rather than by recursion: a chain such as
+  // `a - b - c - …` or `f a b c …` is a tree as deep as it is long, and Nix accepts it at any
+  // length. What a node leads to is pushed in source order, then that stretch of the stack is
+  // reversed, so it comes off in source order: the index fills parents first, as a walk does.
+  const stack: Array<Expr | Scope | typeof LEAVE> = [ast];
+  const parents: Array<Expr | undefined> = [undefined];
+  const next = (item: Expr | Scope | typeof LEAVE) => {
+    stack.push(item);
+  };
+  const attrPath = (path: AttrName[]) => {
     for (const n of path) {
-      if (n.kind === "Dynamic") visit(n.expr, owner, scope);
-      else if (n.kind === "AttrString") visit(n.string, owner, scope);
+      if (n.kind === "Dynamic") stack.push(n.expr);
+      else if (n.kind === "AttrString") stack.push(n.string);
     }
   };
 
   /** Bindings of let, rec sets and legacy let: every name is in scope for every value. */
-  const recursiveBindings = (owner: Expr, bindings: Binding[], outer: Scope, kind: "let" | "rec"): Scope => {
-    const scope: Scope = { vars: new Map(), isWith: false, parent: outer };
+  const recursiveBindings = (owner: Expr, bindings: Binding[], kind: "let" | "rec") => {
+    const scope = newScope(false);
     for (const b of bindings) {
       const names = b.kind === "Bind" ? [b.path[0] as AttrName] : b.names;
       for (const n of names) {
@@ -132,91 +157,132 @@ export function resolveScopes(src: string, ast: Expr, index?: NodeIndex): Resolu
         if (name !== undefined) declare(scope, name, n, kind, owner, b);
       }
     }
-    for (const b of bindings) {
-      if (b.kind === "Bind") {
-        attrPath(owner, b.path, scope);
-        visit(b.value, owner, scope);
-      } else if (b.from) {
-        visit(b.from, owner, scope);
-        attrPath(owner, b.names, scope);
-      } else {
-        // `inherit a;` takes `a` from the enclosing scope, never from the set itself.
+    // `inherit a;` takes `a` from the enclosing scope, never from the set itself: looked up now,
+    // before the set's names are in scope.
+    for (const b of bindings)
+      if (b.kind === "Inherit" && !b.from)
         for (const n of b.names) {
           const name = staticAttrName(src, n);
-          if (name !== undefined) lookup(outer, name, n.start);
+          if (name !== undefined) lookup(name, n.start);
         }
-        attrPath(owner, b.names, scope);
+    stack.push(scope);
+    for (const b of bindings) {
+      if (b.kind === "Bind") {
+        attrPath(b.path);
+        stack.push(b.value);
+      } else {
+        if (b.from) stack.push(b.from);
+        attrPath(b.names);
       }
     }
-    return scope;
   };
 
-  function visit(node: Expr, parent: Expr | undefined, scope: Scope): void {
-    index?.add(node, parent);
-    switch (node.kind) {
-      case "Var":
-        lookup(scope, node.name, node.start);
-        return;
-      case "SearchPath":
-        // `<p>` is `__findFile __nixPath "p"`: both names are looked up like any variable.
-        lookup(scope, "__findFile", node.start);
-        lookup(scope, "__nixPath", node.start);
-        return;
-      case "Attrs":
-        if (node.recursive) {
-          recursiveBindings(node, node.bindings, scope, "rec");
-          return;
+  while (stack.length > 0) {
+    const item = stack.pop() as Expr | Scope | typeof LEAVE;
+    const parent = parents.pop();
+    const base = stack.length;
+    switch (item.kind) {
+      case "(scope)":
+        open.push(item);
+        if (item.isWith) withs++;
+        for (const decl of item.decls) {
+          decl.hides = visible.get(decl.name);
+          visible.set(decl.name, decl);
         }
-        for (const b of node.bindings) {
+        continue;
+      case "(leave)": {
+        const scope = open.pop() as Scope;
+        if (scope.isWith) withs--;
+        for (let i = scope.decls.length - 1; i >= 0; i--) {
+          const decl = scope.decls[i] as Declaration;
+          if (decl.hides) visible.set(decl.name, decl.hides);
+          else visible.delete(decl.name);
+        }
+        continue;
+      }
+      case "Var":
+        index?.add(item, parent);
+        lookup(item.name, item.start);
+        continue;
+      case "SearchPath":
+        index?.add(item, parent);
+        // `<p>` is `__findFile __nixPath "p"`: both names are looked up like any variable.
+        lookup("__findFile", item.start);
+        lookup("__nixPath", item.start);
+        continue;
+      case "Attrs":
+        index?.add(item, parent);
+        if (item.recursive) {
+          recursiveBindings(item, item.bindings, "rec");
+          stack.push(LEAVE);
+          break;
+        }
+        for (const b of item.bindings) {
           if (b.kind === "Bind") {
-            attrPath(node, b.path, scope);
-            visit(b.value, node, scope);
+            attrPath(b.path);
+            stack.push(b.value);
             continue;
           }
-          if (b.from) visit(b.from, node, scope);
+          if (b.from) stack.push(b.from);
           else
             for (const n of b.names) {
               const name = staticAttrName(src, n);
-              if (name !== undefined) lookup(scope, name, n.start);
+              if (name !== undefined) lookup(name, n.start);
             }
-          attrPath(node, b.names, scope);
+          attrPath(b.names);
         }
-        return;
+        break;
       case "LegacyLet":
-        recursiveBindings(node, node.bindings, scope, "rec");
-        return;
-      case "Let": {
-        const inner = recursiveBindings(node, node.bindings, scope, "let");
-        visit(node.body, node, inner);
-        return;
-      }
+        index?.add(item, parent);
+        recursiveBindings(item, item.bindings, "rec");
+        stack.push(LEAVE);
+        break;
+      case "Let":
+        index?.add(item, parent);
+        recursiveBindings(item, item.bindings, "let");
+        stack.push(item.body, LEAVE);
+        break;
       case "Lambda": {
-        const inner: Scope = { vars: new Map(), isWith: false, parent: scope };
-        if (node.param) declare(inner, node.param.name, node.param, "lambda", node);
-        for (const f of node.formals?.formals ?? [])
-          declare(inner, f.name, { start: f.start, end: f.start + f.name.length }, "formal", node);
-        for (const f of node.formals?.formals ?? []) if (f.default) visit(f.default, node, inner);
-        visit(node.body, node, inner);
-        return;
+        index?.add(item, parent);
+        const inner = newScope(false);
+        if (item.param) declare(inner, item.param.name, item.param, "lambda", item);
+        for (const f of item.formals?.formals ?? [])
+          declare(inner, f.name, { start: f.start, end: f.start + f.name.length }, "formal", item);
+        stack.push(inner);
+        for (const f of item.formals?.formals ?? []) if (f.default) stack.push(f.default);
+        stack.push(item.body, LEAVE);
+        break;
       }
       case "With":
-        visit(node.env, node, scope);
-        visit(node.body, node, { vars: undefined, isWith: true, parent: scope });
-        return;
+        index?.add(item, parent);
+        stack.push(item.env, newScope(true), item.body, LEAVE);
+        break;
       case "Select":
-        visit(node.expr, node, scope);
-        attrPath(node, node.path, scope);
-        if (node.default) visit(node.default, node, scope);
-        return;
+        index?.add(item, parent);
+        stack.push(item.expr);
+        attrPath(item.path);
+        if (item.default) stack.push(item.default);
+        break;
       case "HasAttr":
-        visit(node.expr, node, scope);
-        attrPath(node, node.path, scope);
-        return;
+        index?.add(item, parent);
+        stack.push(item.expr);
+        attrPath(item.path);
+        break;
       default:
-        forEachChild(node, visit, scope);
+        index?.add(item, parent);
+        forEachChild(item, next, undefined);
     }
+    // What `item` led to, pushed in source order, comes off the stack reversed; all of it has
+    // `item` for its parent.
+    for (let i = base, j = stack.length - 1; i < j; i++, j--) {
+      const swap = stack[i] as Expr | Scope | typeof LEAVE;
+      stack[i] = stack[j] as Expr | Scope | typeof LEAVE;
+      stack[j] = swap;
+    }
+    while (parents.length < stack.length) parents.push(item);
   }
-
-  visit(ast, undefined, { vars: undefined, isWith: false, parent: undefined });
+  // An `inherit`'s names are looked up when its set is reached, before the values written ahead
+  // of it: source order is restored here (the sort is stable, so `<p>`'s two names keep theirs).
+  result.undefinedVars.sort((a, b) => a.start - b.start);
   return result;
 }

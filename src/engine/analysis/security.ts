@@ -3,14 +3,39 @@
  * full attribute path (nested sets and dotted paths alike, through mkIf/mkDefault/mkForce/mkMerge).
  * What a host really gets after the module system merges everything is the evaluated layer's job.
  */
+import { shown } from "./parser.js";
 import { callParts, flag, headName, isBoolVar, type Rule, type RuleContext } from "./rule.js";
 import { type Bind, type Expr, staticAttrName, stringLiteralValue, unparen } from "./syntax.js";
 
+/**
+ * An attribute path: the segments one binding writes (`*` for one only known at evaluation) after
+ * the path of the set around it. Sharing the outer part, rather than copying it into every
+ * binding, keeps sets nested thousands deep from costing the square of their depth.
+ */
+export interface AttrPath {
+  segments: string[];
+  outer?: AttrPath;
+}
+
 export interface Assignment {
-  /** Full attribute path; `*` for a segment only known at evaluation. */
-  path: string[];
+  path: AttrPath;
   value: Expr;
   bind: Bind;
+}
+
+/** The whole path, outermost segment first. */
+export function pathSegments(path: AttrPath | undefined): string[] {
+  const parts: string[][] = [];
+  for (let p = path; p; p = p.outer) parts.push(p.segments);
+  return parts.reverse().flat();
+}
+
+/** The last `n` segments (fewer when the path is shorter), read from the end. */
+function lastSegments(path: AttrPath, n: number): string[] {
+  const out: string[] = [];
+  for (let p: AttrPath | undefined = path; p && out.length < n; p = p.outer)
+    for (let i = p.segments.length - 1; i >= 0 && out.length < n; i--) out.unshift(p.segments[i] as string);
+  return out;
 }
 
 const WRAPPERS = new Set([
@@ -33,12 +58,12 @@ export function assignments(ctx: RuleContext): Assignment[] {
   cache.set(ctx.ast, out);
   const nested = new Set<Expr>();
   const src = ctx.source.text;
-  const visitSet = (node: Expr, prefix: string[]) => {
+  const visitSet = (node: Expr, outer: AttrPath | undefined) => {
     if (node.kind !== "Attrs") return;
     nested.add(node);
     for (const b of node.bindings) {
       if (b.kind !== "Bind") continue;
-      const path = [...prefix, ...b.path.map((n) => staticAttrName(src, n) ?? "*")];
+      const path = { segments: b.path.map((n) => staticAttrName(src, n) ?? "*"), outer };
       out.push({ path, value: settingValue(b.value), bind: b });
       for (const inner of valuesOf(b.value)) visitSet(inner, path);
     }
@@ -62,7 +87,7 @@ export function assignments(ctx: RuleContext): Assignment[] {
     }
     return [];
   };
-  for (const node of ctx.nodes("Attrs")) if (!nested.has(node)) visitSet(node, []);
+  for (const node of ctx.nodes("Attrs")) if (!nested.has(node)) visitSet(node, undefined);
   return out;
 }
 
@@ -71,8 +96,9 @@ function stringValue(ctx: RuleContext, node: Expr): string | undefined {
   return v.kind === "String" ? stringLiteralValue(ctx.source.text, v) : undefined;
 }
 
-function endsWith(path: string[], ...tail: string[]): boolean {
-  return tail.length <= path.length && tail.every((t, i) => path[path.length - tail.length + i] === t);
+function endsWith(path: AttrPath, ...tail: string[]): boolean {
+  const last = lastSegments(path, tail.length);
+  return last.length === tail.length && tail.every((t, i) => last[i] === t);
 }
 
 /** A rule over assignments: `match` returns a message for a finding, or undefined. */
@@ -95,7 +121,9 @@ function settingRule(
   };
 }
 
-const lastIs = (a: Assignment, ...names: string[]) => names.includes(a.path[a.path.length - 1] ?? "");
+const lastIs = (a: Assignment, ...names: string[]) =>
+  names.includes(a.path.segments[a.path.segments.length - 1] ?? "");
+const pathText = (a: Assignment) => shown(pathSegments(a.path).join("."));
 
 export const SECURITY_RULES: Rule[] = [
   settingRule("permit-root-login", "block", 'sshd `PermitRootLogin "yes"`', (a, ctx) =>
@@ -115,7 +143,7 @@ export const SECURITY_RULES: Rule[] = [
   ),
   settingRule("open-firewall", "warn", "a service's `openFirewall = true`", (a) =>
     lastIs(a, "openFirewall") && isBoolVar(a.value, true)
-      ? `\`${a.path.join(".")}\` opens the service's ports to every network; open them per interface (\`networking.firewall.interfaces.<if>.allowedTCPPorts\`) if only a LAN needs them`
+      ? `\`${pathText(a)}\` opens the service's ports to every network; open them per interface (\`networking.firewall.interfaces.<if>.allowedTCPPorts\`) if only a LAN needs them`
       : undefined,
   ),
   settingRule("open-ports", "warn", "ports opened in the firewall", (a, ctx) => {
@@ -124,7 +152,7 @@ export const SECURITY_RULES: Rule[] = [
     const list = unparen(a.value);
     if (list.kind === "List" && list.items.length === 0) return undefined;
     const shown = ctx.source.slice(a.value.start, a.value.end).replace(/\s+/g, " ").slice(0, 60);
-    return `\`${a.path.join(".")} = ${shown}\` opens ports to every network; check each is meant to be public`;
+    return `\`${pathText(a)} = ${shown}\` opens ports to every network; check each is meant to be public`;
   }),
   settingRule("wheel-without-password", "warn", "`security.sudo.wheelNeedsPassword = false`", (a) =>
     lastIs(a, "wheelNeedsPassword") && isBoolVar(a.value, false)
@@ -137,12 +165,12 @@ export const SECURITY_RULES: Rule[] = [
     if (list.kind !== "List") return undefined;
     const others = list.items.map((i) => stringValue(ctx, i) ?? "?").filter((u) => u !== "root");
     return others.length > 0
-      ? `Nix trusted users (${others.join(", ")}) are root-equivalent (they can import unsigned store paths); use \`allowed-users\` instead`
+      ? `Nix trusted users (${shown(others.join(", "))}) are root-equivalent (they can import unsigned store paths); use \`allowed-users\` instead`
       : undefined;
   }),
   settingRule("service-runs-as-root", "warn", 'a systemd service with `User = "root"`', (a, ctx) =>
     endsWith(a.path, "serviceConfig", "User") && stringValue(ctx, a.value) === "root"
-      ? `\`${a.path.slice(0, -1).join(".")}\` runs as root; give it \`DynamicUser = true\` or its own \`User\``
+      ? `\`${shown(pathSegments(a.path).slice(0, -1).join("."))}\` runs as root; give it \`DynamicUser = true\` or its own \`User\``
       : undefined,
   ),
   settingRule(
@@ -158,7 +186,7 @@ export const SECURITY_RULES: Rule[] = [
       );
       return keys.includes("User") || keys.includes("DynamicUser")
         ? undefined
-        : `\`${a.path.join(".")}\` sets no User or DynamicUser, so the service runs as root; add \`DynamicUser = true\` (or a dedicated \`User\`)`;
+        : `\`${pathText(a)}\` sets no User or DynamicUser, so the service runs as root; add \`DynamicUser = true\` (or a dedicated \`User\`)`;
     },
   ),
 ];

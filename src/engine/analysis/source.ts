@@ -1,4 +1,4 @@
-import { parseNix } from "./parser.js";
+import { parseNix, shown } from "./parser.js";
 import { type Resolution, resolveScopes } from "./scope.js";
 import type { Expr, NodeIndex } from "./syntax.js";
 
@@ -16,6 +16,8 @@ export interface Position {
 export class SourceText {
   readonly text: string;
   private lineStarts?: number[];
+  /** The line shown last: the findings on one line share its text rather than each decoding it. */
+  private shownLine = { line: 0, max: 0, text: "" };
 
   constructor(readonly bytes: Buffer) {
     this.text = bytes.toString("latin1");
@@ -49,11 +51,17 @@ export class SourceText {
 
   /** The line as a person reads it (UTF-8), without its newline, cut to a readable length. */
   lineText(line: number, max = 160): string {
+    if (this.shownLine.line === line && this.shownLine.max === max) return this.shownLine.text;
     const starts = this.starts();
     const start = starts[line - 1] ?? this.bytes.length;
     const end = starts[line] !== undefined ? (starts[line] as number) - 1 : this.bytes.length;
-    const text = this.bytes.subarray(start, end).toString("utf8").replace(/\r$/, "");
-    return text.length > max ? `${text.slice(0, max)}…` : text;
+    // Decode no more than `max` characters can take (4 bytes each in UTF-8): a file that is one
+    // long line with many findings must not have the whole line decoded for each of them.
+    const cut = Math.min(end, start + max * 4);
+    const text = this.bytes.subarray(start, cut).toString("utf8").replace(/\r$/, "");
+    const result = text.length > max || cut < end ? `${text.slice(0, max)}…` : text;
+    this.shownLine = { line, max, text: result };
+    return result;
   }
 
   slice(start: number, end: number): string {
@@ -73,20 +81,38 @@ export interface SyntaxCheck {
  */
 export function checkSyntax(source: SourceText, index?: NodeIndex): SyntaxCheck {
   const parsed = parseNix(source.text);
-  if (parsed.errors.length > 0 || !parsed.ast) return { ast: parsed.ast, errors: parsed.errors };
-  let resolution: Resolution;
-  try {
-    resolution = resolveScopes(source.text, parsed.ast, index);
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    return { errors: [{ message: "expression nested too deeply to resolve", offset: parsed.ast.start }] };
-  }
+  if (parsed.errors.length > 0 || !parsed.ast) return { ast: parsed.ast, errors: listed(parsed.errors) };
+  const resolution = resolveScopes(source.text, parsed.ast, index);
   return {
     ast: parsed.ast,
-    errors: resolution.undefinedVars.map((v) => ({
-      message: `undefined variable '${v.name}'`,
-      offset: v.start,
-    })),
+    errors: listed(
+      resolution.undefinedVars.map((v) => ({
+        message: `undefined variable '${shown(v.name)}'`,
+        offset: v.start,
+      })),
+    ),
     resolution,
   };
+}
+
+/** How many syntax errors of one file are listed one by one. */
+export const MAX_LISTED_ERRORS = 100;
+
+/**
+ * The first errors of a file, and one more that counts the rest. A file of a hundred thousand
+ * errors (Nix itself stops at the first) would otherwise become a hundred thousand findings, each
+ * with its source line: memory and time for nothing a person reads.
+ */
+function listed(
+  errors: Array<{ message: string; offset: number }>,
+): Array<{ message: string; offset: number }> {
+  if (errors.length <= MAX_LISTED_ERRORS + 1) return errors;
+  const rest = errors.length - MAX_LISTED_ERRORS;
+  return [
+    ...errors.slice(0, MAX_LISTED_ERRORS),
+    {
+      message: `${rest} more syntax errors from here to the end of the file, not listed one by one; fix the first ones and check again`,
+      offset: (errors[MAX_LISTED_ERRORS] as { offset: number }).offset,
+    },
+  ];
 }

@@ -197,15 +197,27 @@ export class NodeIndex {
   }
 }
 
-/** Visits every node depth-first, parents before children. */
+/** Visits every node depth-first, parents before children, in source order. */
 export function walk(node: Expr, visit: (node: Expr, parent: Expr | undefined) => void): void {
-  visit(node, undefined);
-  forEachChild(node, walkChild, visit);
+  // A stack of its own, not recursion: `a - b - c - …` or `f a b c …` is a tree as deep as it is
+  // long, far deeper than the call stack.
+  const nodes: Expr[] = [node];
+  const parents: Array<Expr | undefined> = [undefined];
+  const children: Expr[] = [];
+  while (nodes.length > 0) {
+    const current = nodes.pop() as Expr;
+    visit(current, parents.pop());
+    forEachChild(current, collectChild, children);
+    for (let i = children.length - 1; i >= 0; i--) {
+      nodes.push(children[i] as Expr);
+      parents.push(current);
+    }
+    children.length = 0;
+  }
 }
 
-function walkChild(child: Expr, parent: Expr, visit: (node: Expr, parent: Expr | undefined) => void): void {
-  visit(child, parent);
-  forEachChild(child, walkChild, visit);
+function collectChild(child: Expr, _parent: Expr, into: Expr[]): void {
+  into.push(child);
 }
 
 /** The expression inside any number of parentheses. */
