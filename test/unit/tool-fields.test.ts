@@ -207,6 +207,13 @@ describe("deploy", () => {
     const out = await tools.call<DeployResult>("deploy", { hosts: ["a"], mode: "emergency", dryRun: true });
     expect(out.dryRun).toBe(true);
     expect((await tools.report(out.deploymentId)).dryRun).toBe(true);
+    // What only an activation uses is refused in a dry run, not accepted and ignored.
+    expect(
+      await tools.fail("deploy", { hosts: ["a"], mode: "emergency", dryRun: true, confirmTimeoutSec: 9 }),
+    ).toContain("confirmTimeoutSec applies only to an activation, and a dry run activates nothing");
+    expect(
+      await tools.fail("deploy", { hosts: ["a"], goal: "dry-activate", installBootloader: true }),
+    ).toContain("installBootloader applies only to an activation");
   });
 
   // Fields whose effect a deployment's report shows: the value given, and the default without it.

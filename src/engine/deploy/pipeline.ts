@@ -182,6 +182,15 @@ export async function deploy(
         "goal dry-activate only shows what activation would do, so it cannot be run with dryRun: false",
         'leave dryRun out with goal "dry-activate", or choose the goal switch, boot or test',
       );
+    // A dry run activates nothing, so the settings of an activation would be accepted and ignored.
+    const activationOnly = (["confirmTimeoutSec", "installBootloader"] as const).filter(
+      (field) => options[field] !== undefined,
+    );
+    if ((options.dryRun || options.goal === "dry-activate") && activationOnly.length)
+      throw new UserError(
+        `${activationOnly.join(" and ")} ${activationOnly.length === 1 ? "applies" : "apply"} only to an activation, and a dry run activates nothing`,
+        `leave ${activationOnly.join(" and ")} out of a dry run, or deploy without dryRun`,
+      );
     record = {
       id: newDeploymentId(),
       pid: process.pid,
