@@ -4,23 +4,20 @@
  * fleet's host names and @tags come from one place (the command table and the flake).
  */
 import { createEngine } from "../engine/engine.js";
-import { discoverFleet } from "../engine/fleet/hosts.js";
+import { fleetTargets } from "../prompts/complete.js";
 import { type AnyCommand, GLOBAL_OPTIONS } from "./command.js";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 type Shell = (typeof SHELLS)[number];
 
-/** Host names and @tags of the flake; nothing (never an error) when it cannot be read. */
+/**
+ * Host names and @tags of the flake, as the prompts complete them (fleetTargets), without `all`:
+ * on the command line that is --all. Nothing (never an error) when the flake cannot be read.
+ */
 async function fleetWords(flake: string | undefined): Promise<string[]> {
-  const engine = createEngine({ flake, logFile: false, log: undefined });
+  const engine = createEngine({ flake, logFile: false });
   try {
-    const fleet = await discoverFleet(engine);
-    return [
-      ...fleet.hosts.map((h) => h.name),
-      ...new Set(fleet.hosts.flatMap((h) => h.tags.map((t) => `@${t}`))),
-    ];
-  } catch {
-    return [];
+    return (await fleetTargets(engine)).filter((word) => word !== "all");
   } finally {
     await engine.close();
   }

@@ -1,6 +1,6 @@
 /** The options every static analysis command shares: which files, how many findings. */
 import type { Options, Values } from "./command.js";
-import { numberOption } from "./command.js";
+import { flag, numberOption } from "./command.js";
 import { findingLine } from "./format.js";
 
 export const SCOPE_OPTIONS: Options = {
@@ -19,7 +19,7 @@ export const SCOPE_OPTIONS: Options = {
 };
 
 export const scopeInput = (values: Values) => ({
-  changed: values.changed ? true : undefined,
+  changed: flag(values.changed),
   since: values.since,
   limit: numberOption(values.limit),
 });

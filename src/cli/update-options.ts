@@ -11,7 +11,7 @@ import {
   selectors,
   type Values,
 } from "./command.js";
-import { hostLine, width } from "./format.js";
+import { generations, hostLine, width } from "./format.js";
 
 export const DEPLOY_SETTINGS_OPTIONS: Options = {
   ...ALL_OPTION,
@@ -84,7 +84,7 @@ export const deploymentLines = (deployment?: {
     ...deployment.hosts.map((h) =>
       hostLine(
         h.host,
-        `${h.outcome}${h.generationBefore !== undefined || h.generationAfter !== undefined ? ` ${h.generationBefore ?? "?"} → ${h.generationAfter ?? "?"}` : ""}${h.error ? `: ${h.error}` : ""}`,
+        `${h.outcome}${generations(h.generationBefore, h.generationAfter)}${h.error ? `: ${h.error}` : ""}`,
         w,
       ),
     ),
