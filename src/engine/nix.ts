@@ -24,6 +24,11 @@ export interface NixVersion {
    * did it. Lix forked from 2.18 and kept the old form.
    */
   flakeUpdateTakesInputs: boolean;
+  /**
+   * A derivation's outputs are named `DRV^out` (Nix 2.13+, every Lix); before, the bare `.drv` path
+   * stood for its outputs (later Nix versions read a bare path as the derivation file itself).
+   */
+  hasCaretOutputs: boolean;
 }
 
 export interface PathInfo {
@@ -58,6 +63,7 @@ export function parseNixVersion(text: string): NixVersion {
     minor,
     patch,
     hasPrintOutPaths: implementation === "lix" || atLeast(11),
+    hasCaretOutputs: implementation === "lix" || atLeast(13),
     // Lix forked from Nix 2.18 and kept the array.
     pathInfoIsObject: implementation === "nix" && atLeast(19),
     flakeUpdateTakesInputs: implementation === "nix" && atLeast(19),

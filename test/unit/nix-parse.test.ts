@@ -24,6 +24,7 @@ describe("nix version detection", () => {
       hasPrintOutPaths: false,
       pathInfoIsObject: false,
       flakeUpdateTakesInputs: false,
+      hasCaretOutputs: false,
     });
   });
 
@@ -35,6 +36,7 @@ describe("nix version detection", () => {
       hasPrintOutPaths: true,
       pathInfoIsObject: true,
       flakeUpdateTakesInputs: true,
+      hasCaretOutputs: true,
     });
   });
 
@@ -46,6 +48,7 @@ describe("nix version detection", () => {
       hasPrintOutPaths: true,
       pathInfoIsObject: false,
       flakeUpdateTakesInputs: false,
+      hasCaretOutputs: true,
     });
   });
 

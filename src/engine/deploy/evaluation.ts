@@ -1,0 +1,215 @@
+import { freemem } from "node:os";
+import type { Engine } from "../engine.js";
+import { UserError } from "../errors.js";
+import { hostInstallable, nixErrorExcerpt } from "../nix.js";
+import { derivationOf } from "./build.js";
+
+/**
+ * Evaluating a NixOS host costs one evaluator process with its own copy of nixpkgs (hundreds of MB
+ * and seconds of CPU with a real nixpkgs). A deployment of many hosts therefore evaluates them
+ * together: one `nix eval` per chunk of hosts yields every host's system derivation, one
+ * `nix build` per chunk builds them from those derivations (no second evaluation), and every phase
+ * of the deployment asks this object rather than Nix, so no host is evaluated twice.
+ */
+
+const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
+
+/**
+ * Hosts per evaluator process: colmena's rule, one host per 512 MiB of the memory left after
+ * keeping 1 GiB free, at least one. `override` (the `evalChunk` setting) wins when given.
+ */
+export function evalChunkSize(freeBytes: number, override?: number): number {
+  if (override !== undefined) {
+    if (!Number.isInteger(override) || override < 1)
+      throw new UserError(`evalChunk must be a whole number of hosts, at least 1 (got ${override})`);
+    return override;
+  }
+  return Math.max(1, Math.floor((freeBytes - GIB) / (512 * MIB)));
+}
+
+/** `items` cut into consecutive runs of at most `size`. */
+export function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/**
+ * A Nix string literal holding `text`: JSON's escapes are Nix's for `"`, `\` and control
+ * characters, and `${` (an interpolation in Nix, plain text in JSON) is escaped as `\${`.
+ */
+export function nixString(text: string): string {
+  return JSON.stringify(text).replaceAll("${", "\\${");
+}
+
+/**
+ * The `--apply` function that maps `nixosConfigurations` to the named hosts' system derivations.
+ * The names travel as one JSON string inside a Nix string literal, never as Nix code.
+ */
+export function derivationsApply(hosts: readonly string[]): string {
+  return (
+    `configurations: builtins.listToAttrs (map (name: { inherit name; ` +
+    `value = configurations.\${name}.config.system.build.toplevel.drvPath; }) ` +
+    `(builtins.fromJSON ${nixString(JSON.stringify(hosts))}))`
+  );
+}
+
+export interface HostEvaluationOptions {
+  /** Hosts per evaluator process; by default sized from free memory (see evalChunkSize). */
+  chunk?: number;
+  signal?: AbortSignal;
+}
+
+interface Chunk {
+  hosts: string[];
+  derivations?: Promise<Map<string, Promise<string>>>;
+  builds?: Promise<Map<string, Promise<string>>>;
+}
+
+/**
+ * The evaluations and builds of one deployment's hosts, shared by its phases. Work starts for a
+ * chunk when one of its hosts is first asked for, so hosts that are never reached cost nothing.
+ * A chunk whose common evaluation or build fails is redone host by host, so that each host gets
+ * its own error and the others their results.
+ */
+export class HostEvaluation {
+  private readonly chunkOf = new Map<string, Chunk>();
+  /** Evaluator processes started so far (chunk evaluations plus per-host retries). */
+  evaluatorProcesses = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly flake: string,
+    hosts: readonly string[],
+    private readonly options: HostEvaluationOptions = {},
+  ) {
+    const size = evalChunkSize(freemem(), options.chunk);
+    for (const names of chunksOf([...new Set(hosts)], size)) {
+      const chunk: Chunk = { hosts: names };
+      for (const name of names) this.chunkOf.set(name, chunk);
+    }
+  }
+
+  /** The store path of the host's system derivation (`….drv`). */
+  async derivation(host: string): Promise<string> {
+    const chunk = this.chunk(host);
+    chunk.derivations ??= this.evaluate(chunk.hosts);
+    return (await chunk.derivations).get(host) as Promise<string>;
+  }
+
+  /** The host's built system (the toplevel's store path), built together with its chunk. */
+  async build(host: string): Promise<string> {
+    const chunk = this.chunk(host);
+    chunk.builds ??= this.buildChunk(chunk);
+    return (await chunk.builds).get(host) as Promise<string>;
+  }
+
+  private chunk(host: string): Chunk {
+    const chunk = this.chunkOf.get(host);
+    if (!chunk) throw new Error(`${host} is not among the hosts of this evaluation`);
+    return chunk;
+  }
+
+  private async evaluate(hosts: string[]): Promise<Map<string, Promise<string>>> {
+    const { engine, flake, options } = this;
+    this.evaluatorProcesses++;
+    const result = await engine.nix.run(
+      [
+        "eval",
+        "--no-write-lock-file",
+        "--json",
+        `${flake}#nixosConfigurations`,
+        "--apply",
+        derivationsApply(hosts),
+      ],
+      { signal: options.signal },
+    );
+    if (result.exitCode === 0) {
+      const derivations = JSON.parse(result.stdout) as Record<string, string>;
+      return new Map(hosts.map((host) => [host, Promise.resolve(derivations[host] as string)]));
+    }
+    if (hosts.length === 1) {
+      const host = hosts[0] as string;
+      return new Map([[host, awaitedLater(Promise.reject(evaluationFailed(host, flake, result.stderr)))]]);
+    }
+    // One host's error stops the whole evaluation: find out which, and give the others theirs.
+    return new Map(
+      hosts.map((host) => {
+        this.evaluatorProcesses++;
+        return [host, awaitedLater(derivationOf(engine, flake, host, options.signal))];
+      }),
+    );
+  }
+
+  private async buildChunk(chunk: Chunk): Promise<Map<string, Promise<string>>> {
+    const { engine, options } = this;
+    const derivations = new Map<string, string>();
+    const results = new Map<string, Promise<string>>();
+    for (const host of chunk.hosts) {
+      await this.derivation(host).then(
+        (drv) => derivations.set(host, drv),
+        (error) => results.set(host, awaitedLater(Promise.reject(error))),
+      );
+    }
+    const built = await this.realise([...derivations.values()], options.signal);
+    for (const [host, drv] of derivations) {
+      const output = built.outputs.get(drv);
+      if (output) results.set(host, Promise.resolve(output));
+      else {
+        // The chunk's build failed: build this host alone, which names its own failure.
+        const alone = awaitedLater(
+          derivations.size === 1
+            ? Promise.reject(buildFailed(host, this.flake, built.stderr))
+            : this.realise([drv], options.signal).then((again) => {
+                const out = again.outputs.get(drv);
+                if (!out) throw buildFailed(host, this.flake, again.stderr);
+                return out;
+              }),
+        );
+        results.set(host, alone);
+      }
+    }
+    return results;
+  }
+
+  /** Builds derivations that are already evaluated: `nix build` of their outputs, no evaluation. */
+  private async realise(
+    drvs: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<{ outputs: Map<string, string>; stderr: string }> {
+    if (drvs.length === 0) return { outputs: new Map(), stderr: "" };
+    const { hasCaretOutputs } = await this.engine.nix.version();
+    const installables = drvs.map((drv) => (hasCaretOutputs ? `${drv}^out` : drv));
+    const result = await this.engine.nix.run(["build", "--no-link", "--json", ...installables], { signal });
+    const outputs = new Map<string, string>();
+    if (result.exitCode === 0) {
+      for (const entry of JSON.parse(result.stdout) as { drvPath: string; outputs: { out?: string } }[])
+        if (entry.outputs.out) outputs.set(entry.drvPath, entry.outputs.out);
+    }
+    return { outputs, stderr: result.stderr };
+  }
+}
+
+/**
+ * A host's result is awaited only when a phase reaches that host, maybe much later: its failure
+ * is not an unhandled rejection in the meantime.
+ */
+function awaitedLater<T>(result: Promise<T>): Promise<T> {
+  result.catch(() => {});
+  return result;
+}
+
+function evaluationFailed(host: string, flake: string, stderr: string): UserError {
+  return new UserError(
+    `evaluating ${host} failed:\n${nixErrorExcerpt(stderr)}`,
+    `fix the error, then check with: nix eval ${hostInstallable(flake, host)}.drvPath`,
+  );
+}
+
+function buildFailed(host: string, flake: string, stderr: string): UserError {
+  return new UserError(
+    `building ${host} failed:\n${nixErrorExcerpt(stderr)}`,
+    `fix the error, then check with: nix build ${hostInstallable(flake, host)}`,
+  );
+}
