@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   chunksOf,
-  derivationsApply,
   evalChunkSize,
   HostEvaluation,
+  hostsApply,
   nixString,
+  SYSTEM_DERIVATION,
 } from "../../src/engine/deploy/evaluation.js";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
 import { testEnv } from "../fleet/harness.js";
@@ -35,7 +36,7 @@ describe("evaluation chunks", () => {
 
   it("carries host names into Nix as data, never as code", () => {
     expect(nixString('a"b\\c${d}\n')).toBe('"a\\"b\\\\c\\${d}\\n"');
-    expect(derivationsApply(["p620", "x${builtins.abort 1}"])).toContain(
+    expect(hostsApply(["p620", "x${builtins.abort 1}"], SYSTEM_DERIVATION)).toContain(
       'builtins.fromJSON "[\\"p620\\",\\"x\\${builtins.abort 1}\\"]"',
     );
   });
@@ -132,6 +133,17 @@ describe.skipIf(!hasNix)("evaluating many hosts together with the installed nix"
       status: "rejected",
       reason: { message: expect.stringMatching(/building badbuild failed:[\s\S]*broken/) },
     });
+  });
+
+  it("answers every named attribute of every host from the same evaluator process", async () => {
+    const evaluation = new HostEvaluation(engine, `path:${dir}`, ["ok1", "ok2"], {
+      attributes: { ...SYSTEM_DERIVATION, marker: "c: c.config.system.build.toplevel.marker" },
+    });
+    const [ok1, ok2] = await Promise.all([evaluation.values("ok1"), evaluation.values("ok2")]);
+    expect(ok1).toMatchObject({ marker: `ok1-${process.pid}`, drvPath: expect.stringMatching(/\.drv$/) });
+    expect(ok2).toMatchObject({ marker: `ok2-${process.pid}` });
+    await evaluation.derivation("ok1");
+    expect(evaluation.evaluatorProcesses).toBe(1);
   });
 
   it("names a host that is not part of the evaluation", async () => {

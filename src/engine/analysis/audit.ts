@@ -8,10 +8,10 @@
  */
 import { relative } from "node:path";
 import { z } from "zod";
+import { HostEvaluation, HostNotInFlake } from "../deploy/evaluation.js";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { assertFlakeDir, flakeHostNames } from "../fleet/hosts.js";
-import { hostInstallable } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { ASSESSED_KEYS, type Exposure, exposureLevel, exposureOf, type ServiceConfig } from "./exposure.js";
 import { type FileScope, gitRefSchema } from "./files.js";
@@ -57,29 +57,21 @@ function portsOf(fw: EvaluatedFirewall, proto: "tcp" | "udp"): string[] {
   );
 }
 
-async function evaluateHost(
-  engine: Engine,
-  flakeRef: string,
-  host: string,
-  signal?: AbortSignal,
-): Promise<HostState> {
-  const [fw, services] = await Promise.all([
-    engine.nix.evalJson<EvaluatedFirewall>(hostInstallable(flakeRef, host, "config.networking.firewall"), {
-      apply: FIREWALL_APPLY,
-      signal,
-    }),
-    engine.nix.evalJson<Record<string, ServiceConfig>>(
-      hostInstallable(flakeRef, host, "config.systemd.services"),
-      {
-        apply: SERVICES_APPLY,
-        signal,
-      },
-    ),
-  ]);
+/** What the audit reads of each host's evaluated configuration, all hosts of a chunk at once. */
+const AUDITED = {
+  firewall: `c: (${FIREWALL_APPLY}) c.config.networking.firewall`,
+  services: `c: (${SERVICES_APPLY}) c.config.systemd.services`,
+};
+
+async function auditedState(evaluation: HostEvaluation, host: string): Promise<HostState> {
+  const { firewall, services } = (await evaluation.values(host)) as {
+    firewall: EvaluatedFirewall;
+    services: Record<string, ServiceConfig>;
+  };
   return {
-    firewallEnabled: fw.enable !== false,
-    tcp: portsOf(fw, "tcp"),
-    udp: portsOf(fw, "udp"),
+    firewallEnabled: firewall.enable !== false,
+    tcp: portsOf(firewall, "tcp"),
+    udp: portsOf(firewall, "udp"),
     services: new Map(Object.entries(services).map(([name, cfg]) => [name, exposureOf(cfg)])),
   };
 }
@@ -261,22 +253,20 @@ export async function securityAudit(
     const selected = input.hosts ?? names;
     const baseLabel = "commit" in at ? `${baseRef} (${at.commit.slice(0, 7)})` : baseRef;
     let done = 0;
+    const options = { attributes: AUDITED, signal: input.signal };
+    const current = new HostEvaluation(engine, flake, selected, options);
+    const past = "flakeRef" in at ? new HostEvaluation(engine, at.flakeRef, selected, options) : undefined;
     hosts.push(
       ...(await mapLimit(selected, engine.parallelism, async (host) => {
         try {
-          const now = await evaluateHost(engine, flake, host, input.signal);
-          let then: HostState | undefined;
-          if ("flakeRef" in at) {
-            // A host added since the base has no past: everything about it is new.
-            then = await evaluateHost(engine, at.flakeRef, host, input.signal).catch((error: unknown) => {
-              if (
-                !(error instanceof UserError) ||
-                !/does not provide attribute|attribute '.*' missing/.test(error.message)
-              )
-                throw error;
-              return { firewallEnabled: true, tcp: [], udp: [], services: new Map<string, Exposure>() };
-            });
-          }
+          const now = await auditedState(current, host);
+          // A host added since the base has no past: everything about it is new.
+          const then = past
+            ? await auditedState(past, host).catch((error: unknown) => {
+                if (!(error instanceof HostNotInFlake)) throw error;
+                return { firewallEnabled: true, tcp: [], udp: [], services: new Map<string, Exposure>() };
+              })
+            : undefined;
           const findings = compareHost(host, now, then, baseLabel);
           return {
             host,

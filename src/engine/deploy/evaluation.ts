@@ -2,7 +2,6 @@ import { freemem } from "node:os";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
-import { derivationOf } from "./build.js";
 
 /**
  * Evaluating a NixOS host costs one evaluator process with its own copy of nixpkgs (hundreds of MB
@@ -43,27 +42,42 @@ export function nixString(text: string): string {
   return JSON.stringify(text).replaceAll("${", "\\${");
 }
 
+/** What a deployment's phases read of a host's evaluated configuration: the system derivation. */
+export const SYSTEM_DERIVATION = { drvPath: "c: c.config.system.build.toplevel.drvPath" };
+
 /**
- * The `--apply` function that maps `nixosConfigurations` to the named hosts' system derivations.
- * The names travel as one JSON string inside a Nix string literal, never as Nix code.
+ * The `--apply` function that maps `nixosConfigurations` to, for each named host, an attribute set
+ * of the given attributes, each a Nix function of the host's configuration (`c: ...`). The names
+ * travel as one JSON string inside a Nix string literal, never as Nix code.
  */
-export function derivationsApply(hosts: readonly string[]): string {
+export function hostsApply(hosts: readonly string[], attributes: Readonly<Record<string, string>>): string {
+  const values = Object.entries(attributes)
+    .map(([name, fn]) => `${nixString(name)} = (${fn}) c;`)
+    .join(" ");
   return (
-    `configurations: builtins.listToAttrs (map (name: { inherit name; ` +
-    `value = configurations.\${name}.config.system.build.toplevel.drvPath; }) ` +
-    `(builtins.fromJSON ${nixString(JSON.stringify(hosts))}))`
+    `configurations: builtins.listToAttrs (map (name: let c = configurations.\${name}; in ` +
+    `{ inherit name; value = { ${values} }; }) (builtins.filter (name: configurations ? \${name}) ` +
+    `(builtins.fromJSON ${nixString(JSON.stringify(hosts))})))`
   );
 }
 
 export interface HostEvaluationOptions {
+  /**
+   * What to evaluate of each host: name → Nix function of its configuration. Everything a
+   * deployment needs is named here, so that one evaluation answers every phase. Default: the
+   * system derivation alone.
+   */
+  attributes?: Readonly<Record<string, string>>;
   /** Hosts per evaluator process; by default sized from free memory (see evalChunkSize). */
   chunk?: number;
   signal?: AbortSignal;
 }
 
+type HostValues = Record<string, unknown>;
+
 interface Chunk {
   hosts: string[];
-  derivations?: Promise<Map<string, Promise<string>>>;
+  values?: Promise<Map<string, Promise<HostValues>>>;
   builds?: Promise<Map<string, Promise<string>>>;
 }
 
@@ -91,11 +105,19 @@ export class HostEvaluation {
     }
   }
 
+  /** The host's evaluated attributes (see HostEvaluationOptions.attributes). */
+  async values(host: string): Promise<HostValues> {
+    const chunk = this.chunk(host);
+    chunk.values ??= this.evaluate(chunk.hosts);
+    return (await chunk.values).get(host) as Promise<HostValues>;
+  }
+
   /** The store path of the host's system derivation (`….drv`). */
   async derivation(host: string): Promise<string> {
-    const chunk = this.chunk(host);
-    chunk.derivations ??= this.evaluate(chunk.hosts);
-    return (await chunk.derivations).get(host) as Promise<string>;
+    const { drvPath } = await this.values(host);
+    if (typeof drvPath !== "string")
+      throw new Error("this evaluation does not include the system derivation");
+    return drvPath;
   }
 
   /** The host's built system (the toplevel's store path), built together with its chunk. */
@@ -111,7 +133,7 @@ export class HostEvaluation {
     return chunk;
   }
 
-  private async evaluate(hosts: string[]): Promise<Map<string, Promise<string>>> {
+  private async evaluate(hosts: string[]): Promise<Map<string, Promise<HostValues>>> {
     const { engine, flake, options } = this;
     this.evaluatorProcesses++;
     const result = await engine.nix.run(
@@ -121,25 +143,29 @@ export class HostEvaluation {
         "--json",
         `${flake}#nixosConfigurations`,
         "--apply",
-        derivationsApply(hosts),
+        hostsApply(hosts, options.attributes ?? SYSTEM_DERIVATION),
       ],
       { signal: options.signal },
     );
     if (result.exitCode === 0) {
-      const derivations = JSON.parse(result.stdout) as Record<string, string>;
-      return new Map(hosts.map((host) => [host, Promise.resolve(derivations[host] as string)]));
+      const values = JSON.parse(result.stdout) as Record<string, HostValues>;
+      return new Map(
+        hosts.map((host) => {
+          const found = values[host];
+          return [
+            host,
+            found ? Promise.resolve(found) : awaitedLater(Promise.reject(new HostNotInFlake(host, flake))),
+          ];
+        }),
+      );
     }
     if (hosts.length === 1) {
       const host = hosts[0] as string;
       return new Map([[host, awaitedLater(Promise.reject(evaluationFailed(host, flake, result.stderr)))]]);
     }
     // One host's error stops the whole evaluation: find out which, and give the others theirs.
-    return new Map(
-      hosts.map((host) => {
-        this.evaluatorProcesses++;
-        return [host, awaitedLater(derivationOf(engine, flake, host, options.signal))];
-      }),
-    );
+    const alone = await Promise.all(hosts.map((host) => this.evaluate([host])));
+    return new Map(alone.flatMap((values) => [...values]));
   }
 
   private async buildChunk(chunk: Chunk): Promise<Map<string, Promise<string>>> {
@@ -188,6 +214,13 @@ export class HostEvaluation {
         if (entry.outputs.out) outputs.set(entry.drvPath, entry.outputs.out);
     }
     return { outputs, stderr: result.stderr };
+  }
+}
+
+/** The flake (maybe as it was at an earlier commit) has no configuration of that name. */
+export class HostNotInFlake extends UserError {
+  constructor(host: string, flake: string) {
+    super(`${flake} has no nixosConfigurations.${JSON.stringify(host)}`, "choose a host the flake defines");
   }
 }
 
