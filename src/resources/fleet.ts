@@ -1,4 +1,4 @@
-import { listFleet } from "../engine/fleet/operations.js";
+import { listFleet } from "../engine/fleet/overview.js";
 import type { ResourceDefinition } from "./define.js";
 
 export const fleetResource: ResourceDefinition = {

@@ -3,7 +3,7 @@ import {
   changingPackageSchema,
   checkIssuesForUpdate,
   issueCheckResultSchema,
-} from "../engine/updates/operations.js";
+} from "../engine/updates/issue-check.js";
 import { defineTool } from "./define.js";
 import { flakeInput } from "./fleet_list.js";
 

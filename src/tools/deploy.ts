@@ -1,4 +1,5 @@
-import { deploy, deployOptionsSchema, deployResultSchema } from "../engine/deploy/pipeline.js";
+import { deploy } from "../engine/deploy/deployment.js";
+import { deployOptionsSchema, deployResultSchema } from "../engine/deploy/schemas.js";
 import { defineTool } from "./define.js";
 import { flakeInput } from "./fleet_list.js";
 

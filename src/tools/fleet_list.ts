@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { fleetListResultSchema, listFleet } from "../engine/fleet/operations.js";
+import { fleetListResultSchema, listFleet } from "../engine/fleet/overview.js";
 import { defineTool } from "./define.js";
 
 export const flakeInput = z

@@ -1,5 +1,5 @@
 import { hostNameSchema } from "../engine/fleet/inventory.js";
-import { describeHost, hostStatusResultSchema } from "../engine/fleet/operations.js";
+import { describeHost, hostStatusResultSchema } from "../engine/fleet/overview.js";
 import { defineTool } from "./define.js";
 import { flakeInput } from "./fleet_list.js";
 

@@ -13,9 +13,9 @@ import { UserError } from "../errors.js";
 import { assertFlakeDir, flakeHostNames } from "../fleet/hosts.js";
 import { hostInstallable } from "../nix.js";
 import { mapLimit } from "../process.js";
+import { analyzeFlake, countBySeverity, findingSchema, limitInput, skippedSchema } from "./analyze.js";
 import { ASSESSED_KEYS, type Exposure, exposureLevel, exposureOf, type ServiceConfig } from "./exposure.js";
 import { type FileScope, gitRefSchema } from "./files.js";
-import { analyzeFlake, countBySeverity, findingSchema, limitInput, skippedSchema } from "./scan.js";
 
 const SOURCE_LIMIT = 5;
 

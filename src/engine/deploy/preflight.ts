@@ -9,7 +9,7 @@ import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
 import { processAlive, readJson } from "../state.js";
 import { derivationOf } from "./build.js";
-import type { LockHolder } from "./lock.js";
+import type { LockHolder } from "./host-lock.js";
 
 const checkSchema = z.object({
   check: z.string(),

@@ -10,9 +10,9 @@ import {
   newNonce,
   settleEarlierActivations,
 } from "./activation.js";
-import { acquireHostLock } from "./lock.js";
-import { confirmTimeoutSchema, type HostDetails, installBootloaderSchema } from "./pipeline.js";
+import { acquireHostLock } from "./host-lock.js";
 import { newDeploymentId } from "./record.js";
+import { confirmTimeoutSchema, type HostDetails, installBootloaderSchema } from "./schemas.js";
 import { switchAndVerify } from "./switch.js";
 
 export const rollbackOptionsSchema = z.object({

@@ -9,7 +9,7 @@ import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
 import { mapLimit, runCommand } from "../process.js";
 import { servedFlake } from "../trust.js";
-import { lockedInputs } from "./lock.js";
+import { lockedInputs } from "./flake-lock.js";
 import type { ChangingPackage } from "./matching.js";
 
 /**

@@ -5,8 +5,8 @@ import type { Engine } from "../engine.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
 import { mapLimit } from "../process.js";
 import { servedFlake } from "../trust.js";
-import { lockedNixpkgs } from "./lock.js";
-import { checkIssuesForUpdate, type IssueCheckResult, packageNameSchema } from "./operations.js";
+import { lockedNixpkgs } from "./flake-lock.js";
+import { checkIssuesForUpdate, type IssueCheckResult, packageNameSchema } from "./issue-check.js";
 import { type Preview, preview } from "./preview.js";
 import { assessRisk, type IssueCheckSummary, type RiskAssessment, riskAssessmentSchema } from "./risk.js";
 import {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { type DeployHooks, type DeployResult, deploy, deployOptionsSchema } from "../deploy/pipeline.js";
+import { type DeployHooks, deploy } from "../deploy/deployment.js";
+import { type DeployResult, deployOptionsSchema } from "../deploy/schemas.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { servedFlake } from "../trust.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
 import { DEFAULT_GITHUB_API, ghConfigToken, githubSettings } from "../../src/engine/updates/github.js";
-import { checkIssuesForUpdate, type IssueCheckResult } from "../../src/engine/updates/operations.js";
+import { checkIssuesForUpdate, type IssueCheckResult } from "../../src/engine/updates/issue-check.js";
 import { type FakeGithub, startFakeGithub } from "../support/fake-github.js";
 import { CHANGING, fakeSettings, LOCKED_REV, scratchFlake } from "../support/issue-check.js";
 
