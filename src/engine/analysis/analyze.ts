@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import type { Engine } from "../engine.js";
+import type { Hooks } from "../hooks.js";
 import { servedFlake } from "../trust.js";
 import { type FileScope, FlakeFiles, listNixFiles, loadScanConfig, Pacer, type ScanConfig } from "./files.js";
 import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from "./rules/define.js";
@@ -228,23 +229,21 @@ interface Collected {
   bytes: number;
 }
 
-/** How a long analysis reports how far it got: `done` of `total` files. */
-export type Progress = (message: string, done: number, total: number) => Promise<void>;
-
 /** Not more often than this: a flake of thousands of files must not send thousands of notifications. */
 const PROGRESS_EVERY_MS = 500;
 
 export async function analyzeFlake(
   engine: Engine,
-  input: FileScope & { flake?: string; signal?: AbortSignal; progress?: Progress },
+  input: FileScope & { flake?: string },
   options: AnalyzeOptions,
+  hooks: Hooks,
 ): Promise<Collected> {
   const root = servedFlake(engine, input.flake);
   const flake = new FlakeFiles(root);
   const config = loadScanConfig(flake);
   // Parsing is synchronous: between files the event loop gets its turn (a cancellation among it),
   // and a cancelled request stops here rather than after the last file.
-  const pacer = new Pacer(input.signal);
+  const pacer = new Pacer(hooks.signal);
   const { files } = await listNixFiles(root, input, config, pacer);
   const inFlake = existsSync(join(root, "flake.nix"));
   const analyses: FileAnalysis[] = [];
@@ -259,9 +258,9 @@ export async function analyzeFlake(
   for (const [done, file] of files.entries()) {
     await pacer.step();
     // The first file is reported at once, so a client sees the count early; then now and then.
-    if (input.progress && (done === 1 || performance.now() - reported >= PROGRESS_EVERY_MS)) {
+    if (done === 1 || performance.now() - reported >= PROGRESS_EVERY_MS) {
       reported = performance.now();
-      await input.progress(`read ${done} of ${files.length} files`, done, files.length);
+      hooks.progress(`read ${done} of ${files.length} files`, done, files.length);
     }
     const read = flake.read(file);
     if ("skipped" in read) {
@@ -279,7 +278,7 @@ export async function analyzeFlake(
       if (!(error instanceof RangeError)) throw error;
     }
     if (!analysis || analysis.syntaxErrors.some((e) => TOO_DEEP.test(e.message)))
-      analysis = await analyzeDeepSource(file, source, fileOptions, input.signal);
+      analysis = await analyzeDeepSource(file, source, fileOptions, hooks.signal);
     analyses.push(analysis);
   }
   return { root, files: flake, config, analyses, skipped, bytes };

@@ -19,6 +19,7 @@ import { type FileScope, gitRefSchema } from "./files.js";
 
 const SOURCE_LIMIT = 5;
 
+import { type Hooks, quietHooks } from "../hooks.js";
 import { servedFlake } from "../trust.js";
 import { SECURITY_CODES } from "./security.js";
 
@@ -223,9 +224,8 @@ export async function securityAudit(
     base?: string;
     evaluate?: boolean;
     limit?: number;
-    signal?: AbortSignal;
-    progress?: (message: string, done: number, total: number) => Promise<void>;
   },
+  hooks: Hooks = quietHooks(),
 ): Promise<SecurityAuditResult> {
   const flake = servedFlake(engine, input.flake);
   // hosts and base choose what the evaluated layer compares; without it they would do nothing.
@@ -238,8 +238,9 @@ export async function securityAudit(
   // The progress callback counts hosts (below); the files are not counted with them.
   const collected = await analyzeFlake(
     engine,
-    { ...input, flake, progress: undefined },
+    { ...input, flake },
     { ruleSet: "security" },
+    quietHooks({ signal: hooks.signal }),
   );
   const sourceFindings = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
   const sourceCounts = countBySeverity(sourceFindings);
@@ -251,7 +252,7 @@ export async function securityAudit(
     assertFlakeDir(flake);
     const at = await flakeAtRef(flake, baseRef);
     base = "note" in at ? { ref: baseRef, note: at.note } : { ref: baseRef, commit: at.commit };
-    const names = await flakeHostNames(engine, flake, input.signal);
+    const names = await flakeHostNames(engine, flake, hooks.signal);
     const unknown = (input.hosts ?? []).filter((h) => !names.includes(h));
     if (unknown.length > 0)
       throw new UserError(
@@ -264,11 +265,11 @@ export async function securityAudit(
     hosts.push(
       ...(await mapLimit(selected, engine.parallelism, async (host) => {
         try {
-          const now = await evaluateHost(engine, flake, host, input.signal);
+          const now = await evaluateHost(engine, flake, host, hooks.signal);
           let then: HostState | undefined;
           if ("flakeRef" in at) {
             // A host added since the base has no past: everything about it is new.
-            then = await evaluateHost(engine, at.flakeRef, host, input.signal).catch((error: unknown) => {
+            then = await evaluateHost(engine, at.flakeRef, host, hooks.signal).catch((error: unknown) => {
               if (
                 !(error instanceof UserError) ||
                 !/does not provide attribute|attribute '.*' missing/.test(error.message)
@@ -297,7 +298,7 @@ export async function securityAudit(
           if (!(error instanceof UserError)) throw error;
           return { host, findings: [], error: error.message.split("\n").slice(0, 6).join("\n") };
         } finally {
-          await input.progress?.(`evaluated ${host}`, ++done, selected.length);
+          hooks.progress(`evaluated ${host}`, ++done, selected.length);
         }
       })),
     );

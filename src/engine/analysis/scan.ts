@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
+import { type Hooks, quietHooks } from "../hooks.js";
 import { stateDir } from "../log.js";
 import {
   analyzeFlake,
@@ -14,7 +15,6 @@ import {
   findingSchema,
   fixSource,
   limitInput,
-  type Progress,
   skippedSchema,
 } from "./analyze.js";
 import { type FileScope, Pacer } from "./files.js";
@@ -43,9 +43,10 @@ export type ValidateSyntaxResult = z.infer<typeof validateSyntaxResultSchema>;
 
 export async function validateSyntax(
   engine: Engine,
-  input: FileScope & { flake?: string; limit?: number; signal?: AbortSignal; progress?: Progress },
+  input: FileScope & { flake?: string; limit?: number },
+  hooks: Hooks = quietHooks(),
 ): Promise<ValidateSyntaxResult> {
-  const collected = await analyzeFlake(engine, input, { ruleSet: "none" });
+  const collected = await analyzeFlake(engine, input, { ruleSet: "none" }, hooks);
   const errors = collected.analyses.flatMap((a) => a.syntaxErrors.map(({ fix: _fix, ...e }) => e));
   const filesWithErrors = collected.analyses.filter((a) => a.syntaxErrors.length > 0).length;
   const first = errors[0];
@@ -110,9 +111,8 @@ export async function scanAntipatterns(
     rules?: string[];
     fix?: boolean;
     limit?: number;
-    signal?: AbortSignal;
-    progress?: Progress;
   },
+  hooks: Hooks = quietHooks(),
 ): Promise<ScanResult> {
   const unknown = (input.rules ?? []).filter((c) => !ANTIPATTERN_CODES.includes(c));
   if (unknown.length > 0)
@@ -122,14 +122,14 @@ export async function scanAntipatterns(
     );
   const only = input.rules ? new Set(input.rules) : undefined;
   const disabled = only ? new Set(ANTIPATTERN_CODES.filter((c) => !only.has(c))) : undefined;
-  let collected = await analyzeFlake(engine, input, { disabled });
+  let collected = await analyzeFlake(engine, input, { disabled }, hooks);
 
   let fixed: ScanResult["fixed"];
   if (input.fix) {
     fixed = [];
     let backups: string | undefined;
     // Between files a cancellation stops the fixing; the files fixed by then keep their backups.
-    const pacer = new Pacer(input.signal);
+    const pacer = new Pacer(hooks.signal);
     for (const analysis of collected.analyses) {
       if (!analysis.findings.some((f) => f.fix)) continue;
       await pacer.step();
@@ -151,7 +151,7 @@ export async function scanAntipatterns(
     }
     // Counted once: progress that went back to 0 for this second pass would confuse a client.
     if (fixed.length > 0)
-      collected = await analyzeFlake(engine, { ...input, progress: undefined }, { disabled });
+      collected = await analyzeFlake(engine, input, { disabled }, quietHooks({ signal: hooks.signal }));
   }
 
   const all = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);

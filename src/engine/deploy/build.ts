@@ -2,11 +2,13 @@ import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, type Host, selectFlakeHosts, selectHost } from "../fleet/hosts.js";
+import { type Hooks, quietHooks } from "../hooks.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
+import { hostSelectorAllByDefault, nextSchema } from "../schemas.js";
 
 export const testBuildOptionsSchema = z.object({
-  hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all" (default)'),
+  hosts: hostSelectorAllByDefault,
   buildHost: z
     .string()
     .optional()
@@ -28,7 +30,7 @@ export const testBuildResultSchema = z.object({
       error: z.string().optional().describe("the last lines of Nix's error"),
     }),
   ),
-  next: z.string(),
+  next: nextSchema,
 });
 export type TestBuildResult = z.infer<typeof testBuildResultSchema>;
 
@@ -44,20 +46,20 @@ export function failingDerivation(stderr: string): string | undefined {
 export async function testBuild(
   engine: Engine,
   options: TestBuildOptions,
-  hooks: { signal?: AbortSignal; progress?: (m: string) => void } = {},
+  hooks: Hooks = quietHooks(),
 ): Promise<TestBuildResult> {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectFlakeHosts(fleet, options.hosts ?? ["all"]);
   const builder = options.buildHost ? selectHost(fleet, options.buildHost, "build host") : undefined;
   const results = await mapLimit(hosts, engine.parallelism, async (host) => {
     const started = Date.now();
-    hooks.progress?.(`${host.name}: building${builder ? ` on ${builder.name}` : ""}`);
+    hooks.progress(`${host.name}: building${builder ? ` on ${builder.name}` : ""}`);
     try {
       const storePath = builder
         ? await buildOnHost(engine, fleet.flake, host.name, builder, hooks.signal)
         : await buildLocally(engine, fleet.flake, host.name, hooks.signal);
       const [info] = await engine.nix.pathInfo([storePath], { closureSize: true });
-      hooks.progress?.(`${host.name}: built`);
+      hooks.progress(`${host.name}: built`);
       return {
         host: host.name,
         ok: true,
@@ -67,7 +69,7 @@ export async function testBuild(
       };
     } catch (error) {
       const text = describeError(error);
-      hooks.progress?.(`${host.name}: build failed`);
+      hooks.progress(`${host.name}: build failed`);
       return {
         host: host.name,
         ok: false,

@@ -10,24 +10,20 @@
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
+import { type Hooks, quietHooks } from "../hooks.js";
 import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
 import { servedFlake } from "../trust.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
 import { deployHostRecorded, ValidationBlocked } from "./host-steps.js";
 import { type DeploymentRecord, DeploymentStore, newDeploymentId } from "./record.js";
-import type { DeployOptions, DeployResult, HostDetails, HostResult } from "./schemas.js";
-import { type ValidationCheck, validateForMode } from "./validation.js";
-
-export interface DeployHooks {
-  signal?: AbortSignal;
-  progress?: (message: string) => void;
-}
+import type { DeployOptions, DeployResult, HostDetails, HostResult, ValidationCheck } from "./schemas.js";
+import { validateForMode } from "./validation.js";
 
 export async function deploy(
   engine: Engine,
   options: DeployOptions,
-  hooks: DeployHooks = {},
+  hooks: Hooks = quietHooks(),
 ): Promise<DeployResult> {
   const store = new DeploymentStore(engine.env);
   const record = options.resume ? resumeDeployment(engine, store, options) : newDeployment(engine, options);
@@ -49,13 +45,13 @@ export async function deploy(
     { deployment: record.id, hosts: hosts.map((h) => h.name), ...request },
     options.resume ? "deployment resumed" : "deployment started",
   );
-  hooks.progress?.(
+  hooks.progress(
     `deployment ${record.id}: ${hosts.map((h) => h.name).join(", ")} (${request.mode}, ${request.goal}${request.dryRun ? ", dry run" : ""})`,
   );
 
   // Validation (by mode) runs while the hosts build and are probed; nothing reaches a host before
   // it has passed, and a failed check blocks every host.
-  if (!record.checks) hooks.progress?.(`validating (${request.mode})`);
+  if (!record.checks) hooks.progress(`validating (${request.mode})`);
   const validation: Promise<ValidationCheck[]> = record.checks
     ? Promise.resolve(record.checks)
     : validateForMode(
@@ -79,7 +75,7 @@ export async function deploy(
     deployHostRecorded(engine, host, record, details, {
       gate,
       save: () => store.save(record),
-      step: (message) => hooks.progress?.(`${host.name}: ${message}`),
+      step: (message) => hooks.progress(`${host.name}: ${message}`),
       signal: hooks.signal,
     }),
   );

@@ -17,6 +17,14 @@ import {
   type UnitChange,
 } from "./changes.js";
 
+/** A copy that fails on the network is tried this often, waiting 1 s, then 2 s, between tries. */
+const COPY_ATTEMPTS = 3;
+const COPY_RETRY_DELAY_MS = 1000;
+/** Comparing two closures on the host: `nix store diff-closures` and the units, both local there. */
+const CHANGES_TIMEOUT_MS = 120_000;
+/** `switch-to-configuration dry-activate`, which may evaluate the activation script's every step. */
+const DRY_ACTIVATE_TIMEOUT_MS = 300_000;
+
 /**
  * `nix copy --to ssh://HOST`, with the host's ssh options in NIX_SSHOPTS (which Nix splits on
  * whitespace, so options with spaces are refused). Retried with backoff when the network fails.
@@ -44,8 +52,8 @@ export async function copyClosure(
   const result = await withRetry(
     () => engine.nix.run(args, { signal: options.signal, env: { NIX_SSHOPTS: sshOptions.join(" ") } }),
     {
-      attempts: 3,
-      baseDelayMs: 1000,
+      attempts: COPY_ATTEMPTS,
+      baseDelayMs: COPY_RETRY_DELAY_MS,
       signal: options.signal,
       retryable: ({ result: r }) =>
         (r as { exitCode: number; stderr: string } | undefined)?.exitCode !== 0 &&
@@ -78,7 +86,7 @@ export async function detectChanges(
   const result = await engine.remote.run(
     host.ssh,
     ["sh", "-c", CHANGES_SCRIPT, "nix-deploy-changes", oldSystem, newSystem, UNIT_CHANGES_SCRIPT],
-    { timeoutMs: 120_000 },
+    { timeoutMs: CHANGES_TIMEOUT_MS },
   );
   if (result.exitCode !== 0)
     throw new UserError(`could not compare systems on ${host.name}: ${result.stderr.trim()}`);
@@ -93,7 +101,7 @@ export async function dryActivate(engine: Engine, host: Host, newSystem: string)
   const result = await engine.remote.run(
     host.ssh,
     [`${newSystem}/bin/switch-to-configuration`, "dry-activate"],
-    { timeoutMs: 300_000 },
+    { timeoutMs: DRY_ACTIVATE_TIMEOUT_MS },
   );
   if (result.exitCode !== 0)
     throw new UserError(`dry activation on ${host.name} failed:\n${result.stderr.trim()}`);

@@ -3,7 +3,9 @@ import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
+import { type Hooks, quietHooks } from "../hooks.js";
 import { mapLimit } from "../process.js";
+import { hostResultSchema, hostSelectorSchema, nextSchema } from "../schemas.js";
 import {
   DEFAULT_CONFIRM_TIMEOUT_SEC,
   earlierActivationBoundSec,
@@ -16,7 +18,7 @@ import { confirmTimeoutSchema, type HostDetails, installBootloaderSchema } from 
 import { switchAndVerify } from "./switch.js";
 
 export const rollbackOptionsSchema = z.object({
-  hosts: z.array(z.string().min(1)).min(1).describe('host names, @tag, or "all"'),
+  hosts: hostSelectorSchema,
   generation: z
     .number()
     .int()
@@ -32,21 +34,21 @@ export const rollbackResultSchema = z.object({
   status: z.enum(["succeeded", "failed"]),
   summary: z.string(),
   hosts: z.array(
-    z.object({
-      host: z.string(),
-      outcome: z
+    hostResultSchema(
+      z
         .enum(["switched", "reverted", "refused", "failed"])
         .describe(
           "switched: now on the target; reverted: the target failed its checks, host left as it was; refused: the request does not fit the host (no such generation, already on it), nothing was done",
         ),
-      generationBefore: z.number().optional(),
-      generationAfter: z.number().optional(),
-      targetGeneration: z.number().optional(),
-      error: z.string().optional(),
-      logs: z.record(z.string(), z.array(z.string())).optional(),
-    }),
+      {
+        generationBefore: z.number().optional(),
+        generationAfter: z.number().optional(),
+        targetGeneration: z.number().optional(),
+        logs: z.record(z.string(), z.array(z.string())).optional(),
+      },
+    ),
   ),
-  next: z.string(),
+  next: nextSchema,
 });
 export type RollbackResult = z.infer<typeof rollbackResultSchema>;
 type HostRollback = RollbackResult["hosts"][number];
@@ -58,13 +60,13 @@ type HostRollback = RollbackResult["hosts"][number];
 export async function rollback(
   engine: Engine,
   options: RollbackOptions,
-  hooks: { signal?: AbortSignal; progress?: (m: string) => void } = {},
+  hooks: Hooks = quietHooks(),
 ): Promise<RollbackResult> {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectHosts(fleet, options.hosts);
   const id = newDeploymentId();
   const results = await mapLimit(hosts, engine.parallelism, async (host): Promise<HostRollback> => {
-    const step = (message: string) => hooks.progress?.(`${host.name}: ${message}`);
+    const step = (message: string) => hooks.progress(`${host.name}: ${message}`);
     let lock: ReturnType<typeof acquireHostLock> | undefined;
     try {
       lock = acquireHostLock(host.name, id, engine.env);

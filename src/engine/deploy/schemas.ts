@@ -4,6 +4,7 @@
  * that a caller that needs only the shapes does not load it.
  */
 import { z } from "zod";
+import { checkSchema, hostResultSchema, nextSchema, optionalHostSelectorSchema } from "../schemas.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
 import type { PackageChange, UnitChange } from "./changes.js";
 import type { ResourceFigures } from "./health.js";
@@ -27,7 +28,7 @@ export const installBootloaderSchema = z
   .describe("install or reinstall the boot loader while activating (switch and boot goals)");
 
 export const deployOptionsSchema = z.object({
-  hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all"'),
+  hosts: optionalHostSelectorSchema,
   mode: deployModeSchema.optional().describe("standard (default), fast, or emergency"),
   goal: deployGoalSchema.optional().describe("switch (default), boot, test, dry-activate"),
   dryRun: z.boolean().optional().describe("build, detect changes and copy, but do not activate"),
@@ -44,26 +45,30 @@ export const deployOptionsSchema = z.object({
 });
 export type DeployOptions = z.infer<typeof deployOptionsSchema> & { flake?: string };
 
-const hostResultSchema = z.object({
-  host: z.string(),
-  outcome: z.enum(["deployed", "unchanged", "dry-run", "failed", "rolled-back", "pending"]),
-  finishedEarlier: z.boolean().optional().describe("done by an earlier run of this deployment"),
-  generationBefore: z.number().optional(),
-  generationAfter: z.number().optional(),
-  newSystem: z.string().optional(),
-  packageChanges: z.array(z.string()).describe("name: old → new, at most 20"),
-  packageChangeCount: z.number(),
-  unitChanges: z.array(z.object({ unit: z.string(), action: z.string() })),
-  durationMs: z.number(),
-  error: z.string().optional(),
-  connectionLost: z.boolean().optional(),
-  notes: z.array(z.string()).optional().describe("things worth knowing that did not fail the host"),
-  logs: z
-    .record(z.string(), z.array(z.string()))
-    .optional()
-    .describe("journal lines of the units that failed"),
-});
-export type HostResult = z.infer<typeof hostResultSchema>;
+const deployHostResultSchema = hostResultSchema(
+  z.enum(["deployed", "unchanged", "dry-run", "failed", "rolled-back", "pending"]),
+  {
+    finishedEarlier: z.boolean().optional().describe("done by an earlier run of this deployment"),
+    generationBefore: z.number().optional(),
+    generationAfter: z.number().optional(),
+    newSystem: z.string().optional(),
+    packageChanges: z.array(z.string()).describe("name: old → new, at most 20"),
+    packageChangeCount: z.number(),
+    unitChanges: z.array(z.object({ unit: z.string(), action: z.string() })),
+    durationMs: z.number(),
+    connectionLost: z.boolean().optional(),
+    notes: z.array(z.string()).optional().describe("things worth knowing that did not fail the host"),
+    logs: z
+      .record(z.string(), z.array(z.string()))
+      .optional()
+      .describe("journal lines of the units that failed"),
+  },
+);
+export type HostResult = z.infer<typeof deployHostResultSchema>;
+
+/** A deployment-wide check before any host is touched, with how long it took. */
+export const validationCheckSchema = checkSchema.extend({ durationMs: z.number() });
+export type ValidationCheck = z.infer<typeof validationCheckSchema>;
 
 export const deployResultSchema = z.object({
   deploymentId: z.string(),
@@ -72,18 +77,11 @@ export const deployResultSchema = z.object({
   goal: deployGoalSchema,
   dryRun: z.boolean(),
   checks: z
-    .array(
-      z.object({
-        check: z.string(),
-        status: z.enum(["pass", "warn", "fail"]),
-        durationMs: z.number(),
-        detail: z.string(),
-      }),
-    )
+    .array(validationCheckSchema)
     .describe("validation before any host: syntax, anti-patterns, security audit (by mode)"),
   summary: z.string(),
-  hosts: z.array(hostResultSchema),
-  next: z.string(),
+  hosts: z.array(deployHostResultSchema),
+  next: nextSchema,
 });
 export type DeployResult = z.infer<typeof deployResultSchema>;
 

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import type { Engine } from "../engine.js";
+import { type Hooks, quietHooks } from "../hooks.js";
+import { nextSchema } from "../schemas.js";
 import { discoverFleet, selectHost } from "./hosts.js";
 import { hostStatus, probeHosts } from "./status.js";
 
@@ -28,11 +30,12 @@ export type FleetListResult = z.infer<typeof fleetListResultSchema>;
 
 export async function listFleet(
   engine: Engine,
-  options: { flake?: string; probe?: boolean; signal?: AbortSignal } = {},
+  options: { flake?: string; probe?: boolean },
+  hooks: Hooks = quietHooks(),
 ): Promise<FleetListResult> {
-  const fleet = await discoverFleet(engine, options);
+  const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const probe = options.probe ?? true;
-  const probes = probe ? await probeHosts(engine, fleet.hosts, options.signal) : [];
+  const probes = probe ? await probeHosts(engine, fleet.hosts, hooks.signal) : [];
   const hosts = fleet.hosts.map((host, i) => ({
     name: host.name,
     target: host.ssh.destination,
@@ -78,17 +81,18 @@ export const hostStatusResultSchema = z.object({
   criticalServices: z.array(z.string()),
   nixVersion: z.string().optional(),
   summary: z.string(),
-  next: z.string().describe("what to do next"),
+  next: nextSchema.describe("what to do next"),
 });
 export type HostStatusResult = z.infer<typeof hostStatusResultSchema>;
 
 export async function describeHost(
   engine: Engine,
-  options: { host: string; flake?: string; signal?: AbortSignal },
+  options: { host: string; flake?: string },
+  hooks: Hooks = quietHooks(),
 ): Promise<HostStatusResult> {
-  const fleet = await discoverFleet(engine, options);
+  const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const host = selectHost(fleet, options.host);
-  const status = await hostStatus(engine, host, options.signal);
+  const status = await hostStatus(engine, host, hooks.signal);
   const current = status.generations.find((g) => g.current);
   let summary: string;
   let next: string;

@@ -1,10 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { type DeployHooks, deploy } from "../deploy/deployment.js";
+import { deploy } from "../deploy/deployment.js";
 import { type DeployResult, deployOptionsSchema } from "../deploy/schemas.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
+import { type Hooks, quietHooks } from "../hooks.js";
+import { type DeploymentSummary, deploymentSummarySchema, nextSchema } from "../schemas.js";
 import { servedFlake } from "../trust.js";
 import { backUpLock, findLockBackup, readLockBackup, writeLock } from "./backups.js";
 import { type CommitResult, commitChanges, commitRequestSchema, commitResultSchema } from "./commit.js";
@@ -28,7 +30,7 @@ const deploySettings = deployOptionsSchema.pick({
 type DeploySettings = z.infer<z.ZodObject<typeof deploySettings>>;
 
 /** Deploys the flake as it is now (with the lock just written) to the chosen hosts. */
-function deployFlake(engine: Engine, flake: string, settings: DeploySettings, hooks: UpdateHooks) {
+function deployFlake(engine: Engine, flake: string, settings: DeploySettings, hooks: Hooks) {
   const { hosts, mode, goal, confirmTimeoutSec } = settings;
   return deploy(engine, { flake, hosts, mode, goal, confirmTimeoutSec }, hooks);
 }
@@ -45,23 +47,6 @@ export const updateOptionsSchema = z.object({
     .describe("after a successful deploy, commit flake.lock (and push, open a PR)"),
 });
 export type UpdateOptions = z.infer<typeof updateOptionsSchema> & { flake?: string };
-
-/** A deployment in a few lines per host; the full result is the deployment's record. */
-export const deploymentSummarySchema = z.object({
-  deploymentId: z.string(),
-  status: z.enum(["succeeded", "failed"]),
-  summary: z.string(),
-  hosts: z.array(
-    z.object({
-      host: z.string(),
-      outcome: z.string(),
-      generationBefore: z.number().optional(),
-      generationAfter: z.number().optional(),
-      error: z.string().optional(),
-    }),
-  ),
-});
-export type DeploymentSummary = z.infer<typeof deploymentSummarySchema>;
 
 export function summarizeDeployment(result: DeployResult): DeploymentSummary {
   return {
@@ -96,16 +81,14 @@ export const updateResultSchema = z.object({
     .string()
     .optional()
     .describe("the deploy succeeded but committing, pushing or the pull request did not"),
-  next: z.string(),
+  next: nextSchema,
 });
 export type UpdateResult = z.infer<typeof updateResultSchema>;
-
-export type UpdateHooks = DeployHooks;
 
 export async function update(
   engine: Engine,
   options: UpdateOptions,
-  hooks: UpdateHooks = {},
+  hooks: Hooks = quietHooks(),
 ): Promise<UpdateResult> {
   const flake = servedFlake(engine, options.flake);
   const previewed = await preview(engine, { hosts: options.hosts, inputs: options.inputs, flake }, hooks);
@@ -133,7 +116,7 @@ export async function applyUpdate(
   engine: Engine,
   options: UpdateOptions & { flake: string },
   previewed: Preview,
-  hooks: UpdateHooks,
+  hooks: Hooks,
 ): Promise<UpdateResult> {
   const { flake } = options;
   const part = previewPart(previewed);
@@ -168,7 +151,7 @@ export async function applyUpdate(
     { flake, backup: backup?.id, inputs: part.inputs.map((i) => i.input) },
     "flake.lock updated",
   );
-  hooks.progress?.(`flake.lock updated${backup ? ` (backup ${backup.id})` : ""}; deploying`);
+  hooks.progress(`flake.lock updated${backup ? ` (backup ${backup.id})` : ""}; deploying`);
 
   const deployed = await deployFlake(engine, flake, options, hooks);
   const restoreHint = backup
@@ -220,14 +203,14 @@ export const restoreLockResultSchema = z.object({
   restored: z.string().describe("the backup put back"),
   replacedLockBackup: z.string().optional().describe("the lock that was replaced, itself backed up"),
   deployment: deploymentSummarySchema.optional(),
-  next: z.string(),
+  next: nextSchema,
 });
 export type RestoreLockResult = z.infer<typeof restoreLockResultSchema>;
 
 export async function restoreLock(
   engine: Engine,
   options: RestoreLockOptions,
-  hooks: UpdateHooks = {},
+  hooks: Hooks = quietHooks(),
 ): Promise<RestoreLockResult> {
   const flake = servedFlake(engine, options.flake);
   // The deploy settings only mean something for the deployment `redeploy` starts.
@@ -259,7 +242,7 @@ export async function restoreLock(
       next: "deploy (or call restore_lock with redeploy: true) to put the hosts on the restored lock",
     };
   }
-  hooks.progress?.(`${summary}; deploying`);
+  hooks.progress(`${summary}; deploying`);
   const deployed = await deployFlake(engine, flake, options, hooks);
   return {
     status: deployed.status === "succeeded" ? (same ? "unchanged" : "restored") : "failed",
