@@ -39,3 +39,13 @@ export function quietHooks(given: Partial<Hooks> = {}): Hooks {
     confirm: given.confirm ?? (async () => undefined),
   };
 }
+
+/**
+ * Declares an engine operation: `export const deploy = operation<DeployOptions, DeployResult>(async
+ * (engine, options, hooks) => ...)`. A caller without a client (a test, another operation) may
+ * leave the hooks out; it gets `quietHooks()`.
+ */
+export function operation<Input, Output>(run: Operation<Input, Output>) {
+  return (engine: Engine, input: Input, hooks: Hooks = quietHooks()): Promise<Output> =>
+    run(engine, input, hooks);
+}

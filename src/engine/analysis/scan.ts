@@ -5,9 +5,8 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
-import { type Hooks, quietHooks } from "../hooks.js";
+import { operation, quietHooks } from "../hooks.js";
 import { stateDir } from "../log.js";
 import {
   analyzeFlake,
@@ -41,28 +40,29 @@ export const validateSyntaxResultSchema = z.object({
 });
 export type ValidateSyntaxResult = z.infer<typeof validateSyntaxResultSchema>;
 
-export async function validateSyntax(
-  engine: Engine,
-  input: FileScope & { flake?: string; limit?: number },
-  hooks: Hooks = quietHooks(),
-): Promise<ValidateSyntaxResult> {
-  const collected = await analyzeFlake(engine, input, { ruleSet: "none" }, hooks);
-  const errors = collected.analyses.flatMap((a) => a.syntaxErrors.map(({ fix: _fix, ...e }) => e));
-  const filesWithErrors = collected.analyses.filter((a) => a.syntaxErrors.length > 0).length;
-  const first = errors[0];
-  return {
-    flake: collected.root,
-    filesChecked: collected.analyses.length,
-    filesWithErrors,
-    errorCount: errors.length,
-    errors: errors.slice(0, input.limit ?? DEFAULT_LIMIT),
-    skipped: collected.skipped,
-    summary:
-      errors.length === 0
-        ? `${collected.analyses.length} files parse${collected.skipped.length ? `, ${collected.skipped.length} skipped` : ""}`
-        : `${errors.length} syntax errors in ${filesWithErrors} of ${collected.analyses.length} files; first: ${first?.file}:${first?.line}:${first?.column}: ${first?.message}`,
-  };
-}
+/** validate_syntax's input: which files (the scope), and how many errors to list. */
+export type ValidateSyntaxInput = FileScope & { flake?: string; limit?: number };
+
+export const validateSyntax = operation<ValidateSyntaxInput, ValidateSyntaxResult>(
+  async (engine, input, hooks) => {
+    const collected = await analyzeFlake(engine, input, { ruleSet: "none" }, hooks);
+    const errors = collected.analyses.flatMap((a) => a.syntaxErrors.map(({ fix: _fix, ...e }) => e));
+    const filesWithErrors = collected.analyses.filter((a) => a.syntaxErrors.length > 0).length;
+    const first = errors[0];
+    return {
+      flake: collected.root,
+      filesChecked: collected.analyses.length,
+      filesWithErrors,
+      errorCount: errors.length,
+      errors: errors.slice(0, input.limit ?? DEFAULT_LIMIT),
+      skipped: collected.skipped,
+      summary:
+        errors.length === 0
+          ? `${collected.analyses.length} files parse${collected.skipped.length ? `, ${collected.skipped.length} skipped` : ""}`
+          : `${errors.length} syntax errors in ${filesWithErrors} of ${collected.analyses.length} files; first: ${first?.file}:${first?.line}:${first?.column}: ${first?.message}`,
+    };
+  },
+);
 
 // ---------------------------------------------------------------- scan_antipatterns
 
@@ -104,16 +104,10 @@ function newBackupDirectory(): string {
   return mkdtempSync(join(parent, `scan-${new Date().toISOString().replaceAll(":", "-")}-`));
 }
 
-export async function scanAntipatterns(
-  engine: Engine,
-  input: FileScope & {
-    flake?: string;
-    rules?: string[];
-    fix?: boolean;
-    limit?: number;
-  },
-  hooks: Hooks = quietHooks(),
-): Promise<ScanResult> {
+/** scan_antipatterns's input: which files, which rules, whether to fix, how many findings to list. */
+export type ScanInput = FileScope & { flake?: string; rules?: string[]; fix?: boolean; limit?: number };
+
+export const scanAntipatterns = operation<ScanInput, ScanResult>(async (engine, input, hooks) => {
   const unknown = (input.rules ?? []).filter((c) => !ANTIPATTERN_CODES.includes(c));
   if (unknown.length > 0)
     throw new UserError(
@@ -182,4 +176,4 @@ export async function scanAntipatterns(
               ? `; ${fixable} auto-fixable (fix: true)`
               : ""),
   };
-}
+});

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, type Host, selectFlakeHosts, selectHost } from "../fleet/hosts.js";
-import { type Hooks, quietHooks } from "../hooks.js";
+import { operation } from "../hooks.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { hostSelectorAllByDefault, nextSchema } from "../schemas.js";
@@ -43,11 +43,7 @@ export function failingDerivation(stderr: string): string | undefined {
  * Builds each host's system without deploying it: locally, or on a build host (the derivation is
  * copied there, built there, and the result copied back), in parallel with the engine's limit.
  */
-export async function testBuild(
-  engine: Engine,
-  options: TestBuildOptions,
-  hooks: Hooks = quietHooks(),
-): Promise<TestBuildResult> {
+export const testBuild = operation<TestBuildOptions, TestBuildResult>(async (engine, options, hooks) => {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectFlakeHosts(fleet, options.hosts ?? ["all"]);
   const builder = options.buildHost ? selectHost(fleet, options.buildHost, "build host") : undefined;
@@ -90,7 +86,7 @@ export async function testBuild(
       ? "fix the build errors shown, then build again"
       : "deploy when ready; deploy skips hosts whose system did not change",
   };
-}
+});
 
 /** Builds one host's system on this machine and returns its store path. */
 export async function buildLocally(

@@ -10,7 +10,7 @@
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
-import { type Hooks, quietHooks } from "../hooks.js";
+import { operation } from "../hooks.js";
 import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
 import { servedFlake } from "../trust.js";
@@ -20,11 +20,7 @@ import { type DeploymentRecord, DeploymentStore, newDeploymentId } from "./recor
 import type { DeployOptions, DeployResult, HostDetails, HostResult, ValidationCheck } from "./schemas.js";
 import { validateForMode } from "./validation.js";
 
-export async function deploy(
-  engine: Engine,
-  options: DeployOptions,
-  hooks: Hooks = quietHooks(),
-): Promise<DeployResult> {
+export const deploy = operation<DeployOptions, DeployResult>(async (engine, options, hooks) => {
   const store = new DeploymentStore(engine.env);
   const record = options.resume ? resumeDeployment(engine, store, options) : newDeployment(engine, options);
   const request = record.request;
@@ -116,7 +112,7 @@ export async function deploy(
   store.save(record);
   engine.log.info({ deployment: record.id, status: record.status }, "deployment finished");
   return deployResult;
-}
+});
 
 /** The record of an interrupted deployment, to run again as it was first asked to. */
 function resumeDeployment(engine: Engine, store: DeploymentStore, options: DeployOptions): DeploymentRecord {

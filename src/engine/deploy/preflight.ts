@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError } from "../errors.js";
 import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
-import { type Hooks, quietHooks } from "../hooks.js";
+import { operation } from "../hooks.js";
 import { stateDir } from "../log.js";
 import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
@@ -49,11 +49,7 @@ const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
  * Everything that can be known before a deployment starts, as a checklist: a failure names its
  * remedy; an unreachable host is a failed check, not an error.
  */
-export async function preflight(
-  engine: Engine,
-  options: PreflightOptions,
-  hooks: Hooks = quietHooks(),
-): Promise<PreflightResult> {
+export const preflight = operation<PreflightOptions, PreflightResult>(async (engine, options, hooks) => {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectHosts(fleet, options.hosts ?? ["all"]);
   const minFree = (options.minFreeGiB ?? 2) * 1024 ** 3;
@@ -77,7 +73,7 @@ export async function preflight(
     flake: flakeChecks,
     hosts: hostResults,
   };
-}
+});
 
 async function gitCheck(flake: string): Promise<Check> {
   try {

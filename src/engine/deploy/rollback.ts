@@ -1,9 +1,8 @@
 import { z } from "zod";
-import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
-import { type Hooks, quietHooks } from "../hooks.js";
+import { operation } from "../hooks.js";
 import { mapLimit } from "../process.js";
 import { hostResultSchema, hostSelectorSchema, nextSchema } from "../schemas.js";
 import {
@@ -53,15 +52,14 @@ export const rollbackResultSchema = z.object({
 export type RollbackResult = z.infer<typeof rollbackResultSchema>;
 type HostRollback = RollbackResult["hosts"][number];
 
+/** A rollback's outcome by the activation's: confirmed is now on the target; rolled back is as it was. */
+const ROLLBACK_OUTCOME = { confirmed: "switched", "rolled-back": "reverted", failed: "failed" } as const;
+
 /**
  * Returns hosts to an earlier generation (the previous one by default) the way deploy activates:
  * under magic rollback, with the same health checks, so a bad old generation is undone too.
  */
-export async function rollback(
-  engine: Engine,
-  options: RollbackOptions,
-  hooks: Hooks = quietHooks(),
-): Promise<RollbackResult> {
+export const rollback = operation<RollbackOptions, RollbackResult>(async (engine, options, hooks) => {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectHosts(fleet, options.hosts);
   const id = newDeploymentId();
@@ -125,12 +123,7 @@ export async function rollback(
         details,
         { signal: hooks.signal, onStep: step },
       );
-      const outcome =
-        switched.outcome === "confirmed"
-          ? "switched"
-          : switched.outcome === "rolled-back"
-            ? "reverted"
-            : "failed";
+      const outcome = ROLLBACK_OUTCOME[switched.outcome];
       step(outcome);
       return {
         host: host.name,
@@ -163,4 +156,4 @@ export async function rollback(
       ? "the hosts run the earlier generation; fix the configuration before deploying again"
       : "read the errors; hosts that did not switch are on the generation they had",
   };
-}
+});

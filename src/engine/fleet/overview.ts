@@ -1,6 +1,5 @@
 import { z } from "zod";
-import type { Engine } from "../engine.js";
-import { type Hooks, quietHooks } from "../hooks.js";
+import { operation } from "../hooks.js";
 import { nextSchema } from "../schemas.js";
 import { discoverFleet, selectHost } from "./hosts.js";
 import { hostStatus, probeHosts } from "./status.js";
@@ -28,36 +27,34 @@ export const fleetListResultSchema = z.object({
 });
 export type FleetListResult = z.infer<typeof fleetListResultSchema>;
 
-export async function listFleet(
-  engine: Engine,
-  options: { flake?: string; probe?: boolean },
-  hooks: Hooks = quietHooks(),
-): Promise<FleetListResult> {
-  const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
-  const probe = options.probe ?? true;
-  const probes = probe ? await probeHosts(engine, fleet.hosts, hooks.signal) : [];
-  const hosts = fleet.hosts.map((host, i) => ({
-    name: host.name,
-    target: host.ssh.destination,
-    port: host.ssh.port,
-    tags: host.tags,
-    inFlake: host.inFlake,
-    ...probes[i],
-  }));
-  const answering = hosts.filter((h) => h.reachable).length;
-  const summary = probe
-    ? `${hosts.length} hosts, ${answering} answering${
-        answering < hosts.length
-          ? `; not answering: ${hosts
-              .filter((h) => !h.reachable)
-              .map((h) => h.name)
-              .join(", ")}`
-          : ""
-      }`
-    : `${hosts.length} hosts (not probed)`;
-  engine.log.info({ flake: fleet.flake, hosts: hosts.length, answering }, "fleet listed");
-  return { flake: fleet.flake, inventory: fleet.inventoryPath, hosts, summary, warnings: fleet.warnings };
-}
+export const listFleet = operation<{ flake?: string; probe?: boolean }, FleetListResult>(
+  async (engine, options, hooks) => {
+    const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
+    const probe = options.probe ?? true;
+    const probes = probe ? await probeHosts(engine, fleet.hosts, hooks.signal) : [];
+    const hosts = fleet.hosts.map((host, i) => ({
+      name: host.name,
+      target: host.ssh.destination,
+      port: host.ssh.port,
+      tags: host.tags,
+      inFlake: host.inFlake,
+      ...probes[i],
+    }));
+    const answering = hosts.filter((h) => h.reachable).length;
+    const summary = probe
+      ? `${hosts.length} hosts, ${answering} answering${
+          answering < hosts.length
+            ? `; not answering: ${hosts
+                .filter((h) => !h.reachable)
+                .map((h) => h.name)
+                .join(", ")}`
+            : ""
+        }`
+      : `${hosts.length} hosts (not probed)`;
+    engine.log.info({ flake: fleet.flake, hosts: hosts.length, answering }, "fleet listed");
+    return { flake: fleet.flake, inventory: fleet.inventoryPath, hosts, summary, warnings: fleet.warnings };
+  },
+);
 
 export const hostStatusResultSchema = z.object({
   host: z.string(),
@@ -85,37 +82,35 @@ export const hostStatusResultSchema = z.object({
 });
 export type HostStatusResult = z.infer<typeof hostStatusResultSchema>;
 
-export async function describeHost(
-  engine: Engine,
-  options: { host: string; flake?: string },
-  hooks: Hooks = quietHooks(),
-): Promise<HostStatusResult> {
-  const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
-  const host = selectHost(fleet, options.host);
-  const status = await hostStatus(engine, host, hooks.signal);
-  const current = status.generations.find((g) => g.current);
-  let summary: string;
-  let next: string;
-  if (!status.reachable) {
-    summary = `${host.name} does not answer over ssh (${host.ssh.destination}): ${status.reason}`;
-    next = `check that the host is up and that ssh works: ssh ${host.ssh.destination}`;
-  } else if (status.failedUnits.length > 0) {
-    summary = `${host.name} is ${status.systemState ?? "degraded"}: ${status.failedUnits.length} failed unit(s): ${status.failedUnits.map((u) => u.unit).join(", ")}`;
-    next = `inspect the failed units (journalctl -u ${status.failedUnits[0]?.unit} -n 50) or roll back`;
-  } else {
-    summary = `${host.name} is ${status.systemState ?? "up"}${current ? ` on generation ${current.number}` : ""}`;
-    next = "nothing to do; deploy when you have changes";
-  }
-  engine.log.info(
-    { host: host.name, reachable: status.reachable, systemState: status.systemState },
-    "host status",
-  );
-  return {
-    host: host.name,
-    target: host.ssh.destination,
-    ...status,
-    criticalServices: host.criticalServices,
-    summary,
-    next,
-  };
-}
+export const describeHost = operation<{ host: string; flake?: string }, HostStatusResult>(
+  async (engine, options, hooks) => {
+    const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
+    const host = selectHost(fleet, options.host);
+    const status = await hostStatus(engine, host, hooks.signal);
+    const current = status.generations.find((g) => g.current);
+    let summary: string;
+    let next: string;
+    if (!status.reachable) {
+      summary = `${host.name} does not answer over ssh (${host.ssh.destination}): ${status.reason}`;
+      next = `check that the host is up and that ssh works: ssh ${host.ssh.destination}`;
+    } else if (status.failedUnits.length > 0) {
+      summary = `${host.name} is ${status.systemState ?? "degraded"}: ${status.failedUnits.length} failed unit(s): ${status.failedUnits.map((u) => u.unit).join(", ")}`;
+      next = `inspect the failed units (journalctl -u ${status.failedUnits[0]?.unit} -n 50) or roll back`;
+    } else {
+      summary = `${host.name} is ${status.systemState ?? "up"}${current ? ` on generation ${current.number}` : ""}`;
+      next = "nothing to do; deploy when you have changes";
+    }
+    engine.log.info(
+      { host: host.name, reachable: status.reachable, systemState: status.systemState },
+      "host status",
+    );
+    return {
+      host: host.name,
+      target: host.ssh.destination,
+      ...status,
+      criticalServices: host.criticalServices,
+      summary,
+      next,
+    };
+  },
+);

@@ -7,7 +7,7 @@ import { describePackageChange, type PackageChange, parseDiffClosures } from "..
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
-import { type Hooks, quietHooks } from "../hooks.js";
+import { operation } from "../hooks.js";
 import { mapLimit, runCommand } from "../process.js";
 import { hostSelectorAllByDefault, nextSchema } from "../schemas.js";
 import { servedFlake } from "../trust.js";
@@ -86,19 +86,11 @@ export interface Preview {
   newLockDate?: Date;
 }
 
-export async function previewUpdates(
-  engine: Engine,
-  options: PreviewOptions,
-  hooks: Hooks = quietHooks(),
-): Promise<PreviewResult> {
+export const previewUpdates = operation<PreviewOptions, PreviewResult>(async (engine, options, hooks) => {
   return (await preview(engine, options, hooks)).result;
-}
+});
 
-export async function preview(
-  engine: Engine,
-  options: PreviewOptions,
-  hooks: Hooks = quietHooks(),
-): Promise<Preview> {
+export const preview = operation<PreviewOptions, Preview>(async (engine, options, hooks) => {
   const flake = servedFlake(engine, options.flake);
   const fleet = await discoverFleet(engine, { flake, signal: hooks.signal });
   const hosts = selectFlakeHosts(fleet, options.hosts ?? ["all"]);
@@ -187,7 +179,7 @@ export async function preview(
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-}
+});
 
 /** Every name must be an input of the flake; the error lists the inputs it has. */
 async function assertFlakeInputs(

@@ -5,7 +5,7 @@ import { deploy } from "../deploy/deployment.js";
 import { type DeployResult, deployOptionsSchema } from "../deploy/schemas.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
-import { type Hooks, quietHooks } from "../hooks.js";
+import { type Hooks, operation } from "../hooks.js";
 import { type DeploymentSummary, deploymentSummarySchema, nextSchema } from "../schemas.js";
 import { servedFlake } from "../trust.js";
 import { backUpLock, findLockBackup, readLockBackup, writeLock } from "./backups.js";
@@ -85,15 +85,11 @@ export const updateResultSchema = z.object({
 });
 export type UpdateResult = z.infer<typeof updateResultSchema>;
 
-export async function update(
-  engine: Engine,
-  options: UpdateOptions,
-  hooks: Hooks = quietHooks(),
-): Promise<UpdateResult> {
+export const update = operation<UpdateOptions, UpdateResult>(async (engine, options, hooks) => {
   const flake = servedFlake(engine, options.flake);
   const previewed = await preview(engine, { hosts: options.hosts, inputs: options.inputs, flake }, hooks);
   return applyUpdate(engine, { ...options, flake }, previewed, hooks);
-}
+});
 
 /** The part of an update's result that the preview decides. */
 export function previewPart(previewed: Preview): Pick<UpdateResult, "inputs" | "changes"> {
@@ -207,49 +203,47 @@ export const restoreLockResultSchema = z.object({
 });
 export type RestoreLockResult = z.infer<typeof restoreLockResultSchema>;
 
-export async function restoreLock(
-  engine: Engine,
-  options: RestoreLockOptions,
-  hooks: Hooks = quietHooks(),
-): Promise<RestoreLockResult> {
-  const flake = servedFlake(engine, options.flake);
-  // The deploy settings only mean something for the deployment `redeploy` starts.
-  const deploySettingsGiven = Object.keys(deploySettings).filter(
-    (field) => options[field as keyof DeploySettings] !== undefined,
-  );
-  if (!options.redeploy && deploySettingsGiven.length)
-    throw new UserError(
-      `${deploySettingsGiven.join(", ")} ${deploySettingsGiven.length === 1 ? "sets" : "set"} how the restored lock is deployed, and nothing is deployed without redeploy: true`,
-      "add redeploy: true to deploy the restored lock, or leave them out to only restore flake.lock",
+export const restoreLock = operation<RestoreLockOptions, RestoreLockResult>(
+  async (engine, options, hooks) => {
+    const flake = servedFlake(engine, options.flake);
+    // The deploy settings only mean something for the deployment `redeploy` starts.
+    const deploySettingsGiven = Object.keys(deploySettings).filter(
+      (field) => options[field as keyof DeploySettings] !== undefined,
     );
-  const chosen = findLockBackup(engine.env, flake, options.backup);
-  const text = readLockBackup(engine.env, chosen);
-  const lockFile = join(flake, "flake.lock");
-  const same = existsSync(lockFile) && readFileSync(lockFile, "utf8") === text;
-  // The lock being replaced is backed up too, so a restore can itself be undone.
-  const replaced = same || !existsSync(lockFile) ? undefined : backUpLock(engine.env, flake, "restore");
-  if (!same) writeLock(flake, text);
-  engine.log.info({ flake, restored: chosen.id, replaced: replaced?.id }, "flake.lock restored");
-  const summary = same
-    ? `flake.lock already is backup ${chosen.id}`
-    : `flake.lock restored from backup ${chosen.id}`;
-  if (!options.redeploy) {
+    if (!options.redeploy && deploySettingsGiven.length)
+      throw new UserError(
+        `${deploySettingsGiven.join(", ")} ${deploySettingsGiven.length === 1 ? "sets" : "set"} how the restored lock is deployed, and nothing is deployed without redeploy: true`,
+        "add redeploy: true to deploy the restored lock, or leave them out to only restore flake.lock",
+      );
+    const chosen = findLockBackup(engine.env, flake, options.backup);
+    const text = readLockBackup(engine.env, chosen);
+    const lockFile = join(flake, "flake.lock");
+    const same = existsSync(lockFile) && readFileSync(lockFile, "utf8") === text;
+    // The lock being replaced is backed up too, so a restore can itself be undone.
+    const replaced = same || !existsSync(lockFile) ? undefined : backUpLock(engine.env, flake, "restore");
+    if (!same) writeLock(flake, text);
+    engine.log.info({ flake, restored: chosen.id, replaced: replaced?.id }, "flake.lock restored");
+    const summary = same
+      ? `flake.lock already is backup ${chosen.id}`
+      : `flake.lock restored from backup ${chosen.id}`;
+    if (!options.redeploy) {
+      return {
+        status: same ? "unchanged" : "restored",
+        summary,
+        restored: chosen.id,
+        replacedLockBackup: replaced?.id,
+        next: "deploy (or call restore_lock with redeploy: true) to put the hosts on the restored lock",
+      };
+    }
+    hooks.progress(`${summary}; deploying`);
+    const deployed = await deployFlake(engine, flake, options, hooks);
     return {
-      status: same ? "unchanged" : "restored",
-      summary,
+      status: deployed.status === "succeeded" ? (same ? "unchanged" : "restored") : "failed",
+      summary: `${summary}; ${deployed.summary}`,
       restored: chosen.id,
       replacedLockBackup: replaced?.id,
-      next: "deploy (or call restore_lock with redeploy: true) to put the hosts on the restored lock",
+      deployment: summarizeDeployment(deployed),
+      next: deployed.next,
     };
-  }
-  hooks.progress(`${summary}; deploying`);
-  const deployed = await deployFlake(engine, flake, options, hooks);
-  return {
-    status: deployed.status === "succeeded" ? (same ? "unchanged" : "restored") : "failed",
-    summary: `${summary}; ${deployed.summary}`,
-    restored: chosen.id,
-    replacedLockBackup: replaced?.id,
-    deployment: summarizeDeployment(deployed),
-    next: deployed.next,
-  };
-}
+  },
+);
