@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { deploy } from "../src/engine/deploy/pipeline.js";
+import { deploy } from "../src/engine/deploy/deployment.js";
 import { createEngine } from "../src/engine/engine.js";
 import { fleetUnavailableReason, type SimFleet, startFleet } from "../test/fleet/harness.js";
 

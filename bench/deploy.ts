@@ -8,7 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { execa } from "execa";
-import { deploy } from "../src/engine/deploy/pipeline.js";
+import { deploy } from "../src/engine/deploy/deployment.js";
 import { createEngine } from "../src/engine/engine.js";
 import { fleetUnavailableReason, type SimFleet, startFleet } from "../test/fleet/harness.js";
 import { median } from "./median.js";

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { createEngine } from "../engine/engine.js";
 import { UserError } from "../engine/errors.js";
 import { createLogger } from "../engine/log.js";
+import { runTool } from "../tools/define.js";
 import {
   type AnyCommand,
   EXIT,
@@ -230,9 +231,9 @@ export async function main(argv: string[]): Promise<ExitCode> {
   process.on("SIGINT", onSigint);
   try {
     const result = cmd.tool.output.parse(
-      await cmd.tool.run(engine, input, {
+      await runTool(cmd.tool, engine, input, {
         signal: abort.signal,
-        progress: async (message: string) => progress.line(inCliWords(message)),
+        progress: (message: string) => progress.line(inCliWords(message)),
         // A tool that needs a yes mid-run asks on the terminal; without one it cannot ask.
         confirm: async (question: string) =>
           values.yes ? true : process.stdin.isTTY ? askYesNo(question) : undefined,

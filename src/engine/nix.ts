@@ -108,6 +108,11 @@ export function nixErrorExcerpt(stderr: string, maxLines = 15): string {
   return relevant.slice(-maxLines).join("\n");
 }
 
+/** `nix --version` answers at once; longer means the program hangs. */
+const VERSION_TIMEOUT_MS = 30_000;
+/** Commands that may fetch every input of a flake (`flake update`, `flake metadata`) over a slow network. */
+const FETCHING_TIMEOUT_MS = 600_000;
+
 export interface NixOptions {
   /** The `nix` program; `NIX_DEPLOY_NIX` overrides it. */
   program?: string;
@@ -133,7 +138,7 @@ export class Nix {
 
   version(): Promise<NixVersion> {
     this.versionPromise ??= runCommand(this.program, ["--version"], {
-      timeoutMs: 30_000,
+      timeoutMs: VERSION_TIMEOUT_MS,
       env: this.env,
     }).then((result) => {
       if (result.exitCode !== 0) {
@@ -206,7 +211,11 @@ export class Nix {
       inputs.length === 0 || flakeUpdateTakesInputs
         ? ["flake", "update", ...inputs]
         : ["flake", "lock", ...inputs.flatMap((input) => ["--update-input", input])];
-    const result = await this.run(args, { cwd: flakeDir, signal: options.signal, timeoutMs: 600_000 });
+    const result = await this.run(args, {
+      cwd: flakeDir,
+      signal: options.signal,
+      timeoutMs: FETCHING_TIMEOUT_MS,
+    });
     if (result.exitCode !== 0) {
       throw new UserError(
         `updating the flake's lock failed:\n${nixErrorExcerpt(result.stderr)}`,
@@ -226,7 +235,7 @@ export class Nix {
     const result = await this.run(["flake", "metadata", "--json", "--no-write-lock-file", "."], {
       cwd: flakeDir,
       signal: options.signal,
-      timeoutMs: 600_000,
+      timeoutMs: FETCHING_TIMEOUT_MS,
     });
     if (result.exitCode !== 0)
       throw new UserError(

@@ -6,6 +6,7 @@ import { UserError } from "./errors.js";
 import { discoverFleet, selectHosts } from "./fleet/hosts.js";
 import { stateDir } from "./log.js";
 import { type ParsedRequest, parseRequest } from "./request.js";
+import { nextSchema } from "./schemas.js";
 import { listJsonFiles, readJson, writeFileAtomic } from "./state.js";
 
 /**
@@ -32,7 +33,7 @@ export const planResultSchema = z.object({
   issue: z.number().optional(),
   phases: z.array(phaseSchema),
   summary: z.string(),
-  next: z.string(),
+  next: nextSchema,
 });
 export type PlanResult = z.infer<typeof planResultSchema>;
 

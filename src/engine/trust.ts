@@ -4,7 +4,7 @@
  * tool inputs (an assistant can be steered by text it read), file contents or other local users, so
  * every path or option that reaches a command from those sources is checked here first.
  */
-import { lstatSync, realpathSync } from "node:fs";
+import { lstatSync, realpathSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UserError } from "./errors.js";
@@ -172,16 +172,15 @@ export function checkSshFile(path: string, field: string, roots: readonly string
  */
 export function checkPrivateDir(dir: string, what: string): void {
   const info = lstatSync(dir);
-  const uid = typeof process.getuid === "function" ? process.getuid() : info.uid;
   if (!info.isDirectory() || info.isSymbolicLink()) {
     throw new UserError(`${what} ${dir} is not a directory`, `remove it, or point ${what} elsewhere`);
   }
-  if (info.uid !== uid || (info.mode & 0o077) !== 0) {
+  const owner = privateToUs(info);
+  if (!owner.private)
     throw new UserError(
-      `${what} ${dir} is not private (owner uid ${info.uid}, mode ${(info.mode & 0o777).toString(8)}): another user could plant files in it`,
-      `use a directory owned by uid ${uid} with mode 0700 (chmod 700 ${dir}), or remove it`,
+      `${what} ${dir} is not private (${owner.found}): another user could plant files in it`,
+      `use a directory owned by uid ${owner.uid} with mode 0700 (chmod 700 ${dir}), or remove it`,
     );
-  }
 }
 
 /** A secret file only this user can read: ours, a regular file, no access for group or others. */
@@ -192,11 +191,24 @@ export function checkPrivateFile(file: string, what: string): void {
   } catch (error) {
     throw new UserError(`cannot read ${what} ${file}: ${(error as Error).message}`, "check the path");
   }
-  const uid = typeof process.getuid === "function" ? process.getuid() : info.uid;
-  if (!info.isFile() || info.uid !== uid || (info.mode & 0o077) !== 0) {
+  const owner = privateToUs(info);
+  if (!info.isFile() || !owner.private)
     throw new UserError(
-      `${what} ${file} is not a private file (owner uid ${info.uid}, mode ${(info.mode & 0o777).toString(8)}): another user could read or replace the secret`,
-      `make it a regular file owned by uid ${uid} with mode 0600 (chmod 600 ${file})`,
+      `${what} ${file} is not a private file (${owner.found}): another user could read or replace the secret`,
+      `make it a regular file owned by uid ${owner.uid} with mode 0600 (chmod 600 ${file})`,
     );
-  }
+}
+
+/**
+ * Whether a file or directory is ours alone: owned by this process's user (by its own owner where
+ * the platform has no uids), with no permission for the group or others. `found` says what it is
+ * instead, for the error.
+ */
+function privateToUs(info: Stats): { private: boolean; uid: number; found: string } {
+  const uid = typeof process.getuid === "function" ? process.getuid() : info.uid;
+  return {
+    private: info.uid === uid && (info.mode & 0o077) === 0,
+    uid,
+    found: `owner uid ${info.uid}, mode ${(info.mode & 0o777).toString(8)}`,
+  };
 }

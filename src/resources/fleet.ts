@@ -1,4 +1,4 @@
-import { listFleet } from "../engine/fleet/operations.js";
+import { listFleet } from "../engine/fleet/overview.js";
 import type { ResourceDefinition } from "./define.js";
 
 export const fleetResource: ResourceDefinition = {
@@ -8,5 +8,5 @@ export const fleetResource: ResourceDefinition = {
   description:
     "The hosts of the flake, their ssh targets, tags, and the system and generation each runs now (JSON).",
   mimeType: "application/json",
-  read: async (engine) => JSON.stringify(await listFleet(engine), null, 2),
+  read: async (engine) => JSON.stringify(await listFleet(engine, {}), null, 2),
 };

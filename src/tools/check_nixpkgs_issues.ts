@@ -1,11 +1,7 @@
 import { z } from "zod";
-import {
-  changingPackageSchema,
-  checkIssuesForUpdate,
-  issueCheckResultSchema,
-} from "../engine/updates/operations.js";
+import { baseInput } from "../engine/schemas.js";
+import { changingPackageSchema, issueCheckResultSchema } from "../engine/updates/issue-check.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "check_nixpkgs_issues",
@@ -34,9 +30,9 @@ export default defineTool({
       .optional()
       .describe("the new lock's date; issues closed before it count as fixed in the update"),
     refresh: z.boolean().optional().describe("ask GitHub again instead of using cached answers"),
-    flake: flakeInput,
+    ...baseInput,
   },
   output: issueCheckResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  run: (engine, input, context) => checkIssuesForUpdate(engine, { ...input, signal: context.signal }),
+  operation: async () => (await import("../engine/updates/issue-check.js")).checkIssuesForUpdate,
 });

@@ -1,10 +1,6 @@
-import {
-  commitDeployment,
-  commitDeploymentOptionsSchema,
-  commitDeploymentResultSchema,
-} from "../engine/updates/commit.js";
+import { baseInput } from "../engine/schemas.js";
+import { commitDeploymentOptionsSchema, commitDeploymentResultSchema } from "../engine/updates/commit.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "commit_changes",
@@ -13,8 +9,8 @@ export default defineTool({
     "After a successful deployment, commits the flake's changed tracked files with a conventional message that references " +
     'an issue ("feat(monitoring): add postgres monitoring (#123)"), optionally on a new branch, pushes it, and opens a pull request. ' +
     "Refuses when the deployment failed or was a dry run.",
-  input: { ...commitDeploymentOptionsSchema.shape, flake: flakeInput },
+  input: { ...commitDeploymentOptionsSchema.shape, ...baseInput },
   output: commitDeploymentResultSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  run: (engine, input) => commitDeployment(engine, input),
+  operation: async () => (await import("../engine/updates/commit.js")).commitDeployment,
 });

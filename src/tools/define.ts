@@ -4,17 +4,7 @@ import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sd
 import type { z } from "zod";
 import type { Engine } from "../engine/engine.js";
 import { describeError, UserError } from "../engine/errors.js";
-
-/** What a tool handler gets besides its input: cancellation, progress, and a way to ask the user. */
-export interface ToolContext {
-  signal: AbortSignal;
-  progress(message: string, done?: number, total?: number): Promise<void>;
-  /**
-   * Asks the user a yes/no question through the client (MCP elicitation): true for yes, false for
-   * no or a dismissed question, undefined when the client cannot be asked.
-   */
-  confirm(question: string): Promise<boolean | undefined>;
-}
+import type { Hooks, Operation } from "../engine/hooks.js";
 
 /** MCP's hints, always all four: the SDK's defaults (destructive, open-world) suit almost no tool. */
 export interface ToolAnnotations {
@@ -31,7 +21,11 @@ export interface ToolDefinition<Input extends z.ZodRawShape, Output extends z.Zo
   input: Input;
   output: Output;
   annotations: ToolAnnotations;
-  run(engine: Engine, input: z.infer<z.ZodObject<Input>>, context: ToolContext): Promise<z.infer<Output>>;
+  /**
+   * The engine operation the tool adapts, imported when the tool is first called: a client listing
+   * the tools (its first request) makes the server load the schemas, not the engine behind them.
+   */
+  operation(): Promise<Operation<z.infer<z.ZodObject<Input>>, z.infer<Output>>>;
 }
 
 export function defineTool<Input extends z.ZodRawShape, Output extends z.ZodObject>(
@@ -41,6 +35,17 @@ export function defineTool<Input extends z.ZodRawShape, Output extends z.ZodObje
 }
 
 export type AnyToolDefinition = ToolDefinition<any, any>;
+
+/** The one way a tool's operation is called, by the MCP server and the CLI alike. */
+export async function runTool<Input extends z.ZodRawShape, Output extends z.ZodObject>(
+  tool: ToolDefinition<Input, Output>,
+  engine: Engine,
+  input: z.infer<z.ZodObject<Input>>,
+  hooks: Hooks,
+): Promise<z.infer<Output>> {
+  const operation = await tool.operation();
+  return operation(engine, input, hooks);
+}
 
 /**
  * Registers a tool as a thin adapter: validated input in, one engine call, structured result out.
@@ -60,19 +65,22 @@ export function registerTool(server: McpServer, engine: Engine, tool: AnyToolDef
       const progressToken = extra._meta?.progressToken;
       // Progress must increase with every notification; steps without a count just advance by one.
       let steps = 0;
-      const context: ToolContext = {
+      const hooks: Hooks = {
         signal: extra.signal,
-        async progress(message, done = ++steps, total) {
+        progress(message, done = ++steps, total) {
           if (progressToken === undefined) return;
-          await extra.sendNotification({
-            method: "notifications/progress",
-            params: { progressToken, progress: done, total, message },
-          });
+          // The operation goes on whether or not the client hears of its progress.
+          extra
+            .sendNotification({
+              method: "notifications/progress",
+              params: { progressToken, progress: done, total, message },
+            })
+            .catch((error: unknown) => engine.log.warn({ err: error, tool: tool.name }, "progress not sent"));
         },
         confirm: (question) => askUser(server, question, extra.signal),
       };
       try {
-        const result = await tool.run(engine, input, context);
+        const result = await runTool(tool, engine, input, hooks);
         return {
           structuredContent: result,
           content: [{ type: "text" as const, text: JSON.stringify(result) }],

@@ -1,6 +1,6 @@
-import { deploy, deployOptionsSchema, deployResultSchema } from "../engine/deploy/pipeline.js";
+import { deployOptionsSchema, deployResultSchema } from "../engine/deploy/schemas.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "deploy",
@@ -9,9 +9,8 @@ export default defineTool({
     "Builds each host's system, skips hosts where nothing changed, copies and activates it under magic rollback " +
     "(the host reverts unless confirmed over a new ssh connection), checks health (failed units, critical services) " +
     "and rolls back on any failure. Hosts by name, @tag or all, in parallel. dryRun stops before activation.",
-  input: { ...deployOptionsSchema.shape, flake: flakeInput },
+  input: { ...deployOptionsSchema.shape, ...baseInput },
   output: deployResultSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  run: (engine, input, context) =>
-    deploy(engine, input, { signal: context.signal, progress: (message) => void context.progress(message) }),
+  operation: async () => (await import("../engine/deploy/deployment.js")).deploy,
 });

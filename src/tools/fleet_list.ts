@@ -1,14 +1,7 @@
 import { z } from "zod";
-import { fleetListResultSchema, listFleet } from "../engine/fleet/operations.js";
+import { fleetListResultSchema } from "../engine/fleet/overview.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-
-export const flakeInput = z
-  .string()
-  .min(1)
-  .optional()
-  .describe(
-    "path of the flake directory; defaults to the server's flake (--flake, NIX_DEPLOY_FLAKE or its working directory)",
-  );
 
 export default defineTool({
   name: "fleet_list",
@@ -17,10 +10,10 @@ export default defineTool({
     "Lists the hosts of the NixOS flake (nixosConfigurations plus nix-deploy.json) with their ssh target, tags, " +
     "and whether each answers over ssh with its current system. Start here to learn the host names.",
   input: {
-    flake: flakeInput,
+    ...baseInput,
     probe: z.boolean().optional().describe("contact each host over ssh (default true); false only lists"),
   },
   output: fleetListResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  run: (engine, input, context) => listFleet(engine, { ...input, signal: context.signal }),
+  operation: async () => (await import("../engine/fleet/overview.js")).listFleet,
 });

@@ -1,7 +1,7 @@
 import { hostNameSchema } from "../engine/fleet/inventory.js";
-import { describeHost, hostStatusResultSchema } from "../engine/fleet/operations.js";
+import { hostStatusResultSchema } from "../engine/fleet/overview.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "host_status",
@@ -11,9 +11,9 @@ export default defineTool({
     "its units (failed units, is-system-running). An unreachable host is reported, not an error.",
   input: {
     host: hostNameSchema.describe("a host name from fleet_list, e.g. p620"),
-    flake: flakeInput,
+    ...baseInput,
   },
   output: hostStatusResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  run: (engine, input, context) => describeHost(engine, { ...input, signal: context.signal }),
+  operation: async () => (await import("../engine/fleet/overview.js")).describeHost,
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { makePlan, planResultSchema } from "../engine/plan.js";
+import { planResultSchema } from "../engine/plan.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "plan",
@@ -12,9 +12,9 @@ export default defineTool({
     "phases with the tool for each. Call it first; pass its planId to deploy. Unknown hosts or modes are listed.",
   input: {
     request: z.string().min(1).max(500).describe("the request as the user wrote it"),
-    flake: flakeInput,
+    ...baseInput,
   },
   output: planResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  run: (engine, input) => makePlan(engine, input),
+  operation: async () => (await import("../engine/plan.js")).makePlan,
 });

@@ -1,6 +1,6 @@
-import { preflight, preflightOptionsSchema, preflightResultSchema } from "../engine/deploy/preflight.js";
+import { preflightOptionsSchema, preflightResultSchema } from "../engine/deploy/preflight.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "preflight",
@@ -8,8 +8,8 @@ export default defineTool({
   description:
     "Checks before a deploy, per host, in parallel: git status of the flake (untracked files are ignored by flakes), " +
     "the system evaluates, ssh answers, the host's Nix, free space in /nix here and there, no deploy lock held.",
-  input: { ...preflightOptionsSchema.shape, flake: flakeInput },
+  input: { ...preflightOptionsSchema.shape, ...baseInput },
   output: preflightResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  run: (engine, input, context) => preflight(engine, input, { signal: context.signal }),
+  operation: async () => (await import("../engine/deploy/preflight.js")).preflight,
 });

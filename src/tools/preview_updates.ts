@@ -1,6 +1,6 @@
-import { previewOptionsSchema, previewResultSchema, previewUpdates } from "../engine/updates/preview.js";
+import { baseInput } from "../engine/schemas.js";
+import { previewOptionsSchema, previewResultSchema } from "../engine/updates/preview.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "preview_updates",
@@ -10,9 +10,8 @@ export default defineTool({
     "in a scratch copy of the flake, builds each host with the current and the new lock, and returns per host the " +
     "package changes (old → new), added and removed packages, the closure size delta, and the inputs whose revision moved. " +
     "evalOnly compares derivations without building.",
-  input: { ...previewOptionsSchema.shape, flake: flakeInput },
+  input: { ...previewOptionsSchema.shape, ...baseInput },
   output: previewResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  run: (engine, input, context) =>
-    previewUpdates(engine, input, { signal: context.signal, progress: (m) => void context.progress(m) }),
+  operation: async () => (await import("../engine/updates/preview.js")).previewUpdates,
 });

@@ -1,6 +1,6 @@
-import { restoreLock, restoreLockOptionsSchema, restoreLockResultSchema } from "../engine/updates/update.js";
+import { baseInput } from "../engine/schemas.js";
+import { restoreLockOptionsSchema, restoreLockResultSchema } from "../engine/updates/update.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "restore_lock",
@@ -8,9 +8,8 @@ export default defineTool({
   description:
     "Puts back a flake.lock that update backed up (the latest by default, or a backup id), backing up the lock it replaces, " +
     "and with redeploy: true deploys it, returning the hosts to the systems of the earlier lock.",
-  input: { ...restoreLockOptionsSchema.shape, flake: flakeInput },
+  input: { ...restoreLockOptionsSchema.shape, ...baseInput },
   output: restoreLockResultSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  run: (engine, input, context) =>
-    restoreLock(engine, input, { signal: context.signal, progress: (m) => void context.progress(m) }),
+  operation: async () => (await import("../engine/updates/update.js")).restoreLock,
 });

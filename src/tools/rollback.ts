@@ -1,6 +1,6 @@
-import { rollback, rollbackOptionsSchema, rollbackResultSchema } from "../engine/deploy/rollback.js";
+import { rollbackOptionsSchema, rollbackResultSchema } from "../engine/deploy/rollback.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "rollback",
@@ -8,9 +8,8 @@ export default defineTool({
   description:
     "Returns hosts to an earlier generation (the previous one by default, or the given number), activated under " +
     "magic rollback and checked like a deploy. host_status lists the generations.",
-  input: { ...rollbackOptionsSchema.shape, flake: flakeInput },
+  input: { ...rollbackOptionsSchema.shape, ...baseInput },
   output: rollbackResultSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  run: (engine, input, context) =>
-    rollback(engine, input, { signal: context.signal, progress: (m) => void context.progress(m) }),
+  operation: async () => (await import("../engine/deploy/rollback.js")).rollback,
 });

@@ -1,7 +1,7 @@
 import { scopeInput } from "../engine/analysis/files.js";
-import { scanAntipatterns, scanInput, scanResultSchema } from "../engine/analysis/scan.js";
+import { scanInput, scanResultSchema } from "../engine/analysis/scan.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "scan_antipatterns",
@@ -13,10 +13,9 @@ export default defineTool({
     "and what to write instead; safe fixes come as edits and are applied only with `fix: true` (originals " +
     "backed up). Silence one with `# nix-deploy: allow CODE` on the line before, or list codes and paths " +
     "in nix-deploy-scan.json.",
-  input: { flake: flakeInput, ...scopeInput, ...scanInput },
+  input: { ...baseInput, ...scopeInput, ...scanInput },
   output: scanResultSchema,
   // Not read-only: `fix: true` rewrites files (after backing them up); without it nothing is written.
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  run: (engine, input, context) =>
-    scanAntipatterns(engine, { ...input, signal: context.signal, progress: context.progress }),
+  operation: async () => (await import("../engine/analysis/scan.js")).scanAntipatterns,
 });

@@ -1,7 +1,7 @@
-import { securityAudit, securityAuditInput, securityAuditResultSchema } from "../engine/analysis/audit.js";
+import { securityAuditInput, securityAuditResultSchema } from "../engine/analysis/audit.js";
 import { scopeInput } from "../engine/analysis/files.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "security_audit",
@@ -12,10 +12,9 @@ export default defineTool({
     "Evaluated: each host's real firewall and systemd services (nix eval), services scored 0-10 like " +
     "`systemd-analyze security`, compared with the same host at a git base (default HEAD): only new open " +
     "ports and new or more exposed services are flagged.",
-  input: { flake: flakeInput, ...scopeInput, ...securityAuditInput },
+  input: { ...baseInput, ...scopeInput, ...securityAuditInput },
   output: securityAuditResultSchema,
   // Open world: evaluating a flake makes Nix fetch any input that is not in the store yet.
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  run: (engine, input, context) =>
-    securityAudit(engine, { ...input, signal: context.signal, progress: context.progress }),
+  operation: async () => (await import("../engine/analysis/audit.js")).securityAudit,
 });

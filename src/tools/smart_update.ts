@@ -1,6 +1,6 @@
-import { smartUpdate, smartUpdateOptionsSchema, smartUpdateResultSchema } from "../engine/updates/smart.js";
+import { baseInput } from "../engine/schemas.js";
+import { smartUpdateOptionsSchema, smartUpdateResultSchema } from "../engine/updates/smart.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "smart_update",
@@ -10,13 +10,8 @@ export default defineTool({
     "checks NixOS/nixpkgs issues for exactly the packages that change, and combines them into one verdict. " +
     "proceed: updates and deploys; confirm: asks the user (or needs confirm: true when the client cannot ask); " +
     "block (critical issue, failed build or evaluation): never touches flake.lock and suggests the Nix to pin.",
-  input: { ...smartUpdateOptionsSchema.shape, flake: flakeInput },
+  input: { ...smartUpdateOptionsSchema.shape, ...baseInput },
   output: smartUpdateResultSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  run: (engine, input, context) =>
-    smartUpdate(engine, input, {
-      signal: context.signal,
-      progress: (m) => void context.progress(m),
-      confirm: context.confirm,
-    }),
+  operation: async () => (await import("../engine/updates/smart.js")).smartUpdate,
 });

@@ -1,6 +1,6 @@
-import { testBuild, testBuildOptionsSchema, testBuildResultSchema } from "../engine/deploy/build.js";
+import { testBuildOptionsSchema, testBuildResultSchema } from "../engine/deploy/build.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "test_build",
@@ -8,9 +8,8 @@ export default defineTool({
   description:
     "Builds the system of each host (names, @tag or all) without deploying, locally or on a build host; returns " +
     "the store path, build time and closure size, or the end of Nix's error with the failing derivation.",
-  input: { ...testBuildOptionsSchema.shape, flake: flakeInput },
+  input: { ...testBuildOptionsSchema.shape, ...baseInput },
   output: testBuildResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  run: (engine, input, context) =>
-    testBuild(engine, input, { signal: context.signal, progress: (m) => void context.progress(m) }),
+  operation: async () => (await import("../engine/deploy/build.js")).testBuild,
 });

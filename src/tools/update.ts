@@ -1,6 +1,6 @@
-import { update, updateOptionsSchema, updateResultSchema } from "../engine/updates/update.js";
+import { baseInput } from "../engine/schemas.js";
+import { updateOptionsSchema, updateResultSchema } from "../engine/updates/update.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "update",
@@ -10,9 +10,8 @@ export default defineTool({
     "backs up flake.lock (restore_lock puts it back), writes the new lock, deploys it under magic rollback with health checks, " +
     "and optionally commits flake.lock referencing an issue, pushes and opens a pull request. " +
     "For an update vetted against known nixpkgs issues first, use smart_update.",
-  input: { ...updateOptionsSchema.shape, flake: flakeInput },
+  input: { ...updateOptionsSchema.shape, ...baseInput },
   output: updateResultSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  run: (engine, input, context) =>
-    update(engine, input, { signal: context.signal, progress: (m) => void context.progress(m) }),
+  operation: async () => (await import("../engine/updates/update.js")).update,
 });

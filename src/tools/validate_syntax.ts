@@ -1,7 +1,7 @@
 import { scopeInput } from "../engine/analysis/files.js";
-import { validateSyntax, validateSyntaxInput, validateSyntaxResultSchema } from "../engine/analysis/scan.js";
+import { validateSyntaxInput, validateSyntaxResultSchema } from "../engine/analysis/scan.js";
+import { baseInput } from "../engine/schemas.js";
 import { defineTool } from "./define.js";
-import { flakeInput } from "./fleet_list.js";
 
 export default defineTool({
   name: "validate_syntax",
@@ -10,9 +10,8 @@ export default defineTool({
     "Parses every .nix file of the flake (what git would commit; .gitignore respected) in one pass and lists " +
     "each syntax error as file:line:column with the source line, agreeing with `nix-instantiate --parse`. " +
     "Binary or huge files are skipped with a note. Use `changed`/`since` to check only changed files.",
-  input: { flake: flakeInput, ...scopeInput, ...validateSyntaxInput },
+  input: { ...baseInput, ...scopeInput, ...validateSyntaxInput },
   output: validateSyntaxResultSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  run: (engine, input, context) =>
-    validateSyntax(engine, { ...input, signal: context.signal, progress: context.progress }),
+  operation: async () => (await import("../engine/analysis/scan.js")).validateSyntax,
 });

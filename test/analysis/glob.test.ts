@@ -11,6 +11,7 @@ import { MAX_IGNORE_GLOBS } from "../../src/engine/analysis/files.js";
 import { compileGlob, MAX_GLOB_LENGTH } from "../../src/engine/analysis/glob.js";
 import { scanAntipatterns, validateSyntax } from "../../src/engine/analysis/scan.js";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
+import { quietHooks } from "../../src/engine/hooks.js";
 import { HOSTILE_GLOBS } from "./glob-cases.js";
 import { slowCases } from "./measure.js";
 
@@ -108,13 +109,17 @@ describe("scanning with a configuration and a cancellation", () => {
     for (let i = 0; i < 20; i++) write(`m${i}.nix`, "{ a = 1; }");
     const cancel = new AbortController();
     const reports: number[] = [];
-    const scan = validateSyntax(engine, {
-      signal: cancel.signal,
-      progress: async (_message, done) => {
-        reports.push(done);
-        cancel.abort();
-      },
-    });
+    const scan = validateSyntax(
+      engine,
+      {},
+      quietHooks({
+        signal: cancel.signal,
+        progress: (_message, done) => {
+          reports.push(done as number);
+          cancel.abort();
+        },
+      }),
+    );
     await expect(scan).rejects.toThrow(/aborted/i);
     // Cancelled after the first file: no other file was read, so no other report came.
     expect(reports).toEqual([1]);

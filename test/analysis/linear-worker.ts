@@ -1,5 +1,5 @@
 /** The measuring thread of linear.test.ts: one scan of the ordinary file, then of each hostile one. */
-import { analyzeSource } from "../../src/engine/analysis/scan.js";
+import { analyzeSource } from "../../src/engine/analysis/analyze.js";
 import { SourceText } from "../../src/engine/analysis/source.js";
 import { HOSTILE, ordinary } from "./hostile-nix.js";
 import { reportCosts } from "./measure.js";

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ANTIPATTERN_CODES } from "../../src/engine/analysis/rules.js";
-import { analyzeSource, fixSource } from "../../src/engine/analysis/scan.js";
+import { analyzeSource, fixSource } from "../../src/engine/analysis/analyze.js";
+import { ANTIPATTERN_CODES } from "../../src/engine/analysis/rules/index.js";
 import { checkSyntax, SourceText } from "../../src/engine/analysis/source.js";
 
 interface Case {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { analyzeSource } from "../../src/engine/analysis/analyze.js";
 import { exposureLevel, exposureOf } from "../../src/engine/analysis/exposure.js";
-import { analyzeSource } from "../../src/engine/analysis/scan.js";
 import { SECURITY_CODES, SECURITY_RULES } from "../../src/engine/analysis/security.js";
 import { SourceText } from "../../src/engine/analysis/source.js";
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WATCHDOG_SCRIPT } from "../../src/engine/deploy/activation.js";
-import type { DeployResult } from "../../src/engine/deploy/pipeline.js";
+import type { DeployResult } from "../../src/engine/deploy/schemas.js";
 import { remoteCommandLine } from "../../src/engine/remote/quote.js";
 import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
 import { waitFor } from "../support/wait.js";

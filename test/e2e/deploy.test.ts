@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { DeployResult } from "../../src/engine/deploy/pipeline.js";
+import type { DeployResult } from "../../src/engine/deploy/schemas.js";
 import { type SimFleet, skipFleetReason } from "../fleet/harness.js";
 import { useFleetAndServer } from "./client.js";
 

@@ -40,7 +40,7 @@ describe("check_nixpkgs_issues over stdio against a fake GitHub", () => {
       since: string;
       matches: { critical: Array<{ number: number; fixed?: string }> };
       verdict: { verdict: string; suggestions: Array<{ nix: string }> };
-      nextStep: string;
+      next: string;
     };
     expect(out.status).toBe("ok");
     expect(out.since).toBe("2026-11-01");

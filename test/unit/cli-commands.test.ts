@@ -1,9 +1,63 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GLOBAL_OPTIONS } from "../../src/cli/command.js";
 import { commands } from "../../src/cli/commands/index.js";
 import { completionCandidates } from "../../src/cli/completion.js";
 import { cliVocabulary } from "../../src/cli/vocabulary.js";
 import { tools } from "../../src/tools/index.js";
+
+/** What a tool declares: its contract, and the one engine operation it adapts. */
+const TOOL_KEYS = ["annotations", "description", "input", "name", "operation", "output", "title"];
+
+describe("one calling convention", () => {
+  const adapted = [...tools, ...commands.map((c) => c.tool).filter((tool) => !tools.includes(tool))];
+
+  it.each(adapted.map((tool) => [tool.name, tool] as const))(
+    "%s declares its contract and one operation, nothing that runs in its place",
+    async (_name, tool) => {
+      expect(Object.keys(tool).sort()).toEqual(TOOL_KEYS);
+      // The operation is the engine's `(engine, input, hooks)`: the hooks may default, not the input.
+      const operation = await tool.operation();
+      expect(typeof operation).toBe("function");
+      expect(operation.length).toBeGreaterThanOrEqual(2);
+      expect(operation.length).toBeLessThanOrEqual(3);
+    },
+  );
+
+  it("every tool file is the same declaration: an input, an output, annotations and a lazily loaded operation", () => {
+    const dir = join(import.meta.dirname, "..", "..", "src", "tools");
+    for (const file of readdirSync(dir)) {
+      if (file === "define.ts" || file === "index.ts") continue;
+      const text = readFileSync(join(dir, file), "utf8");
+      expect(
+        text.match(/^ {2}operation: async \(\) => \(await import\("[^"]+"\)\)\.\w+,$/gm),
+        file,
+      ).toHaveLength(1);
+      // Any engine module the file imports statically is for schemas, never the operation itself.
+      expect(text, file).not.toMatch(/\brun\s*[:(]/);
+    }
+  });
+
+  it("the MCP server and the CLI both call a tool through runTool, with hooks of one type", () => {
+    const src = join(import.meta.dirname, "..", "..", "src");
+    for (const caller of ["tools/define.ts", "cli/main.ts"])
+      expect(readFileSync(join(src, caller), "utf8"), caller).toMatch(
+        /await runTool\((tool|cmd\.tool), engine, input, /,
+      );
+  });
+
+  it("every command adapts a tool: its input parsed from flags, its result rendered, nothing run on the side", () => {
+    for (const cmd of commands) {
+      expect(
+        Object.keys(cmd)
+          .filter((key) => !["confirm", "positionals"].includes(key))
+          .sort(),
+        cmd.name,
+      ).toEqual(["exitCode", "input", "name", "options", "render", "summary", "synopsis", "tool"]);
+    }
+  });
+});
 
 describe("the CLI's commands", () => {
   it("cover every tool but plan (which turns a sentence into calls; a person types the command)", () => {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { waitFor } from "../support/wait.js";
 
-const LOCK_MODULE = join(import.meta.dirname, "..", "..", "src", "engine", "deploy", "lock.ts");
+const LOCK_MODULE = join(import.meta.dirname, "..", "..", "src", "engine", "deploy", "host-lock.ts");
 
 /**
  * A deployer in its own process: it takes the host lock the moment `go` appears, prints whether it

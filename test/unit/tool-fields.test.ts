@@ -13,7 +13,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DeployResult } from "../../src/engine/deploy/pipeline.js";
+import type { DeployResult } from "../../src/engine/deploy/schemas.js";
 import { createEngine } from "../../src/engine/engine.js";
 import type { Report } from "../../src/engine/report/report.js";
 import { createServer } from "../../src/server.js";

@@ -53,6 +53,6 @@ export default command({
     `verdict: ${result.verdict.verdict}`,
     ...result.verdict.reasons.map((r) => `  ${r}`),
     ...result.verdict.suggestions.flatMap((s) => [`suggestion: ${s.title} (${s.file})`, s.nix]),
-    `next: ${result.nextStep}`,
+    `next: ${result.next}`,
   ],
 });

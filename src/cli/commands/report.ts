@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { loadReport, renderReportMarkdown, reportSchema } from "../../engine/report/report.js";
+import { renderReportMarkdown, reportSchema } from "../../engine/report/report.js";
 import { defineTool } from "../../tools/define.js";
 import { command, EXIT, UsageError } from "../command.js";
 
@@ -11,7 +11,7 @@ const reportTool = defineTool({
   input: { id: z.string().min(1) },
   output: reportSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  run: async (engine, input) => loadReport(input.id, engine.env, engine.flake),
+  operation: async () => (await import("../../engine/report/report.js")).showReport,
 });
 
 export default command({

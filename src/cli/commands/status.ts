@@ -1,6 +1,5 @@
 import hostStatusTool from "../../tools/host_status.js";
 import { command, EXIT, UsageError } from "../command.js";
-import { generations } from "../format.js";
 
 export default command({
   name: "status",

@@ -13,12 +13,13 @@ import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { assertFlakeDir, flakeHostNames } from "../fleet/hosts.js";
 import { mapLimit } from "../process.js";
+import { analyzeFlake, countBySeverity, findingSchema, limitInput, skippedSchema } from "./analyze.js";
 import { ASSESSED_KEYS, type Exposure, exposureLevel, exposureOf, type ServiceConfig } from "./exposure.js";
 import { type FileScope, gitRefSchema } from "./files.js";
-import { analyzeFlake, countBySeverity, findingSchema, limitInput, skippedSchema } from "./scan.js";
 
 const SOURCE_LIMIT = 5;
 
+import { operation, quietHooks } from "../hooks.js";
 import { servedFlake } from "../trust.js";
 import { SECURITY_CODES } from "./security.js";
 
@@ -207,119 +208,120 @@ function compareHost(
   return findings;
 }
 
-export async function securityAudit(
-  engine: Engine,
-  input: FileScope & {
-    flake?: string;
-    hosts?: string[];
-    base?: string;
-    evaluate?: boolean;
-    limit?: number;
-    signal?: AbortSignal;
-    progress?: (message: string, done: number, total: number) => Promise<void>;
-  },
-): Promise<SecurityAuditResult> {
-  const flake = servedFlake(engine, input.flake);
-  // hosts and base choose what the evaluated layer compares; without it they would do nothing.
-  const evaluatedOnly = (["hosts", "base"] as const).filter((field) => input[field] !== undefined);
-  if (input.evaluate === false && evaluatedOnly.length)
-    throw new UserError(
-      `${evaluatedOnly.join(" and ")} only apply to the evaluated layer, which evaluate: false turns off`,
-      "leave out evaluate: false to compare the hosts, or leave them out to audit the source only",
-    );
-  // The progress callback counts hosts (below); the files are not counted with them.
-  const collected = await analyzeFlake(
-    engine,
-    { ...input, flake, progress: undefined },
-    { ruleSet: "security" },
-  );
-  const sourceFindings = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
-  const sourceCounts = countBySeverity(sourceFindings);
+/** security_audit's input: which files, which hosts to evaluate against which base, how many findings. */
+export type SecurityAuditInput = FileScope & {
+  flake?: string;
+  hosts?: string[];
+  base?: string;
+  evaluate?: boolean;
+  limit?: number;
+};
 
-  const baseRef = input.base ?? "HEAD";
-  const hosts: SecurityAuditResult["hosts"] = [];
-  let base: SecurityAuditResult["base"] = { ref: baseRef };
-  if (input.evaluate !== false) {
-    assertFlakeDir(flake);
-    const at = await flakeAtRef(flake, baseRef);
-    base = "note" in at ? { ref: baseRef, note: at.note } : { ref: baseRef, commit: at.commit };
-    const names = await flakeHostNames(engine, flake, input.signal);
-    const unknown = (input.hosts ?? []).filter((h) => !names.includes(h));
-    if (unknown.length > 0)
+export const securityAudit = operation<SecurityAuditInput, SecurityAuditResult>(
+  async (engine, input, hooks) => {
+    const flake = servedFlake(engine, input.flake);
+    // hosts and base choose what the evaluated layer compares; without it they would do nothing.
+    const evaluatedOnly = (["hosts", "base"] as const).filter((field) => input[field] !== undefined);
+    if (input.evaluate === false && evaluatedOnly.length)
       throw new UserError(
-        `no nixosConfigurations for ${unknown.join(", ")} in ${flake}`,
-        `choose among: ${names.join(", ") || "(none)"}`,
+        `${evaluatedOnly.join(" and ")} only apply to the evaluated layer, which evaluate: false turns off`,
+        "leave out evaluate: false to compare the hosts, or leave them out to audit the source only",
       );
-    const selected = input.hosts ?? names;
-    const baseLabel = "commit" in at ? `${baseRef} (${at.commit.slice(0, 7)})` : baseRef;
-    let done = 0;
-    const options = { attributes: AUDITED, signal: input.signal };
-    const current = new HostEvaluation(engine, flake, selected, options);
-    const past = "flakeRef" in at ? new HostEvaluation(engine, at.flakeRef, selected, options) : undefined;
-    hosts.push(
-      ...(await mapLimit(selected, engine.parallelism, async (host) => {
-        try {
-          const now = await auditedState(current, host);
-          // A host added since the base has no past: everything about it is new.
-          const then = past
-            ? await auditedState(past, host).catch((error: unknown) => {
-                if (!(error instanceof HostNotInFlake)) throw error;
-                return { firewallEnabled: true, tcp: [], udp: [], services: new Map<string, Exposure>() };
-              })
-            : undefined;
-          const findings = compareHost(host, now, then, baseLabel);
-          return {
-            host,
-            firewallEnabled: now.firewallEnabled,
-            openTCPPorts: now.tcp,
-            openUDPPorts: now.udp,
-            newPorts: then
-              ? [
-                  ...now.tcp.filter((p) => !then.tcp.includes(p)).map((p) => `tcp/${p}`),
-                  ...now.udp.filter((p) => !then.udp.includes(p)).map((p) => `udp/${p}`),
-                ]
-              : [],
-            services: now.services.size,
-            exposedServices: [...now.services.values()].filter((e) => e.score > 7).length,
-            findings,
-          };
-        } catch (error) {
-          if (!(error instanceof UserError)) throw error;
-          return { host, findings: [], error: error.message.split("\n").slice(0, 6).join("\n") };
-        } finally {
-          await input.progress?.(`evaluated ${host}`, ++done, selected.length);
-        }
-      })),
+    // The progress callback counts hosts (below); the files are not counted with them.
+    const collected = await analyzeFlake(
+      engine,
+      { ...input, flake },
+      { ruleSet: "security" },
+      quietHooks({ signal: hooks.signal }),
     );
-  }
+    const sourceFindings = collected.analyses.flatMap((a) => [...a.syntaxErrors, ...a.findings]);
+    const sourceCounts = countBySeverity(sourceFindings);
 
-  const hostFindings = hosts.flatMap((h) => h.findings);
-  const counts = {
-    block: sourceCounts.block + hostFindings.filter((f) => f.severity === "block").length,
-    warn: sourceCounts.warn + hostFindings.filter((f) => f.severity === "warn").length,
-  };
-  const failed = hosts.filter((h) => h.error).map((h) => h.host);
-  const newPorts = hosts.reduce((n, h) => n + (h.newPorts?.length ?? 0), 0);
-  const newServices = hostFindings.filter((f) => f.code !== "new-open-port").length;
-  return {
-    flake,
-    base,
-    source: {
-      filesScanned: collected.analyses.length,
-      counts: { block: sourceCounts.block, warn: sourceCounts.warn },
-      findings: sourceCounts.ordered.slice(0, input.limit ?? SOURCE_LIMIT),
-      skipped: collected.skipped,
-    },
-    hosts,
-    counts,
-    summary:
-      `source: ${sourceCounts.block} blocking, ${sourceCounts.warn} warnings in ${collected.analyses.length} files` +
-      (input.evaluate === false
-        ? ""
-        : `; ${hosts.length} hosts evaluated against ${base.commit ? `${baseRef} (${base.commit.slice(0, 7)})` : baseRef}: ` +
-          `${newPorts} new open ports, ${newServices} firewall/service regressions` +
-          (failed.length ? `; could not evaluate ${failed.join(", ")}` : "")),
-  };
-}
+    const baseRef = input.base ?? "HEAD";
+    const hosts: SecurityAuditResult["hosts"] = [];
+    let base: SecurityAuditResult["base"] = { ref: baseRef };
+    if (input.evaluate !== false) {
+      assertFlakeDir(flake);
+      const at = await flakeAtRef(flake, baseRef);
+      base = "note" in at ? { ref: baseRef, note: at.note } : { ref: baseRef, commit: at.commit };
+      const names = await flakeHostNames(engine, flake, hooks.signal);
+      const unknown = (input.hosts ?? []).filter((h) => !names.includes(h));
+      if (unknown.length > 0)
+        throw new UserError(
+          `no nixosConfigurations for ${unknown.join(", ")} in ${flake}`,
+          `choose among: ${names.join(", ") || "(none)"}`,
+        );
+      const selected = input.hosts ?? names;
+      const baseLabel = "commit" in at ? `${baseRef} (${at.commit.slice(0, 7)})` : baseRef;
+      let done = 0;
+      const options = { attributes: AUDITED, signal: hooks.signal };
+      const current = new HostEvaluation(engine, flake, selected, options);
+      const past = "flakeRef" in at ? new HostEvaluation(engine, at.flakeRef, selected, options) : undefined;
+      hosts.push(
+        ...(await mapLimit(selected, engine.parallelism, async (host) => {
+          try {
+            const now = await auditedState(current, host);
+            // A host added since the base has no past: everything about it is new.
+            const then = past
+              ? await auditedState(past, host).catch((error: unknown) => {
+                  if (!(error instanceof HostNotInFlake)) throw error;
+                  return { firewallEnabled: true, tcp: [], udp: [], services: new Map<string, Exposure>() };
+                })
+              : undefined;
+            const findings = compareHost(host, now, then, baseLabel);
+            return {
+              host,
+              firewallEnabled: now.firewallEnabled,
+              openTCPPorts: now.tcp,
+              openUDPPorts: now.udp,
+              newPorts: then
+                ? [
+                    ...now.tcp.filter((p) => !then.tcp.includes(p)).map((p) => `tcp/${p}`),
+                    ...now.udp.filter((p) => !then.udp.includes(p)).map((p) => `udp/${p}`),
+                  ]
+                : [],
+              services: now.services.size,
+              exposedServices: [...now.services.values()].filter((e) => e.score > 7).length,
+              findings,
+            };
+          } catch (error) {
+            if (!(error instanceof UserError)) throw error;
+            return { host, findings: [], error: error.message.split("\n").slice(0, 6).join("\n") };
+          } finally {
+            hooks.progress(`evaluated ${host}`, ++done, selected.length);
+          }
+        })),
+      );
+    }
+
+    const hostFindings = hosts.flatMap((h) => h.findings);
+    const counts = {
+      block: sourceCounts.block + hostFindings.filter((f) => f.severity === "block").length,
+      warn: sourceCounts.warn + hostFindings.filter((f) => f.severity === "warn").length,
+    };
+    const failed = hosts.filter((h) => h.error).map((h) => h.host);
+    const newPorts = hosts.reduce((n, h) => n + (h.newPorts?.length ?? 0), 0);
+    const newServices = hostFindings.filter((f) => f.code !== "new-open-port").length;
+    return {
+      flake,
+      base,
+      source: {
+        filesScanned: collected.analyses.length,
+        counts: { block: sourceCounts.block, warn: sourceCounts.warn },
+        findings: sourceCounts.ordered.slice(0, input.limit ?? SOURCE_LIMIT),
+        skipped: collected.skipped,
+      },
+      hosts,
+      counts,
+      summary:
+        `source: ${sourceCounts.block} blocking, ${sourceCounts.warn} warnings in ${collected.analyses.length} files` +
+        (input.evaluate === false
+          ? ""
+          : `; ${hosts.length} hosts evaluated against ${base.commit ? `${baseRef} (${base.commit.slice(0, 7)})` : baseRef}: ` +
+            `${newPorts} new open ports, ${newServices} firewall/service regressions` +
+            (failed.length ? `; could not evaluate ${failed.join(", ")}` : "")),
+    };
+  },
+);
 
 export { SECURITY_CODES };

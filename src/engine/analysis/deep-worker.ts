@@ -5,7 +5,7 @@
  * parser stops too (MAX_NESTING). Such files are rare, so only they pay for a thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { analyzeSource, type RuleSet } from "./scan.js";
+import { analyzeSource, type RuleSet } from "./analyze.js";
 import { SourceText } from "./source.js";
 
 const { file, bytes, inFlake, disabled, ruleSet } = workerData as {

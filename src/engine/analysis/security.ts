@@ -4,7 +4,7 @@
  * What a host really gets after the module system merges everything is the evaluated layer's job.
  */
 import { shown } from "./parser.js";
-import { callParts, flag, headName, isBoolVar, type Rule, type RuleContext } from "./rule.js";
+import { callParts, flag, headName, isBoolVar, type Rule, type RuleContext } from "./rules/define.js";
 import { type Bind, type Expr, staticAttrName, stringLiteralValue, unparen } from "./syntax.js";
 
 /**

@@ -2,11 +2,13 @@ import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, type Host, selectFlakeHosts, selectHost } from "../fleet/hosts.js";
+import { operation } from "../hooks.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
+import { hostSelectorAllByDefault, nextSchema } from "../schemas.js";
 
 export const testBuildOptionsSchema = z.object({
-  hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all" (default)'),
+  hosts: hostSelectorAllByDefault,
   buildHost: z
     .string()
     .optional()
@@ -28,7 +30,7 @@ export const testBuildResultSchema = z.object({
       error: z.string().optional().describe("the last lines of Nix's error"),
     }),
   ),
-  next: z.string(),
+  next: nextSchema,
 });
 export type TestBuildResult = z.infer<typeof testBuildResultSchema>;
 
@@ -41,23 +43,19 @@ export function failingDerivation(stderr: string): string | undefined {
  * Builds each host's system without deploying it: locally, or on a build host (the derivation is
  * copied there, built there, and the result copied back), in parallel with the engine's limit.
  */
-export async function testBuild(
-  engine: Engine,
-  options: TestBuildOptions,
-  hooks: { signal?: AbortSignal; progress?: (m: string) => void } = {},
-): Promise<TestBuildResult> {
+export const testBuild = operation<TestBuildOptions, TestBuildResult>(async (engine, options, hooks) => {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectFlakeHosts(fleet, options.hosts ?? ["all"]);
   const builder = options.buildHost ? selectHost(fleet, options.buildHost, "build host") : undefined;
   const results = await mapLimit(hosts, engine.parallelism, async (host) => {
     const started = Date.now();
-    hooks.progress?.(`${host.name}: building${builder ? ` on ${builder.name}` : ""}`);
+    hooks.progress(`${host.name}: building${builder ? ` on ${builder.name}` : ""}`);
     try {
       const storePath = builder
         ? await buildOnHost(engine, fleet.flake, host.name, builder, hooks.signal)
         : await buildLocally(engine, fleet.flake, host.name, hooks.signal);
       const [info] = await engine.nix.pathInfo([storePath], { closureSize: true });
-      hooks.progress?.(`${host.name}: built`);
+      hooks.progress(`${host.name}: built`);
       return {
         host: host.name,
         ok: true,
@@ -67,7 +65,7 @@ export async function testBuild(
       };
     } catch (error) {
       const text = describeError(error);
-      hooks.progress?.(`${host.name}: build failed`);
+      hooks.progress(`${host.name}: build failed`);
       return {
         host: host.name,
         ok: false,
@@ -88,7 +86,7 @@ export async function testBuild(
       ? "fix the build errors shown, then build again"
       : "deploy when ready; deploy skips hosts whose system did not change",
   };
-}
+});
 
 /** Builds one host's system on this machine and returns its store path. */
 export async function buildLocally(

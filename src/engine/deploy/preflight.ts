@@ -4,23 +4,20 @@ import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError } from "../errors.js";
 import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
+import { operation } from "../hooks.js";
 import { stateDir } from "../log.js";
 import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
+import { checkSchema, checkStatusSchema, hostSelectorAllByDefault } from "../schemas.js";
 import { processAlive, readJson } from "../state.js";
 import { derivationOf } from "./build.js";
-import type { LockHolder } from "./lock.js";
+import type { LockHolder } from "./host-lock.js";
 
-const checkSchema = z.object({
-  check: z.string(),
-  status: z.enum(["pass", "warn", "fail"]),
-  detail: z.string(),
-  remedy: z.string().optional(),
-});
-type Check = z.infer<typeof checkSchema>;
+const preflightCheckSchema = checkSchema.extend({ remedy: z.string().optional() });
+type Check = z.infer<typeof preflightCheckSchema>;
 
 export const preflightOptionsSchema = z.object({
-  hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all" (default)'),
+  hosts: hostSelectorAllByDefault,
   minFreeGiB: z
     .number()
     .positive()
@@ -30,11 +27,11 @@ export const preflightOptionsSchema = z.object({
 export type PreflightOptions = z.infer<typeof preflightOptionsSchema> & { flake?: string };
 
 export const preflightResultSchema = z.object({
-  status: z.enum(["pass", "warn", "fail"]),
+  status: checkStatusSchema,
   summary: z.string(),
-  flake: z.array(checkSchema),
+  flake: z.array(preflightCheckSchema),
   hosts: z.array(
-    z.object({ host: z.string(), status: z.enum(["pass", "warn", "fail"]), checks: z.array(checkSchema) }),
+    z.object({ host: z.string(), status: checkStatusSchema, checks: z.array(preflightCheckSchema) }),
   ),
 });
 export type PreflightResult = z.infer<typeof preflightResultSchema>;
@@ -52,11 +49,7 @@ const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
  * Everything that can be known before a deployment starts, as a checklist: a failure names its
  * remedy; an unreachable host is a failed check, not an error.
  */
-export async function preflight(
-  engine: Engine,
-  options: PreflightOptions,
-  hooks: { signal?: AbortSignal } = {},
-): Promise<PreflightResult> {
+export const preflight = operation<PreflightOptions, PreflightResult>(async (engine, options, hooks) => {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectHosts(fleet, options.hosts ?? ["all"]);
   const minFree = (options.minFreeGiB ?? 2) * 1024 ** 3;
@@ -80,7 +73,7 @@ export async function preflight(
     flake: flakeChecks,
     hosts: hostResults,
   };
-}
+});
 
 async function gitCheck(flake: string): Promise<Check> {
   try {

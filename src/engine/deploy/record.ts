@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { deploymentsDir, listJsonFiles, processAlive, readJson, writeFileAtomic } from "../state.js";
-import type { ValidationCheck } from "./validation.js";
+import type { ValidationCheck } from "./schemas.js";
 
 /** The state of a deployment, on disk so that an interrupted one can be resumed. */
 

@@ -1,22 +1,23 @@
 import { z } from "zod";
-import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
+import { operation } from "../hooks.js";
 import { mapLimit } from "../process.js";
+import { hostResultSchema, hostSelectorSchema, nextSchema } from "../schemas.js";
 import {
   DEFAULT_CONFIRM_TIMEOUT_SEC,
   earlierActivationBoundSec,
   newNonce,
   settleEarlierActivations,
 } from "./activation.js";
-import { acquireHostLock } from "./lock.js";
-import { confirmTimeoutSchema, type HostDetails, installBootloaderSchema } from "./pipeline.js";
+import { acquireHostLock } from "./host-lock.js";
 import { newDeploymentId } from "./record.js";
+import { confirmTimeoutSchema, type HostDetails, installBootloaderSchema } from "./schemas.js";
 import { switchAndVerify } from "./switch.js";
 
 export const rollbackOptionsSchema = z.object({
-  hosts: z.array(z.string().min(1)).min(1).describe('host names, @tag, or "all"'),
+  hosts: hostSelectorSchema,
   generation: z
     .number()
     .int()
@@ -32,39 +33,38 @@ export const rollbackResultSchema = z.object({
   status: z.enum(["succeeded", "failed"]),
   summary: z.string(),
   hosts: z.array(
-    z.object({
-      host: z.string(),
-      outcome: z
+    hostResultSchema(
+      z
         .enum(["switched", "reverted", "refused", "failed"])
         .describe(
           "switched: now on the target; reverted: the target failed its checks, host left as it was; refused: the request does not fit the host (no such generation, already on it), nothing was done",
         ),
-      generationBefore: z.number().optional(),
-      generationAfter: z.number().optional(),
-      targetGeneration: z.number().optional(),
-      error: z.string().optional(),
-      logs: z.record(z.string(), z.array(z.string())).optional(),
-    }),
+      {
+        generationBefore: z.number().optional(),
+        generationAfter: z.number().optional(),
+        targetGeneration: z.number().optional(),
+        logs: z.record(z.string(), z.array(z.string())).optional(),
+      },
+    ),
   ),
-  next: z.string(),
+  next: nextSchema,
 });
 export type RollbackResult = z.infer<typeof rollbackResultSchema>;
 type HostRollback = RollbackResult["hosts"][number];
+
+/** A rollback's outcome by the activation's: confirmed is now on the target; rolled back is as it was. */
+const ROLLBACK_OUTCOME = { confirmed: "switched", "rolled-back": "reverted", failed: "failed" } as const;
 
 /**
  * Returns hosts to an earlier generation (the previous one by default) the way deploy activates:
  * under magic rollback, with the same health checks, so a bad old generation is undone too.
  */
-export async function rollback(
-  engine: Engine,
-  options: RollbackOptions,
-  hooks: { signal?: AbortSignal; progress?: (m: string) => void } = {},
-): Promise<RollbackResult> {
+export const rollback = operation<RollbackOptions, RollbackResult>(async (engine, options, hooks) => {
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectHosts(fleet, options.hosts);
   const id = newDeploymentId();
   const results = await mapLimit(hosts, engine.parallelism, async (host): Promise<HostRollback> => {
-    const step = (message: string) => hooks.progress?.(`${host.name}: ${message}`);
+    const step = (message: string) => hooks.progress(`${host.name}: ${message}`);
     let lock: ReturnType<typeof acquireHostLock> | undefined;
     try {
       lock = acquireHostLock(host.name, id, engine.env);
@@ -123,12 +123,7 @@ export async function rollback(
         details,
         { signal: hooks.signal, onStep: step },
       );
-      const outcome =
-        switched.outcome === "confirmed"
-          ? "switched"
-          : switched.outcome === "rolled-back"
-            ? "reverted"
-            : "failed";
+      const outcome = ROLLBACK_OUTCOME[switched.outcome];
       step(outcome);
       return {
         host: host.name,
@@ -161,4 +156,4 @@ export async function rollback(
       ? "the hosts run the earlier generation; fix the configuration before deploying again"
       : "read the errors; hosts that did not switch are on the generation they had",
   };
-}
+});

@@ -3,7 +3,7 @@ import type { Host } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
 import { ACTIVATION_TIMEOUT_SEC, type ActivationRequest, activateWithMagicRollback } from "./activation.js";
 import { checkHealth, judgeHealth, unitLogs } from "./health.js";
-import type { HostDetails, HostResult } from "./pipeline.js";
+import type { HostDetails, HostResult } from "./schemas.js";
 
 /** What to activate and the rollback point: an activation request without the host, plus its nonce. */
 export type SwitchRequest = Omit<ActivationRequest, "host" | "activationTimeoutSec"> & { nonce: string };

@@ -2,15 +2,12 @@ import { securityAudit } from "../analysis/audit.js";
 import { scanAntipatterns, validateSyntax } from "../analysis/scan.js";
 import type { Engine } from "../engine.js";
 import { describeError } from "../errors.js";
+import { quietHooks } from "../hooks.js";
 import type { DeployMode } from "./record.js";
+import type { ValidationCheck } from "./schemas.js";
 
-/** A deployment-wide check before any host is touched, as the report shows it. */
-export interface ValidationCheck {
-  check: string;
-  status: "pass" | "warn" | "fail";
-  durationMs: number;
-  detail: string;
-}
+/** How many findings a check asks for: its detail names the first; the counts cover all. */
+export const FINDINGS_PER_CHECK = 3;
 
 /**
  * Phase 1 of `/nix-deploy` by mode: standard runs syntax, anti-patterns (blocking ones stop the
@@ -39,12 +36,12 @@ export async function validateForMode(
     return entry;
   };
   const syntax = await timed("syntax", async () => {
-    const result = await validateSyntax(engine, { flake, limit: 3 });
+    const result = await validateSyntax(engine, { flake, limit: FINDINGS_PER_CHECK });
     return { status: result.errorCount > 0 ? "fail" : "pass", detail: result.summary };
   });
   if (mode === "fast" || syntax.status === "fail") return checks;
   const scan = await timed("anti-patterns", async () => {
-    const result = await scanAntipatterns(engine, { flake, limit: 3 });
+    const result = await scanAntipatterns(engine, { flake, limit: FINDINGS_PER_CHECK });
     const first = result.findings.find((f) => f.severity === "block");
     return {
       status: result.counts.block > 0 ? "fail" : result.counts.warn > 0 ? "warn" : "pass",
@@ -55,7 +52,11 @@ export async function validateForMode(
   });
   if (scan.status === "fail") return checks;
   await timed("security audit", async () => {
-    const result = await securityAudit(engine, { flake, hosts, limit: 3, signal });
+    const result = await securityAudit(
+      engine,
+      { flake, hosts, limit: FINDINGS_PER_CHECK },
+      quietHooks({ signal }),
+    );
     // The audit warns and never blocks: a new risk is for the person to weigh, not a syntax error.
     return { status: result.counts.warn + result.counts.block > 0 ? "warn" : "pass", detail: result.summary };
   });

@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { describePackageChange } from "../deploy/changes.js";
 import type { ResourceFigures } from "../deploy/health.js";
-import type { DeployResult, HostDetails } from "../deploy/pipeline.js";
 import { type DeploymentRecord, DeploymentStore } from "../deploy/record.js";
+import { type DeployResult, type HostDetails, validationCheckSchema } from "../deploy/schemas.js";
+import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { packageFile } from "../package.js";
+import { hostResultSchema } from "../schemas.js";
 import { realPathOf } from "../trust.js";
 
 /**
@@ -34,13 +36,9 @@ export const reportSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   totalMs: z.number(),
-  checks: z.array(
-    z.object({ check: z.string(), status: z.string(), durationMs: z.number(), detail: z.string() }),
-  ),
+  checks: z.array(validationCheckSchema),
   hosts: z.array(
-    z.object({
-      host: z.string(),
-      outcome: z.string(),
+    hostResultSchema(z.string(), {
       generationBefore: z.number().optional(),
       generationAfter: z.number().optional(),
       newSystem: z.string().optional(),
@@ -56,7 +54,6 @@ export const reportSchema = z.object({
       unitChanges: z.array(z.object({ unit: z.string(), action: z.string() })),
       resourcesBefore: resourcesSchema.optional(),
       resourcesAfter: resourcesSchema.optional(),
-      error: z.string().optional(),
       notes: z.array(z.string()),
       logs: z.record(z.string(), z.array(z.string())).optional(),
       dryActivation: z.array(z.string()).optional(),
@@ -137,6 +134,11 @@ function deploymentsOf(store: DeploymentStore, flake: string | undefined): Deplo
   if (flake === undefined) return all;
   const wanted = realPathOf(flake);
   return all.filter((record) => realPathOf(record.request.flake) === wanted);
+}
+
+/** The operation behind the CLI's report command: a deployment's report, the latest or by id. */
+export async function showReport(engine: Engine, input: { id: string }): Promise<Report> {
+  return loadReport(input.id, engine.env, engine.flake);
 }
 
 /**

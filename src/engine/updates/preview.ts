@@ -7,9 +7,11 @@ import { describePackageChange, type PackageChange, parseDiffClosures } from "..
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
+import { operation } from "../hooks.js";
 import { mapLimit, runCommand } from "../process.js";
+import { hostSelectorAllByDefault, nextSchema } from "../schemas.js";
 import { servedFlake } from "../trust.js";
-import { lockedInputs } from "./lock.js";
+import { lockedInputs } from "./flake-lock.js";
 import type { ChangingPackage } from "./matching.js";
 
 /**
@@ -25,7 +27,7 @@ export const inputNameSchema = z
   .regex(/^[A-Za-z_][A-Za-z0-9_'-]{0,99}$/, "an input name of flake.nix, e.g. nixpkgs");
 
 export const previewOptionsSchema = z.object({
-  hosts: z.array(z.string().min(1)).min(1).optional().describe('host names, @tag, or "all" (default)'),
+  hosts: hostSelectorAllByDefault,
   inputs: z
     .array(inputNameSchema)
     .min(1)
@@ -68,7 +70,7 @@ export const previewResultSchema = z.object({
   inputs: z.array(movedInputSchema).describe("inputs whose locked revision moved"),
   summary: z.string(),
   hosts: z.array(hostPreviewSchema),
-  next: z.string(),
+  next: nextSchema,
 });
 export type PreviewResult = z.infer<typeof previewResultSchema>;
 
@@ -84,24 +86,11 @@ export interface Preview {
   newLockDate?: Date;
 }
 
-export interface PreviewHooks {
-  signal?: AbortSignal;
-  progress?: (message: string) => void;
-}
-
-export async function previewUpdates(
-  engine: Engine,
-  options: PreviewOptions,
-  hooks: PreviewHooks = {},
-): Promise<PreviewResult> {
+export const previewUpdates = operation<PreviewOptions, PreviewResult>(async (engine, options, hooks) => {
   return (await preview(engine, options, hooks)).result;
-}
+});
 
-export async function preview(
-  engine: Engine,
-  options: PreviewOptions,
-  hooks: PreviewHooks = {},
-): Promise<Preview> {
+export const preview = operation<PreviewOptions, Preview>(async (engine, options, hooks) => {
   const flake = servedFlake(engine, options.flake);
   const fleet = await discoverFleet(engine, { flake, signal: hooks.signal });
   const hosts = selectFlakeHosts(fleet, options.hosts ?? ["all"]);
@@ -122,14 +111,14 @@ export async function preview(
         ? derivationOf(engine, copy, host, hooks.signal)
         : buildLocally(engine, copy, host, hooks.signal);
 
-    hooks.progress?.(`${evalOnly ? "evaluating" : "building"} ${hosts.length} host(s) with the current lock`);
+    hooks.progress(`${evalOnly ? "evaluating" : "building"} ${hosts.length} host(s) with the current lock`);
     const before = await mapLimit(hosts, engine.parallelism, (h) => settle(realise(h.name)));
-    hooks.progress?.(`updating ${options.inputs?.join(", ") ?? "all inputs"} in a scratch copy`);
+    hooks.progress(`updating ${options.inputs?.join(", ") ?? "all inputs"} in a scratch copy`);
     await engine.nix.updateLock(copy, options.inputs ?? [], { signal: hooks.signal });
     const lockAfter = readFileSync(lockFile, "utf8");
     const inputs = movedInputs(lockBefore, lockAfter);
 
-    hooks.progress?.(`${evalOnly ? "evaluating" : "building"} ${hosts.length} host(s) with the new lock`);
+    hooks.progress(`${evalOnly ? "evaluating" : "building"} ${hosts.length} host(s) with the new lock`);
     const allChanges: PackageChange[] = [];
     const results = await mapLimit(hosts, engine.parallelism, async (host, index): Promise<HostPreview> => {
       const old = before[index] as Settled<string>;
@@ -156,7 +145,7 @@ export async function preview(
         hostPreview.closureSizeDelta = delta;
         hostPreview.storageImpact = formatBytes(delta);
       }
-      hooks.progress?.(`${host.name}: ${hostPreview.changeCount} package change(s)`);
+      hooks.progress(`${host.name}: ${hostPreview.changeCount} package change(s)`);
       return hostPreview;
     });
 
@@ -190,7 +179,7 @@ export async function preview(
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-}
+});
 
 /** Every name must be an input of the flake; the error lists the inputs it has. */
 async function assertFlakeInputs(

@@ -1,21 +1,17 @@
 import { z } from "zod";
 import { validateSyntax } from "../analysis/scan.js";
 import { derivationOf } from "../deploy/build.js";
+import { FINDINGS_PER_CHECK } from "../deploy/validation.js";
 import type { Engine } from "../engine.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
+import { type Hooks, operation } from "../hooks.js";
 import { mapLimit } from "../process.js";
 import { servedFlake } from "../trust.js";
-import { lockedNixpkgs } from "./lock.js";
-import { checkIssuesForUpdate, type IssueCheckResult, packageNameSchema } from "./operations.js";
+import { lockedNixpkgs } from "./flake-lock.js";
+import { checkIssuesForUpdate, type IssueCheckResult, packageNameSchema } from "./issue-check.js";
 import { type Preview, preview } from "./preview.js";
 import { assessRisk, type IssueCheckSummary, type RiskAssessment, riskAssessmentSchema } from "./risk.js";
-import {
-  applyUpdate,
-  previewPart,
-  type UpdateHooks,
-  updateOptionsSchema,
-  updateResultSchema,
-} from "./update.js";
+import { applyUpdate, previewPart, updateOptionsSchema, updateResultSchema } from "./update.js";
 
 /**
  * The smart update: the preview (flake update and build of every host with the new lock) and an
@@ -69,102 +65,95 @@ export const smartUpdateResultSchema = updateResultSchema.extend({
 });
 export type SmartUpdateResult = z.infer<typeof smartUpdateResultSchema>;
 
-export interface SmartUpdateHooks extends UpdateHooks {
-  /** Asks the user; true yes, false no, undefined when nobody can be asked (no elicitation). */
-  confirm?: (question: string) => Promise<boolean | undefined>;
-}
-
-export async function smartUpdate(
-  engine: Engine,
-  options: SmartUpdateOptions,
-  hooks: SmartUpdateHooks = {},
-): Promise<SmartUpdateResult> {
-  const flake = servedFlake(engine, options.flake);
-  hooks.progress?.("previewing the update and evaluating the configuration, in parallel");
-  const [previewed, validation] = await Promise.all([
-    preview(engine, { hosts: options.hosts, inputs: options.inputs, flake }, hooks),
-    validateHosts(engine, flake, options.hosts, hooks.signal),
-  ]);
-  const issues = await checkIssues(engine, options, flake, previewed, hooks);
-  const failedHosts = previewed.result.hosts.filter((h) => h.error).map((h) => h.host);
-  const matches = issues
-    ? [...issues.matches.critical, ...issues.matches.high, ...issues.matches.medium]
-    : [];
-  const issueSummary: IssueCheckSummary = issues
-    ? { status: issues.status, reason: issues.reason, matches }
-    : { status: "ok", matches: [] };
-  const verdict = shortened(
-    assessRisk({
-      issues: issueSummary,
-      preview: { changedPackages: previewed.changing.length, hosts: previewed.result.hosts.length },
-      scan: { errors: validation.length, warnings: 0, firstError: validation[0]?.error },
-      build: { ok: failedHosts.length === 0, failedHosts },
-      pin: lockedNixpkgs(flake),
-    }),
-  );
-  const checks: SmartUpdateResult["checks"] = {
-    issues: {
-      status: issues?.status ?? "skipped",
-      reason: issues ? issues.reason : "no package changes, nothing to look up",
-      counts: {
-        critical: issues?.matches.critical.length ?? 0,
-        high: issues?.matches.high.length ?? 0,
-        medium: issues?.matches.medium.length ?? 0,
-      },
-      top: matches
-        .slice(0, MAX_ISSUE_LINES)
-        .map(
-          (m) =>
-            `${m.severity} #${m.number} ${m.title} (${m.package})${m.fixed ? " [fixed in the new lock]" : ""}`,
-        ),
-    },
-    validation: { ok: validation.length === 0, method: "syntax+evaluation", errors: validation },
-    build: { ok: failedHosts.length === 0, failedHosts },
-  };
-  engine.log.info({ verdict: verdict.verdict, reasons: verdict.reasons }, "smart update assessed");
-  const untouched = (
-    status: "blocked" | "needs-confirmation" | "declined",
-    summary: string,
-    next: string,
-  ) => ({
-    status,
-    summary,
-    ...previewPart(previewed),
-    verdict,
-    checks,
-    next,
-  });
-
-  if (verdict.verdict === "block") {
-    return untouched(
-      "blocked",
-      `blocked: ${verdict.reasons[0]}; flake.lock untouched`,
-      "Do not update. Offer the suggestions (pin the input or hold the packages) and check again once the issues are fixed.",
+export const smartUpdate = operation<SmartUpdateOptions, SmartUpdateResult>(
+  async (engine, options, hooks) => {
+    const flake = servedFlake(engine, options.flake);
+    hooks.progress("previewing the update and evaluating the configuration, in parallel");
+    const [previewed, validation] = await Promise.all([
+      preview(engine, { hosts: options.hosts, inputs: options.inputs, flake }, hooks),
+      validateHosts(engine, flake, options.hosts, hooks.signal),
+    ]);
+    const issues = await checkIssues(engine, options, flake, previewed, hooks);
+    const failedHosts = previewed.result.hosts.filter((h) => h.error).map((h) => h.host);
+    const matches = issues
+      ? [...issues.matches.critical, ...issues.matches.high, ...issues.matches.medium]
+      : [];
+    const issueSummary: IssueCheckSummary = issues
+      ? { status: issues.status, reason: issues.reason, matches }
+      : { status: "ok", matches: [] };
+    const verdict = shortened(
+      assessRisk({
+        issues: issueSummary,
+        preview: { changedPackages: previewed.changing.length, hosts: previewed.result.hosts.length },
+        scan: { errors: validation.length, warnings: 0, firstError: validation[0]?.error },
+        build: { ok: failedHosts.length === 0, failedHosts },
+        pin: lockedNixpkgs(flake),
+      }),
     );
-  }
-  let confirmedBy: SmartUpdateResult["confirmedBy"] = "verdict";
-  if (verdict.verdict === "confirm") {
-    // The user is asked whenever the client can ask them: `confirm: true` comes from the model, which
-    // could approve by itself, so it counts only where no question can reach the user.
-    const answer = await hooks.confirm?.(question(previewed, verdict));
-    if (answer === false)
-      return untouched("declined", "the user declined the update; flake.lock untouched", "nothing to do");
-    if (answer === true) confirmedBy = "user";
-    else if (options.confirm) confirmedBy = "argument";
-    else {
+    const checks: SmartUpdateResult["checks"] = {
+      issues: {
+        status: issues?.status ?? "skipped",
+        reason: issues ? issues.reason : "no package changes, nothing to look up",
+        counts: {
+          critical: issues?.matches.critical.length ?? 0,
+          high: issues?.matches.high.length ?? 0,
+          medium: issues?.matches.medium.length ?? 0,
+        },
+        top: matches
+          .slice(0, MAX_ISSUE_LINES)
+          .map(
+            (m) =>
+              `${m.severity} #${m.number} ${m.title} (${m.package})${m.fixed ? " [fixed in the new lock]" : ""}`,
+          ),
+      },
+      validation: { ok: validation.length === 0, method: "syntax+evaluation", errors: validation },
+      build: { ok: failedHosts.length === 0, failedHosts },
+    };
+    engine.log.info({ verdict: verdict.verdict, reasons: verdict.reasons }, "smart update assessed");
+    const untouched = (
+      status: "blocked" | "needs-confirmation" | "declined",
+      summary: string,
+      next: string,
+    ) => ({
+      status,
+      summary,
+      ...previewPart(previewed),
+      verdict,
+      checks,
+      next,
+    });
+
+    if (verdict.verdict === "block") {
       return untouched(
-        "needs-confirmation",
-        `needs the user's yes: ${verdict.reasons[0]}; flake.lock untouched`,
-        "Show the user the reasons and changes; if they approve, call smart_update again with confirm: true.",
+        "blocked",
+        `blocked: ${verdict.reasons[0]}; flake.lock untouched`,
+        "Do not update. Offer the suggestions (pin the input or hold the packages) and check again once the issues are fixed.",
       );
     }
-  }
-  hooks.progress?.(
-    `verdict ${verdict.verdict}${confirmedBy === "verdict" ? "" : ", confirmed"}: applying the update`,
-  );
-  const applied = await applyUpdate(engine, { ...options, flake }, previewed, hooks);
-  return { ...applied, verdict, checks, confirmedBy };
-}
+    let confirmedBy: SmartUpdateResult["confirmedBy"] = "verdict";
+    if (verdict.verdict === "confirm") {
+      // The user is asked whenever the client can ask them: `confirm: true` comes from the model, which
+      // could approve by itself, so it counts only where no question can reach the user.
+      const answer = await hooks.confirm(question(previewed, verdict));
+      if (answer === false)
+        return untouched("declined", "the user declined the update; flake.lock untouched", "nothing to do");
+      if (answer === true) confirmedBy = "user";
+      else if (options.confirm) confirmedBy = "argument";
+      else {
+        return untouched(
+          "needs-confirmation",
+          `needs the user's yes: ${verdict.reasons[0]}; flake.lock untouched`,
+          "Show the user the reasons and changes; if they approve, call smart_update again with confirm: true.",
+        );
+      }
+    }
+    hooks.progress(
+      `verdict ${verdict.verdict}${confirmedBy === "verdict" ? "" : ", confirmed"}: applying the update`,
+    );
+    const applied = await applyUpdate(engine, { ...options, flake }, previewed, hooks);
+    return { ...applied, verdict, checks, confirmedBy };
+  },
+);
 
 /** The issue check for the packages the preview found changing; undefined when none change. */
 async function checkIssues(
@@ -172,22 +161,25 @@ async function checkIssues(
   options: SmartUpdateOptions,
   flake: string,
   previewed: Preview,
-  hooks: SmartUpdateHooks,
+  hooks: Hooks,
 ): Promise<IssueCheckResult | undefined> {
   // Only names that can go into a GitHub query safely; the closure diff's names almost always can.
   const packages = previewed.changing
     .filter((p) => packageNameSchema.safeParse(p.name).success)
     .slice(0, 200);
   if (packages.length === 0) return undefined;
-  hooks.progress?.(`checking nixpkgs issues for ${packages.length} changing package(s)`);
-  return checkIssuesForUpdate(engine, {
-    packages,
-    since: options.since,
-    newLockDate: previewed.newLockDate?.toISOString(),
-    refresh: options.refresh,
-    flake,
-    signal: hooks.signal,
-  });
+  hooks.progress(`checking nixpkgs issues for ${packages.length} changing package(s)`);
+  return checkIssuesForUpdate(
+    engine,
+    {
+      packages,
+      since: options.since,
+      newLockDate: previewed.newLockDate?.toISOString(),
+      refresh: options.refresh,
+      flake,
+    },
+    hooks,
+  );
 }
 
 /** Every .nix file's syntax, then each selected host's system evaluated as the flake is now. */
@@ -200,7 +192,7 @@ async function validateHosts(
   const fleet = await discoverFleet(engine, { flake, signal });
   const hosts = selectFlakeHosts(fleet, selectors ?? ["all"]);
   // Syntax first, in one pass over every file: it names file:line:column where evaluation would not.
-  const syntax = await validateSyntax(engine, { flake, limit: 3 });
+  const syntax = await validateSyntax(engine, { flake, limit: FINDINGS_PER_CHECK });
   const syntaxErrors = syntax.errors.map((e) => ({
     host: "(flake)",
     error: `${e.file}:${e.line}:${e.column}: ${e.message}`,

@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { type DeployHooks, type DeployResult, deploy, deployOptionsSchema } from "../deploy/pipeline.js";
+import { deploy } from "../deploy/deployment.js";
+import { type DeployResult, deployOptionsSchema } from "../deploy/schemas.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
+import { type Hooks, operation } from "../hooks.js";
+import { type DeploymentSummary, deploymentSummarySchema, nextSchema } from "../schemas.js";
 import { servedFlake } from "../trust.js";
 import { backUpLock, findLockBackup, readLockBackup, writeLock } from "./backups.js";
 import { type CommitResult, commitChanges, commitRequestSchema, commitResultSchema } from "./commit.js";
@@ -27,7 +30,7 @@ const deploySettings = deployOptionsSchema.pick({
 type DeploySettings = z.infer<z.ZodObject<typeof deploySettings>>;
 
 /** Deploys the flake as it is now (with the lock just written) to the chosen hosts. */
-function deployFlake(engine: Engine, flake: string, settings: DeploySettings, hooks: UpdateHooks) {
+function deployFlake(engine: Engine, flake: string, settings: DeploySettings, hooks: Hooks) {
   const { hosts, mode, goal, confirmTimeoutSec } = settings;
   return deploy(engine, { flake, hosts, mode, goal, confirmTimeoutSec }, hooks);
 }
@@ -44,23 +47,6 @@ export const updateOptionsSchema = z.object({
     .describe("after a successful deploy, commit flake.lock (and push, open a PR)"),
 });
 export type UpdateOptions = z.infer<typeof updateOptionsSchema> & { flake?: string };
-
-/** A deployment in a few lines per host; the full result is the deployment's record. */
-export const deploymentSummarySchema = z.object({
-  deploymentId: z.string(),
-  status: z.enum(["succeeded", "failed"]),
-  summary: z.string(),
-  hosts: z.array(
-    z.object({
-      host: z.string(),
-      outcome: z.string(),
-      generationBefore: z.number().optional(),
-      generationAfter: z.number().optional(),
-      error: z.string().optional(),
-    }),
-  ),
-});
-export type DeploymentSummary = z.infer<typeof deploymentSummarySchema>;
 
 export function summarizeDeployment(result: DeployResult): DeploymentSummary {
   return {
@@ -95,21 +81,15 @@ export const updateResultSchema = z.object({
     .string()
     .optional()
     .describe("the deploy succeeded but committing, pushing or the pull request did not"),
-  next: z.string(),
+  next: nextSchema,
 });
 export type UpdateResult = z.infer<typeof updateResultSchema>;
 
-export type UpdateHooks = DeployHooks;
-
-export async function update(
-  engine: Engine,
-  options: UpdateOptions,
-  hooks: UpdateHooks = {},
-): Promise<UpdateResult> {
+export const update = operation<UpdateOptions, UpdateResult>(async (engine, options, hooks) => {
   const flake = servedFlake(engine, options.flake);
   const previewed = await preview(engine, { hosts: options.hosts, inputs: options.inputs, flake }, hooks);
   return applyUpdate(engine, { ...options, flake }, previewed, hooks);
-}
+});
 
 /** The part of an update's result that the preview decides. */
 export function previewPart(previewed: Preview): Pick<UpdateResult, "inputs" | "changes"> {
@@ -132,7 +112,7 @@ export async function applyUpdate(
   engine: Engine,
   options: UpdateOptions & { flake: string },
   previewed: Preview,
-  hooks: UpdateHooks,
+  hooks: Hooks,
 ): Promise<UpdateResult> {
   const { flake } = options;
   const part = previewPart(previewed);
@@ -167,7 +147,7 @@ export async function applyUpdate(
     { flake, backup: backup?.id, inputs: part.inputs.map((i) => i.input) },
     "flake.lock updated",
   );
-  hooks.progress?.(`flake.lock updated${backup ? ` (backup ${backup.id})` : ""}; deploying`);
+  hooks.progress(`flake.lock updated${backup ? ` (backup ${backup.id})` : ""}; deploying`);
 
   const deployed = await deployFlake(engine, flake, options, hooks);
   const restoreHint = backup
@@ -219,53 +199,51 @@ export const restoreLockResultSchema = z.object({
   restored: z.string().describe("the backup put back"),
   replacedLockBackup: z.string().optional().describe("the lock that was replaced, itself backed up"),
   deployment: deploymentSummarySchema.optional(),
-  next: z.string(),
+  next: nextSchema,
 });
 export type RestoreLockResult = z.infer<typeof restoreLockResultSchema>;
 
-export async function restoreLock(
-  engine: Engine,
-  options: RestoreLockOptions,
-  hooks: UpdateHooks = {},
-): Promise<RestoreLockResult> {
-  const flake = servedFlake(engine, options.flake);
-  // The deploy settings only mean something for the deployment `redeploy` starts.
-  const deploySettingsGiven = Object.keys(deploySettings).filter(
-    (field) => options[field as keyof DeploySettings] !== undefined,
-  );
-  if (!options.redeploy && deploySettingsGiven.length)
-    throw new UserError(
-      `${deploySettingsGiven.join(", ")} ${deploySettingsGiven.length === 1 ? "sets" : "set"} how the restored lock is deployed, and nothing is deployed without redeploy: true`,
-      "add redeploy: true to deploy the restored lock, or leave them out to only restore flake.lock",
+export const restoreLock = operation<RestoreLockOptions, RestoreLockResult>(
+  async (engine, options, hooks) => {
+    const flake = servedFlake(engine, options.flake);
+    // The deploy settings only mean something for the deployment `redeploy` starts.
+    const deploySettingsGiven = Object.keys(deploySettings).filter(
+      (field) => options[field as keyof DeploySettings] !== undefined,
     );
-  const chosen = findLockBackup(engine.env, flake, options.backup);
-  const text = readLockBackup(engine.env, chosen);
-  const lockFile = join(flake, "flake.lock");
-  const same = existsSync(lockFile) && readFileSync(lockFile, "utf8") === text;
-  // The lock being replaced is backed up too, so a restore can itself be undone.
-  const replaced = same || !existsSync(lockFile) ? undefined : backUpLock(engine.env, flake, "restore");
-  if (!same) writeLock(flake, text);
-  engine.log.info({ flake, restored: chosen.id, replaced: replaced?.id }, "flake.lock restored");
-  const summary = same
-    ? `flake.lock already is backup ${chosen.id}`
-    : `flake.lock restored from backup ${chosen.id}`;
-  if (!options.redeploy) {
+    if (!options.redeploy && deploySettingsGiven.length)
+      throw new UserError(
+        `${deploySettingsGiven.join(", ")} ${deploySettingsGiven.length === 1 ? "sets" : "set"} how the restored lock is deployed, and nothing is deployed without redeploy: true`,
+        "add redeploy: true to deploy the restored lock, or leave them out to only restore flake.lock",
+      );
+    const chosen = findLockBackup(engine.env, flake, options.backup);
+    const text = readLockBackup(engine.env, chosen);
+    const lockFile = join(flake, "flake.lock");
+    const same = existsSync(lockFile) && readFileSync(lockFile, "utf8") === text;
+    // The lock being replaced is backed up too, so a restore can itself be undone.
+    const replaced = same || !existsSync(lockFile) ? undefined : backUpLock(engine.env, flake, "restore");
+    if (!same) writeLock(flake, text);
+    engine.log.info({ flake, restored: chosen.id, replaced: replaced?.id }, "flake.lock restored");
+    const summary = same
+      ? `flake.lock already is backup ${chosen.id}`
+      : `flake.lock restored from backup ${chosen.id}`;
+    if (!options.redeploy) {
+      return {
+        status: same ? "unchanged" : "restored",
+        summary,
+        restored: chosen.id,
+        replacedLockBackup: replaced?.id,
+        next: "deploy (or call restore_lock with redeploy: true) to put the hosts on the restored lock",
+      };
+    }
+    hooks.progress(`${summary}; deploying`);
+    const deployed = await deployFlake(engine, flake, options, hooks);
     return {
-      status: same ? "unchanged" : "restored",
-      summary,
+      status: deployed.status === "succeeded" ? (same ? "unchanged" : "restored") : "failed",
+      summary: `${summary}; ${deployed.summary}`,
       restored: chosen.id,
       replacedLockBackup: replaced?.id,
-      next: "deploy (or call restore_lock with redeploy: true) to put the hosts on the restored lock",
+      deployment: summarizeDeployment(deployed),
+      next: deployed.next,
     };
-  }
-  hooks.progress?.(`${summary}; deploying`);
-  const deployed = await deployFlake(engine, flake, options, hooks);
-  return {
-    status: deployed.status === "succeeded" ? (same ? "unchanged" : "restored") : "failed",
-    summary: `${summary}; ${deployed.summary}`,
-    restored: chosen.id,
-    replacedLockBackup: replaced?.id,
-    deployment: summarizeDeployment(deployed),
-    next: deployed.next,
-  };
-}
+  },
+);

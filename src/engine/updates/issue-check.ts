@@ -1,9 +1,11 @@
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
+import { type Hooks, quietHooks } from "../hooks.js";
+import { nextSchema } from "../schemas.js";
 import { servedFlake } from "../trust.js";
+import { lockedNixpkgs } from "./flake-lock.js";
 import { type GithubSettings, githubSettings, IssueSearch } from "./github.js";
-import { lockedNixpkgs } from "./lock.js";
 import type { ChangingPackage } from "./matching.js";
 import { checkNixpkgsIssues, checkStatusSchema, issueMatchSchema } from "./nixpkgs-issues.js";
 import { assessRisk, nextStepFor, riskAssessmentSchema } from "./risk.js";
@@ -61,7 +63,7 @@ export const issueCheckResultSchema = z.object({
     medium: z.array(shortMatchSchema),
   }),
   verdict: riskAssessmentSchema,
-  nextStep: z.string(),
+  next: nextSchema,
 });
 export type IssueCheckResult = z.infer<typeof issueCheckResultSchema>;
 
@@ -71,7 +73,6 @@ export interface IssueCheckInput {
   newLockDate?: string;
   refresh?: boolean;
   flake?: string;
-  signal?: AbortSignal;
 }
 
 function parseDate(field: string, value: string): Date {
@@ -85,6 +86,8 @@ function parseDate(field: string, value: string): Date {
 export async function checkIssuesForUpdate(
   engine: Engine,
   input: IssueCheckInput,
+  hooks: Hooks = quietHooks(),
+  /** Where GitHub is and how to reach it; a test points it at a recorded fake. */
   settings: GithubSettings = githubSettings(engine.env),
 ): Promise<IssueCheckResult> {
   if (input.packages.length === 0) {
@@ -112,7 +115,7 @@ export async function checkIssuesForUpdate(
     since,
     newLockDate,
     refresh: input.refresh,
-    signal: input.signal,
+    signal: hooks.signal,
   });
   const verdict = assessRisk({ issues: check, pin: locked });
   const grouped: IssueCheckResult["matches"] = { critical: [], high: [], medium: [] };
@@ -137,6 +140,6 @@ export async function checkIssuesForUpdate(
     searches: check.searches,
     matches: grouped,
     verdict,
-    nextStep: nextStepFor(verdict),
+    next: nextStepFor(verdict),
   };
 }

@@ -2,9 +2,9 @@
  * What a rule sees and what it reports. Rules are pure functions of one parsed file; the scan
  * around them handles files, suppressions, configuration and fixes.
  */
-import type { Resolution } from "./scope.js";
-import type { SourceText } from "./source.js";
-import { type Expr, type ExprOf, type NodeIndex, staticAttrName, unparen } from "./syntax.js";
+import type { Resolution } from "../scope.js";
+import type { SourceText } from "../source.js";
+import { type Binding, type Expr, type ExprOf, type NodeIndex, staticAttrName, unparen } from "../syntax.js";
 
 export type Severity = "block" | "warn";
 
@@ -187,4 +187,28 @@ export function flag(
   fix?: Edit[],
 ): void {
   ctx.report({ code: rule.code, severity: rule.severity, message, start: range.start, end: range.end, fix });
+}
+
+const SPACE = /\s/;
+
+/** Removes a whole binding, with its line when nothing else is on it. */
+export function removeBinding(ctx: RuleContext, b: { start: number; end: number }) {
+  const text = ctx.source.text;
+  // Only the blanks around the binding are read, not its whole line: on a file that is one long
+  // line, reading the line for each of many bindings costs the square of its length.
+  let lineStart = b.start;
+  while (lineStart > 0 && text[lineStart - 1] !== "\n" && SPACE.test(text[lineStart - 1] as string))
+    lineStart--;
+  let lineEnd = b.end;
+  while (lineEnd < text.length && text[lineEnd] !== "\n" && SPACE.test(text[lineEnd] as string)) lineEnd++;
+  const alone =
+    (lineStart === 0 || text[lineStart - 1] === "\n") && (lineEnd === text.length || text[lineEnd] === "\n");
+  return alone
+    ? { start: lineStart, end: Math.min(lineEnd + 1, text.length), replacement: "" }
+    : { start: b.start, end: b.end, replacement: "" };
+}
+
+/** The binding lists of every attribute set, let and legacy let of the file. */
+export function allBindings(ctx: RuleContext): Binding[][] {
+  return [...ctx.nodes("Attrs"), ...ctx.nodes("Let"), ...ctx.nodes("LegacyLet")].map((node) => node.bindings);
 }

@@ -3,8 +3,9 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
+import { quietHooks } from "../../src/engine/hooks.js";
 import { DEFAULT_GITHUB_API, ghConfigToken, githubSettings } from "../../src/engine/updates/github.js";
-import { checkIssuesForUpdate, type IssueCheckResult } from "../../src/engine/updates/operations.js";
+import { checkIssuesForUpdate, type IssueCheckResult } from "../../src/engine/updates/issue-check.js";
 import { type FakeGithub, startFakeGithub } from "../support/fake-github.js";
 import { CHANGING, fakeSettings, LOCKED_REV, scratchFlake } from "../support/issue-check.js";
 
@@ -38,6 +39,7 @@ function check(
   return checkIssuesForUpdate(
     engine,
     { packages: CHANGING, newLockDate: "2026-11-20T00:00:00Z", ...input },
+    quietHooks(),
     fakeSettings(fake.url, scratch.state, env, overrides),
   );
 }
@@ -82,7 +84,7 @@ describe("check_nixpkgs_issues against recorded GitHub answers", () => {
   });
 
   it("blocks on the open critical issue and offers the pin to the locked revision", async () => {
-    const { verdict, nextStep } = await check();
+    const { verdict, next } = await check();
     expect(verdict.verdict).toBe("block");
     expect(verdict.reasons[0]).toBe(
       "critical: #361592 systemd 256.8: fails to boot with LUKS root on UEFI after update (systemd)",
@@ -91,7 +93,7 @@ describe("check_nixpkgs_issues against recorded GitHub answers", () => {
     expect(verdict.suggestions[1]?.nix).toContain(
       "systemd = nixpkgs-pinned.legacyPackages.${prev.stdenv.hostPlatform.system}.systemd;",
     );
-    expect(nextStep).toMatch(/^Do not update/);
+    expect(next).toMatch(/^Do not update/);
   });
 
   it("proceeds only when GitHub answered and nothing matched", async () => {
@@ -220,6 +222,7 @@ describe("when GitHub limits or fails, the check degrades and never says proceed
     const result = await checkIssuesForUpdate(
       engine,
       { packages: ["hello"] },
+      quietHooks(),
       fakeSettings(`http://127.0.0.1:${port}`, scratch.state),
     );
     expect(result.status).toBe("unavailable");

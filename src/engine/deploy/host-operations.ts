@@ -1,0 +1,137 @@
+/**
+ * What the deployment does to a host besides activating it: wait for an earlier activation and read
+ * the host's state (the probe), copy the closure, compare the old and new systems, dry-activate.
+ */
+import type { Engine } from "../engine.js";
+import { UserError } from "../errors.js";
+import type { Host } from "../fleet/hosts.js";
+import { type HostStatus, hostStatus } from "../fleet/status.js";
+import { nixErrorExcerpt } from "../nix.js";
+import { withRetry } from "../retry.js";
+import { earlierActivationBoundSec, settleEarlierActivations } from "./activation.js";
+import {
+  type PackageChange,
+  parseDiffClosures,
+  parseUnitChanges,
+  UNIT_CHANGES_SCRIPT,
+  type UnitChange,
+} from "./changes.js";
+
+/** A copy that fails on the network is tried this often, waiting 1 s, then 2 s, between tries. */
+const COPY_ATTEMPTS = 3;
+const COPY_RETRY_DELAY_MS = 1000;
+/** Comparing two closures on the host: `nix store diff-closures` and the units, both local there. */
+const CHANGES_TIMEOUT_MS = 120_000;
+/** `switch-to-configuration dry-activate`, which may evaluate the activation script's every step. */
+const DRY_ACTIVATE_TIMEOUT_MS = 300_000;
+
+/**
+ * `nix copy --to ssh://HOST`, with the host's ssh options in NIX_SSHOPTS (which Nix splits on
+ * whitespace, so options with spaces are refused). Retried with backoff when the network fails.
+ */
+export async function copyClosure(
+  engine: Engine,
+  host: Host,
+  path: string,
+  options: { substituteOnDestination?: boolean; signal?: AbortSignal } = {},
+): Promise<void> {
+  const sshOptions = engine.remote.optionArgs(host.ssh);
+  const spaced = sshOptions.find((o) => /\s/.test(o));
+  if (spaced)
+    throw new UserError(
+      `the ssh option "${spaced}" contains whitespace, which nix copy cannot pass on`,
+      "use paths without spaces for keys and known_hosts files",
+    );
+  const args = [
+    "copy",
+    "--to",
+    `ssh://${host.ssh.destination}`,
+    ...(options.substituteOnDestination ? ["--substitute-on-destination"] : []),
+    path,
+  ];
+  const result = await withRetry(
+    () => engine.nix.run(args, { signal: options.signal, env: { NIX_SSHOPTS: sshOptions.join(" ") } }),
+    {
+      attempts: COPY_ATTEMPTS,
+      baseDelayMs: COPY_RETRY_DELAY_MS,
+      signal: options.signal,
+      retryable: ({ result: r }) =>
+        (r as { exitCode: number; stderr: string } | undefined)?.exitCode !== 0 &&
+        /ssh|connect|Connection|broken pipe|end of file/i.test((r as { stderr: string }).stderr),
+      onRetry: (attempt, delay) =>
+        engine.log.warn({ host: host.name, attempt, delay }, "copy failed, retrying"),
+    },
+  );
+  if (result.exitCode !== 0) {
+    throw new UserError(
+      `copying the system to ${host.name} failed:\n${nixErrorExcerpt(result.stderr)}`,
+      `check ssh access to ${host.ssh.destination} and free space in its /nix`,
+    );
+  }
+}
+
+const CHANGES_SCRIPT = `
+echo "@@packages"; nix --extra-experimental-features nix-command store diff-closures "$1" "$2" 2>&1
+echo "@@units"; sh -c "$3" nix-deploy-units "$1" "$2"
+exit 0
+`;
+
+/** Package versions and units that change, computed on the host, which holds both closures. */
+export async function detectChanges(
+  engine: Engine,
+  host: Host,
+  oldSystem: string,
+  newSystem: string,
+): Promise<{ packages: PackageChange[]; units: UnitChange[] }> {
+  const result = await engine.remote.run(
+    host.ssh,
+    ["sh", "-c", CHANGES_SCRIPT, "nix-deploy-changes", oldSystem, newSystem, UNIT_CHANGES_SCRIPT],
+    { timeoutMs: CHANGES_TIMEOUT_MS },
+  );
+  if (result.exitCode !== 0)
+    throw new UserError(`could not compare systems on ${host.name}: ${result.stderr.trim()}`);
+  const [packagesPart = "", unitsPart = ""] = result.stdout.split("@@units");
+  return {
+    packages: parseDiffClosures(packagesPart.replace("@@packages", "")),
+    units: parseUnitChanges(unitsPart.split("\n")),
+  };
+}
+
+export async function dryActivate(engine: Engine, host: Host, newSystem: string): Promise<string[]> {
+  const result = await engine.remote.run(
+    host.ssh,
+    [`${newSystem}/bin/switch-to-configuration`, "dry-activate"],
+    { timeoutMs: DRY_ACTIVATE_TIMEOUT_MS },
+  );
+  if (result.exitCode !== 0)
+    throw new UserError(`dry activation on ${host.name} failed:\n${result.stderr.trim()}`);
+  return `${result.stdout}${result.stderr}`.split("\n").filter((l) => l.trim() !== "");
+}
+
+/**
+ * The host's state before the deployment changes it: its running system (the rollback point) and
+ * generations. An activation still waiting for its confirmation (a killed deployer's, or another
+ * machine's) decides the host's system soon, so it is waited for rather than raced; both questions
+ * go over the one multiplexed connection at once, and the status is read again only if an earlier
+ * activation had to finish first.
+ */
+export async function probeBeforeDeploy(
+  engine: Engine,
+  host: Host,
+  confirmTimeoutSec: number,
+  signal?: AbortSignal,
+): Promise<{ status: HostStatus & { currentSystem: string }; notes: string[] }> {
+  const [earlier, firstStatus] = await Promise.all([
+    settleEarlierActivations(engine, host, earlierActivationBoundSec(confirmTimeoutSec), signal),
+    hostStatus(engine, host, signal),
+  ]);
+  const status = earlier.waited ? await hostStatus(engine, host, signal) : firstStatus;
+  if (!status.reachable)
+    throw new UserError(
+      `${host.name} does not answer over ssh: ${status.reason}`,
+      `check that ${host.ssh.destination} is up and reachable`,
+    );
+  if (!status.currentSystem)
+    throw new UserError(`${host.name} has no /run/current-system`, "is it a NixOS host?");
+  return { status: { ...status, currentSystem: status.currentSystem }, notes: earlier.notes };
+}

@@ -1,0 +1,212 @@
+/**
+ * One host's way through a deployment: its deploy lock, build, probe (the rollback point), the wait
+ * for validation, change detection, copy, and the activation under magic rollback (./switch.ts).
+ * Every step is a phase in the deployment's record, so that a resumed deployment and the report
+ * see how far each host got.
+ */
+import type { Engine } from "../engine.js";
+import { describeError } from "../errors.js";
+import type { Host } from "../fleet/hosts.js";
+import { newNonce } from "./activation.js";
+import { buildLocally } from "./build.js";
+import { describePackageChange } from "./changes.js";
+import { checkHealth } from "./health.js";
+import { acquireHostLock } from "./host-lock.js";
+import { copyClosure, detectChanges, dryActivate, probeBeforeDeploy } from "./host-operations.js";
+import type { DeploymentRecord, HostOutcome, HostRecord, PhaseRecord } from "./record.js";
+import type { HostDetails, HostResult } from "./schemas.js";
+import { switchAndVerify } from "./switch.js";
+
+/** How many package changes a host's result lists; the count covers all of them. */
+const MAX_PACKAGE_LINES = 20;
+
+/** Thrown at a host's gate when the deployment-wide validation failed. */
+export class ValidationBlocked extends Error {
+  constructor(readonly check: string) {
+    super(`blocked by ${check}`);
+  }
+}
+
+export interface HostContext {
+  /** Resolves once validation passed; throws ValidationBlocked when it failed. */
+  gate(): Promise<void>;
+  save(): void;
+  step(message: string): void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Takes one host through the deployment and records what happened: a host finished by an earlier
+ * run of the deployment is skipped; a host stopped by a failed validation stays pending; any other
+ * failure is the host's outcome, with its error.
+ */
+export async function deployHostRecorded(
+  engine: Engine,
+  host: Host,
+  record: DeploymentRecord,
+  details: Record<string, HostDetails>,
+  context: HostContext,
+): Promise<HostResult> {
+  const hostRecord = record.hosts[host.name] as HostRecord;
+  if (hostRecord.outcome === "deployed" || hostRecord.outcome === "unchanged") {
+    hostRecord.finishedEarlier = true;
+    context.step(`${hostRecord.outcome} in an earlier run, skipped`);
+    return hostResultOf(host.name, hostRecord, { packages: [], units: [], activationLog: [] }, 0);
+  }
+  const started = Date.now();
+  const hostDetails: HostDetails = { packages: [], units: [], activationLog: [] };
+  details[host.name] = hostDetails;
+  let result: HostResult;
+  try {
+    result = await deployHost(engine, host, record, hostRecord, hostDetails, context);
+  } catch (error) {
+    // A host stopped by a failed validation was not touched: it stays pending.
+    hostRecord.outcome = error instanceof ValidationBlocked ? "pending" : "failed";
+    result = hostResultOf(host.name, hostRecord, hostDetails, Date.now() - started, {
+      error: error instanceof ValidationBlocked ? undefined : describeError(error),
+    });
+  }
+  result.durationMs = Date.now() - started;
+  context.save();
+  context.step(result.error ? `${result.outcome}: ${result.error}` : result.outcome);
+  return result;
+}
+
+async function deployHost(
+  engine: Engine,
+  host: Host,
+  record: DeploymentRecord,
+  hostRecord: HostRecord,
+  details: HostDetails,
+  context: HostContext,
+): Promise<HostResult> {
+  const { request } = record;
+  const started = Date.now();
+  const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const entry: PhaseRecord = { name, startedAt: new Date().toISOString() };
+    hostRecord.phases.push(entry);
+    context.save();
+    const t0 = Date.now();
+    try {
+      const value = await work();
+      entry.ok = true;
+      return value;
+    } catch (error) {
+      entry.ok = false;
+      entry.detail = describeError(error);
+      throw error;
+    } finally {
+      entry.durationMs = Date.now() - t0;
+      context.save();
+    }
+  };
+  const notes: string[] = [];
+  const finish = (outcome: HostOutcome, extra: Partial<HostResult> = {}) => {
+    hostRecord.outcome = outcome;
+    return hostResultOf(host.name, hostRecord, details, Date.now() - started, {
+      ...(notes.length ? { notes } : {}),
+      ...extra,
+    });
+  };
+
+  const lock = await phase("lock", async () => acquireHostLock(host.name, record.id, engine.env));
+  if (lock.tookOverFrom) {
+    const { deploymentId, pid } = lock.tookOverFrom;
+    notes.push(`took over the lock of deployment ${deploymentId}, whose process (pid ${pid}) is gone`);
+  }
+  try {
+    return await deployLocked();
+  } finally {
+    lock.release();
+  }
+
+  async function deployLocked(): Promise<HostResult> {
+    context.step("building");
+    const newSystem = await phase("build", () =>
+      buildLocally(engine, request.flake, host.name, context.signal),
+    );
+    hostRecord.newSystem = newSystem;
+
+    const before = await phase("probe", async () => {
+      const probed = await probeBeforeDeploy(engine, host, request.confirmTimeoutSec, context.signal);
+      notes.push(...probed.notes);
+      return probed.status;
+    });
+    hostRecord.previousSystem = before.currentSystem;
+    hostRecord.generationBefore = before.generations.find((g) => g.current)?.number;
+    await context.gate();
+    if (before.currentSystem === newSystem) {
+      context.step("no changes");
+      hostRecord.generationAfter = hostRecord.generationBefore;
+      return finish("unchanged");
+    }
+
+    context.step("copying closure");
+    // The resource baseline is taken while the closure copies: both wait on the network.
+    const [baseline] = await Promise.all([
+      checkHealth(engine, host, { withLogs: false }),
+      phase("copy", () =>
+        copyClosure(engine, host, newSystem, {
+          substituteOnDestination: request.substituteOnDestination,
+          signal: context.signal,
+        }),
+      ),
+    ]);
+    details.resourcesBefore = baseline.resources;
+    await phase("changes", async () => {
+      const changes = await detectChanges(engine, host, before.currentSystem as string, newSystem);
+      details.packages = changes.packages;
+      details.units = changes.units;
+    });
+
+    if (request.dryRun) {
+      details.dryActivation = await phase("dry-activate", () => dryActivate(engine, host, newSystem));
+      hostRecord.generationAfter = hostRecord.generationBefore;
+      return finish("dry-run");
+    }
+
+    const goal = request.goal === "dry-activate" ? "switch" : request.goal;
+    const switched = await phase("activate", () =>
+      switchAndVerify(
+        engine,
+        host,
+        {
+          newSystem,
+          goal,
+          previousSystem: before.currentSystem as string,
+          previousGeneration: hostRecord.generationBefore,
+          confirmTimeoutSec: request.confirmTimeoutSec,
+          installBootloader: request.installBootloader,
+          nonce: newNonce(record.id, host.name),
+        },
+        details,
+        { signal: context.signal, onStep: context.step },
+      ),
+    );
+    hostRecord.supervisor = switched.supervisor;
+    hostRecord.generationAfter = switched.generationAfter;
+    return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
+  }
+}
+
+function hostResultOf(
+  name: string,
+  record: HostRecord,
+  details: HostDetails,
+  durationMs: number,
+  extra: Partial<HostResult> = {},
+): HostResult {
+  return {
+    host: name,
+    outcome: record.outcome,
+    finishedEarlier: record.finishedEarlier,
+    generationBefore: record.generationBefore,
+    generationAfter: record.generationAfter,
+    newSystem: record.newSystem,
+    packageChanges: details.packages.slice(0, MAX_PACKAGE_LINES).map(describePackageChange),
+    packageChangeCount: details.packages.length,
+    unitChanges: details.units,
+    durationMs,
+    ...extra,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * What `deploy` accepts and returns: the deploy tool's contract, also used by `update` (which
+ * deploys) and the report (which shows a deployment's result). Kept apart from the pipeline so
+ * that a caller that needs only the shapes does not load it.
+ */
+import { z } from "zod";
+import { checkSchema, hostResultSchema, nextSchema, optionalHostSelectorSchema } from "../schemas.js";
+import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
+import type { PackageChange, UnitChange } from "./changes.js";
+import type { ResourceFigures } from "./health.js";
+
+export const deployModeSchema = z.enum(["standard", "fast", "emergency"]);
+export const deployGoalSchema = z.enum(["switch", "boot", "test", "dry-activate"]);
+
+/** Seconds the host waits for the deployer's confirmation before it reverts by itself. */
+export const confirmTimeoutSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(3600)
+  .optional()
+  .describe(`magic rollback timeout in seconds (default ${DEFAULT_CONFIRM_TIMEOUT_SEC})`);
+
+/** `nixos-rebuild --install-bootloader`: the activation runs with NIXOS_INSTALL_BOOTLOADER=1. */
+export const installBootloaderSchema = z
+  .boolean()
+  .optional()
+  .describe("install or reinstall the boot loader while activating (switch and boot goals)");
+
+export const deployOptionsSchema = z.object({
+  hosts: optionalHostSelectorSchema,
+  mode: deployModeSchema.optional().describe("standard (default), fast, or emergency"),
+  goal: deployGoalSchema.optional().describe("switch (default), boot, test, dry-activate"),
+  dryRun: z.boolean().optional().describe("build, detect changes and copy, but do not activate"),
+  confirmTimeoutSec: confirmTimeoutSchema,
+  installBootloader: installBootloaderSchema,
+  resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
+  planId: z.string().optional().describe("run the plan the plan tool returned: its hosts, mode and dry run"),
+  substituteOnDestination: z
+    .boolean()
+    .optional()
+    .describe(
+      "copy with nix copy --substitute-on-destination: each host first fetches what it can from its own binary caches (default false)",
+    ),
+});
+export type DeployOptions = z.infer<typeof deployOptionsSchema> & { flake?: string };
+
+const deployHostResultSchema = hostResultSchema(
+  z.enum(["deployed", "unchanged", "dry-run", "failed", "rolled-back", "pending"]),
+  {
+    finishedEarlier: z.boolean().optional().describe("done by an earlier run of this deployment"),
+    generationBefore: z.number().optional(),
+    generationAfter: z.number().optional(),
+    newSystem: z.string().optional(),
+    packageChanges: z.array(z.string()).describe("name: old → new, at most 20"),
+    packageChangeCount: z.number(),
+    unitChanges: z.array(z.object({ unit: z.string(), action: z.string() })),
+    durationMs: z.number(),
+    connectionLost: z.boolean().optional(),
+    notes: z.array(z.string()).optional().describe("things worth knowing that did not fail the host"),
+    logs: z
+      .record(z.string(), z.array(z.string()))
+      .optional()
+      .describe("journal lines of the units that failed"),
+  },
+);
+export type HostResult = z.infer<typeof deployHostResultSchema>;
+
+/** A deployment-wide check before any host is touched, with how long it took. */
+export const validationCheckSchema = checkSchema.extend({ durationMs: z.number() });
+export type ValidationCheck = z.infer<typeof validationCheckSchema>;
+
+export const deployResultSchema = z.object({
+  deploymentId: z.string(),
+  status: z.enum(["succeeded", "failed"]),
+  mode: deployModeSchema,
+  goal: deployGoalSchema,
+  dryRun: z.boolean(),
+  checks: z
+    .array(validationCheckSchema)
+    .describe("validation before any host: syntax, anti-patterns, security audit (by mode)"),
+  summary: z.string(),
+  hosts: z.array(deployHostResultSchema),
+  next: nextSchema,
+});
+export type DeployResult = z.infer<typeof deployResultSchema>;
+
+/** Details that do not fit a short result; kept in the record for the report. */
+export interface HostDetails {
+  packages: PackageChange[];
+  units: UnitChange[];
+  resourcesBefore?: ResourceFigures;
+  resourcesAfter?: ResourceFigures;
+  activationLog: string[];
+  dryActivation?: string[];
+}
