@@ -3,6 +3,7 @@ import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, type Host, selectFlakeHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
+import { hostCommand } from "../host/scripts.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
@@ -20,7 +21,6 @@ import {
   type PackageChange,
   parseDiffClosures,
   parseUnitChanges,
-  UNIT_CHANGES_SCRIPT,
   type UnitChange,
 } from "./changes.js";
 import { checkHealth, type ResourceFigures } from "./health.js";
@@ -551,12 +551,6 @@ export async function copyClosure(
   }
 }
 
-const CHANGES_SCRIPT = `
-echo "@@packages"; nix --extra-experimental-features nix-command store diff-closures "$1" "$2" 2>&1
-echo "@@units"; sh -c "$3" nix-deploy-units "$1" "$2"
-exit 0
-`;
-
 /** Package versions and units that change, computed on the host, which holds both closures. */
 export async function detectChanges(
   engine: Engine,
@@ -566,7 +560,7 @@ export async function detectChanges(
 ): Promise<{ packages: PackageChange[]; units: UnitChange[] }> {
   const result = await engine.remote.run(
     host.ssh,
-    ["sh", "-c", CHANGES_SCRIPT, "nix-deploy-changes", oldSystem, newSystem, UNIT_CHANGES_SCRIPT],
+    hostCommand("changes", "nix-deploy-changes", [oldSystem, newSystem]),
     { timeoutMs: 120_000 },
   );
   if (result.exitCode !== 0)
