@@ -6,17 +6,7 @@ import { fileURLToPath } from "node:url";
  * says its arguments and outputs; it reaches the host as the text of `sh -c`, with its arguments as
  * positional parameters (see hostCommand), so no input ever becomes part of a script's text.
  */
-export type HostScriptName =
-  | "activation"
-  | "watchdog"
-  | "probe"
-  | "host-status"
-  | "health"
-  | "journal"
-  | "changes"
-  | "preflight";
-
-export const HOST_SCRIPT_NAMES: readonly HostScriptName[] = [
+export const HOST_SCRIPT_NAMES = [
   "activation",
   "watchdog",
   "probe",
@@ -25,7 +15,9 @@ export const HOST_SCRIPT_NAMES: readonly HostScriptName[] = [
   "journal",
   "changes",
   "preflight",
-];
+] as const;
+
+export type HostScriptName = (typeof HOST_SCRIPT_NAMES)[number];
 
 /**
  * The bundle (scripts/bundle.ts) carries the scripts inside its code, as this constant: the JSON of
