@@ -13,6 +13,9 @@
  *
  * Modules that the code imports when first used (octokit, simple-git, execa, the HTTP transport)
  * become chunks of their own, loaded only then: the server's start reads only what it needs.
+ *
+ * The scripts that run on hosts (src/engine/host/scripts/*.sh), which src/ and dist/ read as files,
+ * are carried inside the code (see hostScripts): the bundle needs no file beside it for them.
  */
 import { createHash } from "node:crypto";
 import {
@@ -51,17 +54,30 @@ function filesUnder(dir: string): string[] {
   });
 }
 
+const HOST_SCRIPTS = join(ROOT, "src", "engine", "host", "scripts");
+
+/** The host scripts' texts by name, which src/engine/host/scripts.ts reads from NIX_DEPLOY_HOST_SCRIPTS. */
+function hostScripts(): Record<string, string> {
+  const texts: Record<string, string> = {};
+  for (const file of readdirSync(HOST_SCRIPTS)
+    .filter((name) => name.endsWith(".sh"))
+    .sort())
+    texts[file.slice(0, -".sh".length)] = readFileSync(join(HOST_SCRIPTS, file), "utf8");
+  return texts;
+}
+
 /**
- * The hash of what the bundle is made of: the sources, this script, tsconfig.json, the module type
- * and overrides of package.json, esbuild's version, and the lock entries of the packages the bundle
- * holds (so a new test tool in the lock needs no new bundle, while a new version of zod does).
+ * The hash of what the bundle is made of: the sources (host scripts included), this script,
+ * tsconfig.json, the module type and overrides of package.json, esbuild's version, and the lock
+ * entries of the packages the bundle holds (so a new test tool in the lock needs no new bundle,
+ * while a new version of zod does).
  */
 export function inputsHash(packages: readonly string[]): string {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
   const locked = (JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as LockFile).packages;
   const parts: Array<[string, string]> = [
     ...filesUnder(join(ROOT, "src"))
-      .filter((file) => file.endsWith(".ts"))
+      .filter((file) => file.endsWith(".ts") || file.endsWith(".sh"))
       .map((file): [string, string] => [relative(ROOT, file), readFileSync(file, "utf8")]),
     ["scripts/bundle.ts", readFileSync(join(ROOT, "scripts", "bundle.ts"), "utf8")],
     ["tsconfig.json", readFileSync(join(ROOT, "tsconfig.json"), "utf8")],
@@ -149,6 +165,9 @@ export async function buildBundle(outdir: string): Promise<void> {
     banner: {
       js: 'import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);',
     },
+    // A string (the scripts' JSON), which esbuild puts where it is used; an object would become a
+    // module that every other module initialises.
+    define: { NIX_DEPLOY_HOST_SCRIPTS: JSON.stringify(JSON.stringify(hostScripts())) },
     logLevel: "warning",
     write: true,
     metafile: true,

@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WATCHDOG_SCRIPT } from "../../src/engine/deploy/activation.js";
 import type { DeployResult } from "../../src/engine/deploy/schemas.js";
+import { hostScript } from "../../src/engine/host/scripts.js";
 import { remoteCommandLine } from "../../src/engine/remote/quote.js";
 import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
 import { waitFor } from "../support/wait.js";
@@ -279,7 +279,7 @@ describe.skipIf(skip).each([
         "--",
         "sh",
         "-c",
-        WATCHDOG_SCRIPT,
+        hostScript("watchdog"),
         "nix-deploy-watchdog",
         "/nix/var/nix/profiles/system",
         current,

@@ -73,7 +73,7 @@ export function parseDiffClosures(output: string): PackageChange[] {
   return changes;
 }
 
-/** Lines `ACTION UNIT` printed by UNIT_CHANGES_SCRIPT. */
+/** Lines `ACTION UNIT`, the `@@units` section of changes.sh (src/engine/host/scripts/). */
 export function parseUnitChanges(lines: readonly string[]): UnitChange[] {
   const actions = new Set<UnitAction>(["start", "stop", "restart", "reload", "changed-no-restart"]);
   const changes: UnitChange[] = [];
@@ -84,30 +84,6 @@ export function parseUnitChanges(lines: readonly string[]): UnitChange[] {
   }
   return changes;
 }
-
-/**
- * Compares the unit files of two systems as switch-to-configuration does, in broad strokes: a new
- * unit starts, a removed one stops, a changed one restarts (or reloads, or neither when it says
- * X-RestartIfChanged=false). Arguments: OLD NEW (system store paths).
- */
-export const UNIT_CHANGES_SCRIPT = `
-old="$1/etc/systemd/system"; new="$2/etc/systemd/system"
-for f in "$new"/*; do
-  [ -f "$f" ] || continue
-  unit=\${f##*/}
-  if [ ! -e "$old/$unit" ]; then echo "start $unit"
-  elif ! cmp -s "$old/$unit" "$f"; then
-    if grep -q '^X-ReloadIfChanged=true' "$f"; then echo "reload $unit"
-    elif grep -q '^X-RestartIfChanged=false' "$f"; then echo "changed-no-restart $unit"
-    else echo "restart $unit"; fi
-  fi
-done
-for f in "$old"/*; do
-  [ -f "$f" ] || continue
-  unit=\${f##*/}
-  [ -e "$new/$unit" ] || echo "stop $unit"
-done
-`;
 
 /** One line per change, as a person reads it: `firefox: 120.0 → 121.0`. */
 export function describePackageChange(change: PackageChange): string {

@@ -1,6 +1,7 @@
 import type { Engine } from "../engine.js";
 import type { Host } from "../fleet/hosts.js";
 import { type FailedUnit, parseFailedUnits, splitSections } from "../fleet/status.js";
+import { hostCommand } from "../host/scripts.js";
 import { connectionFailureReason } from "../remote/ssh.js";
 
 /** Memory, disk and load of a host, taken before and after activation to compare. */
@@ -26,28 +27,15 @@ export interface HealthReport {
   logs: Record<string, string[]>;
 }
 
-/** Critical service names travel as arguments after the fixed script. */
-const HEALTH_SCRIPT = `
-echo "@@failed"; systemctl --failed --no-legend --plain 2>/dev/null
-echo "@@state"; systemctl is-system-running 2>/dev/null
-echo "@@critical"; for unit in "$@"; do printf '%s %s\\n' "$unit" "$(systemctl is-active "$unit" 2>/dev/null || true)"; done
-echo "@@meminfo"; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
-echo "@@disk"; df -Pk /nix 2>/dev/null | tail -n 1
-echo "@@load"; cat /proc/loadavg
-echo "@@cpus"; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN
-exit 0
-`;
-
-const JOURNAL_SCRIPT = `for unit in "$@"; do echo "@@$unit"; journalctl -u "$unit" -n 50 --no-pager 2>/dev/null; done; exit 0`;
-
 export async function checkHealth(
   engine: Engine,
   host: Host,
   options: { signal?: AbortSignal; withLogs?: boolean } = {},
 ): Promise<HealthReport> {
+  // Critical service names travel as arguments of the fixed script (health.sh).
   const result = await engine.remote.run(
     host.ssh,
-    ["sh", "-c", HEALTH_SCRIPT, "nix-deploy-health", ...host.criticalServices],
+    hostCommand("health", "nix-deploy-health", host.criticalServices),
     {
       timeoutMs: 20_000,
       signal: options.signal,
@@ -89,11 +77,9 @@ export async function unitLogs(
   host: Host,
   units: readonly string[],
 ): Promise<Record<string, string[]>> {
-  const result = await engine.remote.run(
-    host.ssh,
-    ["sh", "-c", JOURNAL_SCRIPT, "nix-deploy-journal", ...units],
-    { timeoutMs: 20_000 },
-  );
+  const result = await engine.remote.run(host.ssh, hostCommand("journal", "nix-deploy-journal", units), {
+    timeoutMs: 20_000,
+  });
   if (result.connectionFailed) return {};
   const logs: Record<string, string[]> = {};
   let current: string | undefined;

@@ -6,16 +6,11 @@ import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
 import { type HostStatus, hostStatus } from "../fleet/status.js";
+import { hostCommand } from "../host/scripts.js";
 import { nixErrorExcerpt } from "../nix.js";
 import { withRetry } from "../retry.js";
 import { earlierActivationBoundSec, settleEarlierActivations } from "./activation.js";
-import {
-  type PackageChange,
-  parseDiffClosures,
-  parseUnitChanges,
-  UNIT_CHANGES_SCRIPT,
-  type UnitChange,
-} from "./changes.js";
+import { type PackageChange, parseDiffClosures, parseUnitChanges, type UnitChange } from "./changes.js";
 
 /** A copy that fails on the network is tried this often, waiting 1 s, then 2 s, between tries. */
 const COPY_ATTEMPTS = 3;
@@ -70,12 +65,6 @@ export async function copyClosure(
   }
 }
 
-const CHANGES_SCRIPT = `
-echo "@@packages"; nix --extra-experimental-features nix-command store diff-closures "$1" "$2" 2>&1
-echo "@@units"; sh -c "$3" nix-deploy-units "$1" "$2"
-exit 0
-`;
-
 /** Package versions and units that change, computed on the host, which holds both closures. */
 export async function detectChanges(
   engine: Engine,
@@ -85,7 +74,7 @@ export async function detectChanges(
 ): Promise<{ packages: PackageChange[]; units: UnitChange[] }> {
   const result = await engine.remote.run(
     host.ssh,
-    ["sh", "-c", CHANGES_SCRIPT, "nix-deploy-changes", oldSystem, newSystem, UNIT_CHANGES_SCRIPT],
+    hostCommand("changes", "nix-deploy-changes", [oldSystem, newSystem]),
     { timeoutMs: CHANGES_TIMEOUT_MS },
   );
   if (result.exitCode !== 0)

@@ -5,6 +5,7 @@ import type { Engine } from "../engine.js";
 import { describeError } from "../errors.js";
 import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
 import { operation } from "../hooks.js";
+import { hostCommand } from "../host/scripts.js";
 import { stateDir } from "../log.js";
 import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
@@ -152,15 +153,13 @@ async function evaluationCheck(
   }
 }
 
-const REMOTE_SCRIPT = `nix --version 2>/dev/null || echo none; df -Pk /nix 2>/dev/null | tail -n 1; exit 0`;
-
 async function remoteChecks(
   engine: Engine,
   host: Host,
   minFree: number,
   signal?: AbortSignal,
 ): Promise<Check[]> {
-  const result = await engine.remote.run(host.ssh, ["sh", "-c", REMOTE_SCRIPT], {
+  const result = await engine.remote.run(host.ssh, hostCommand("preflight", "nix-deploy-preflight"), {
     timeoutMs: 20_000,
     signal,
   });

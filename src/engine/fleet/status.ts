@@ -1,4 +1,6 @@
 import type { Engine } from "../engine.js";
+import { profileGeneration } from "../host/protocol.js";
+import { hostCommand } from "../host/scripts.js";
 import { mapLimit } from "../process.js";
 import { connectionFailureReason, type RemoteResult } from "../remote/ssh.js";
 import type { Host } from "./hosts.js";
@@ -39,25 +41,18 @@ export interface HostStatus extends HostProbe {
 
 const PROBE_TIMEOUT_MS = 20_000;
 
-/** The running system and the generation the profile points at (`system-12-link`). */
-const PROBE_SCRIPT = `readlink /run/current-system; readlink "$1"; exit 0`;
-
+/** The running system and the generation the profile points at (probe.sh). */
 export async function probeHost(engine: Engine, host: Host, signal?: AbortSignal): Promise<HostProbe> {
-  const result = await engine.remote.run(
-    host.ssh,
-    ["sh", "-c", PROBE_SCRIPT, "nix-deploy-probe", host.profile],
-    {
-      timeoutMs: PROBE_TIMEOUT_MS,
-      signal,
-    },
-  );
+  const result = await engine.remote.run(host.ssh, hostCommand("probe", "nix-deploy-probe", [host.profile]), {
+    timeoutMs: PROBE_TIMEOUT_MS,
+    signal,
+  });
   if (result.connectionFailed) return { reachable: false, reason: connectionFailureReason(result) };
   const [current = "", profileLink = ""] = result.stdout.split("\n");
-  const generation = /-(\d+)-link$/.exec(profileLink.trim())?.[1];
   return {
     reachable: true,
     currentSystem: current.trim() || undefined,
-    generation: generation === undefined ? undefined : Number(generation),
+    generation: profileGeneration(profileLink),
   };
 }
 
@@ -70,24 +65,13 @@ export function probeHosts(
 }
 
 /**
- * Everything `host_status` reports, gathered in one ssh round trip. The script is fixed text; the
- * profile path travels as a positional argument, quoted by the remote runner.
+ * Everything `host_status` reports, gathered in one ssh round trip (host-status.sh). The script is
+ * fixed text; the profile path travels as a positional argument, quoted by the remote runner.
  */
-const STATUS_SCRIPT = `
-profile="$1"
-echo "@@current"; readlink /run/current-system
-echo "@@generations"; nix-env -p "$profile" --list-generations 2>/dev/null
-echo "@@links"; for link in "$profile"-*-link; do [ -L "$link" ] && printf '%s %s\\n' "$link" "$(readlink "$link")"; done
-echo "@@failed"; systemctl --failed --no-legend --plain 2>/dev/null
-echo "@@state"; systemctl is-system-running 2>/dev/null
-echo "@@nix"; nix --version 2>/dev/null
-exit 0
-`;
-
 export async function hostStatus(engine: Engine, host: Host, signal?: AbortSignal): Promise<HostStatus> {
   const result = await engine.remote.run(
     host.ssh,
-    ["sh", "-c", STATUS_SCRIPT, "nix-deploy-status", host.profile],
+    hostCommand("host-status", "nix-deploy-status", [host.profile]),
     {
       timeoutMs: PROBE_TIMEOUT_MS,
       signal,

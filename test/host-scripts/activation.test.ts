@@ -1,0 +1,222 @@
+/**
+ * activation.sh, the deployer's side of an activation, run locally: its state directory is a
+ * temporary one, the supervisor the real watchdog.sh with stand-ins for nix-env and the systems.
+ */
+import { existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { parsePending, parseState } from "../../src/engine/host/protocol.js";
+import { hostScript } from "../../src/engine/host/scripts.js";
+import { sandboxPerTest } from "./run.js";
+
+const NONCE = "20260101-000000-abcdef-web-0123456789ab";
+/** The launcher takes the systemd-run branch where systemd runs; these tests cover the setsid one. */
+const systemdHere = existsSync("/run/systemd/system");
+
+describe("activation.sh", () => {
+  const box = sandboxPerTest();
+  const dir = () => join(box.runDir, NONCE);
+  const profile = () => join(box.dir, "profile");
+
+  /** A state directory as a supervisor leaves it: `files` by name. */
+  const state = (name: string, files: Record<string, string>) => {
+    mkdirSync(join(box.runDir, name), { recursive: true });
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(box.runDir, name, file), text);
+    return join(box.runDir, name);
+  };
+  const status = (extraEnv?: NodeJS.ProcessEnv) =>
+    box.run("activation", "nix-deploy-status", ["status", NONCE, profile()], extraEnv);
+
+  describe.skipIf(systemdHere)(
+    "launch (setsid; this machine runs systemd, which takes the other branch)",
+    () => {
+      const system = (name: string, status: number) => {
+        mkdirSync(join(box.dir, name, "bin"), { recursive: true });
+        writeFileSync(join(box.dir, name, "bin", "switch-to-configuration"), `#!/bin/sh\nexit ${status}\n`, {
+          mode: 0o755,
+        });
+        return join(box.dir, name);
+      };
+      const launch = (newSystem: string, installBootloader = "") =>
+        box.run("activation", "nix-deploy-launch", [
+          "launch",
+          hostScript("watchdog"),
+          installBootloader,
+          profile(),
+          newSystem,
+          "switch",
+          NONCE,
+          "30",
+          system("old", 0),
+          "",
+          "60",
+          "",
+        ]);
+
+      beforeEach(() => box.stub("nix-env", "exit 0"));
+
+      it("starts the supervisor, waits for the activation's status, confirms, and reports the verdict", () => {
+        const launched = launch(system("new", 0));
+        expect(launched.status).toBe(0);
+        const supervisorPid = Number(readFileSync(join(dir(), "supervisor.pid"), "utf8"));
+        box.track(supervisorPid);
+        expect(parseState(launched.stdout)).toEqual({
+          supervisor: "setsid",
+          supervisorProcess: "running",
+          activationStatus: 0,
+        });
+        expect(readFileSync(join(dir(), "launcher.pid"), "utf8").trim()).toMatch(/^\d+$/);
+
+        const confirmed = box.run("activation", "nix-deploy-confirm", ["confirm", NONCE, profile()]);
+        expect(confirmed.status).toBe(0);
+        expect(parseState(confirmed.stdout)).toMatchObject({ result: "confirmed", activationStatus: 0 });
+        expect(readFileSync(join(dir(), "confirm"), "utf8")).toBe(NONCE);
+        // Once it has decided, the supervisor is gone and says so.
+        expect(parseState(status().stdout)).toMatchObject({ supervisorProcess: "gone", result: "confirmed" });
+      });
+
+      it("a failed activation: the launch already reports the rollback", () => {
+        const launched = launch(system("broken", 3));
+        box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
+        expect(parseState(launched.stdout)).toMatchObject({
+          supervisor: "setsid",
+          activationStatus: 3,
+        });
+        const after = box.run("activation", "nix-deploy-rollback", [
+          "request-rollback",
+          NONCE,
+          profile(),
+          "late",
+        ]);
+        expect(parseState(after.stdout)).toMatchObject({
+          result: "rolled-back",
+          rollbackReason: "activation exited with status 3",
+        });
+      });
+
+      it("a launch that fails before the supervisor starts says nothing of one and marks the directory not-started", () => {
+        box.stub("mkfifo", "exit 1");
+        const launched = launch(system("new", 0));
+        expect(launched.status).not.toBe(0);
+        expect(launched.stdout).not.toContain("supervisor=");
+        expect(readFileSync(join(dir(), "result"), "utf8")).toBe("not-started\n");
+        expect(existsSync(join(dir(), "supervisor.pid"))).toBe(false);
+      });
+    },
+  );
+
+  it("status of an activation that does not exist: unknown supervisor, no files", () => {
+    const result = status();
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^supervisor-process=unknown\ncurrent=.*\nprofile=\n$/);
+  });
+
+  it("status reads the files, newlines as spaces, at most 1000 bytes, and the profile's generation", () => {
+    state(NONCE, {
+      "activation-status": "0\n",
+      result: "rolled-back\n",
+      "rollback-reason": `failed units: a\nb\n${"x".repeat(2000)}`,
+    });
+    symlinkSync("profile-12-link", profile());
+    const reported = parseState(status().stdout);
+    expect(reported).toMatchObject({ activationStatus: 0, result: "rolled-back", generation: 12 });
+    expect(reported.rollbackReason?.startsWith("failed units: a b x")).toBe(true);
+    expect(reported.rollbackReason).toHaveLength(1000);
+  });
+
+  it("a supervisor pid that is stale, reused, or not a pid at all is a gone supervisor", () => {
+    for (const pid of ["999999999", String(process.pid), "self", "1 2", "../1", "garbage\n"]) {
+      state(NONCE, { "supervisor.pid": pid });
+      expect(parseState(status().stdout).supervisorProcess, pid).toBe("gone");
+    }
+    // A live process whose command line names the nonce is the supervisor.
+    state(NONCE, { "supervisor.pid": String(box.sleeper(NONCE)) });
+    expect(parseState(status().stdout).supervisorProcess).toBe("running");
+  });
+
+  it("under systemd-run, before its pid: the unit tells a starting supervisor from one that died", () => {
+    state(NONCE, { unit: `nix-deploy-${NONCE}.service\n` });
+    box.stub(
+      "systemctl",
+      `[ "$1 $2" = "is-active nix-deploy-${NONCE}.service" ] && cat "${box.dir}/unit-state"`,
+    );
+    for (const [unitState, process] of [
+      ["active", "unknown"],
+      ["activating", "unknown"],
+      ["inactive", "gone"],
+      ["failed", "gone"],
+    ]) {
+      writeFileSync(join(box.dir, "unit-state"), `${unitState}\n`);
+      expect(parseState(status().stdout).supervisorProcess, unitState).toBe(process);
+    }
+    // No answer from systemd is no evidence: still unknown.
+    box.stub("systemctl", "exit 1");
+    expect(parseState(status().stdout).supervisorProcess).toBe("unknown");
+  });
+
+  it("confirm: exit 3 for an activation that does not exist; a gone supervisor ends the wait early", () => {
+    expect(box.run("activation", "nix-deploy-confirm", ["confirm", NONCE, profile()]).status).toBe(3);
+    state(NONCE, { "supervisor.pid": "999999999" });
+    const started = Date.now();
+    const confirmed = box.run("activation", "nix-deploy-confirm", ["confirm", NONCE, profile()]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(parseState(confirmed.stdout)).toMatchObject({ supervisorProcess: "gone" });
+    expect(readFileSync(join(dir(), "confirm"), "utf8")).toBe(NONCE);
+  });
+
+  it("request-rollback writes the reason as given, quotes and all", () => {
+    state(NONCE, { "supervisor.pid": "999999999" });
+    const reason = `critical service not active: it's "nginx" $(reboot) \`x\``;
+    box.run("activation", "nix-deploy-rollback", ["request-rollback", NONCE, profile(), reason]);
+    expect(readFileSync(join(dir(), "rollback-request"), "utf8")).toBe(reason);
+  });
+
+  it("pending: lists undecided activations, prunes dead ones, keeps decided ones a day", () => {
+    const hours = (path: string, h: number) => {
+      const t = (Date.now() - h * 3600_000) / 1000;
+      utimesSync(path, t, t);
+    };
+    const live = "live run";
+    state(live, { "supervisor.pid": String(box.sleeper(live)) });
+    state("starting", { "launcher.pid": String(box.sleeper("starting")) });
+    state("fresh", {});
+    hours(state("no-launcher", {}), 1);
+    state("dead", { "launcher.pid": "999999999" });
+    state("-rf", { "supervisor.pid": "garbage", "launcher.pid": "garbage" });
+    state("decided", { result: "confirmed\n" });
+    hours(state("decided-long-ago", { result: "rolled-back\n" }), 25);
+    writeFileSync(join(box.runDir, "a-file"), "");
+
+    const listed = box.run("activation", "nix-deploy-pending", ["pending"]);
+    expect(listed.status).toBe(0);
+    const { pending, pruned } = parsePending(listed.stdout);
+    expect(pending.sort()).toEqual(["fresh", "live run", "starting"]);
+    expect(pruned.sort()).toEqual(["-rf", "dead", "no-launcher"]);
+    for (const gone of ["-rf", "dead", "no-launcher", "decided-long-ago"])
+      expect(existsSync(join(box.runDir, gone)), gone).toBe(false);
+    for (const kept of ["live run", "starting", "fresh", "decided", "a-file"])
+      expect(existsSync(join(box.runDir, kept)), kept).toBe(true);
+  });
+
+  it("pending with no state directory at all: nothing, exit 0", () => {
+    expect(box.run("activation", "nix-deploy-pending", ["pending"])).toMatchObject({ stdout: "", status: 0 });
+  });
+
+  it("log: the last lines of the activation's log; nothing when there is none", () => {
+    state(NONCE, { "activation.log": "one\ntwo\nthree\n" });
+    expect(box.run("activation", "nix-deploy-log", ["log", NONCE, "2"])).toMatchObject({
+      stdout: "two\nthree\n",
+      status: 0,
+    });
+    expect(box.run("activation", "nix-deploy-log", ["log", "other", "2"])).toMatchObject({
+      stdout: "",
+      status: 0,
+    });
+  });
+
+  it("an unknown action is refused, naming the known ones", () => {
+    const result = box.run("activation", "nix-deploy-x", ["frobnicate"]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("unknown action 'frobnicate' (launch, status, confirm");
+  });
+});
