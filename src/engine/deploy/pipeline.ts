@@ -3,6 +3,8 @@ import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, type Host, selectFlakeHosts } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
+import { deployKeys } from "../keys/deploy.js";
+import { keyDescriptionSchema } from "../keys/key.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
@@ -93,6 +95,7 @@ const hostResultSchema = z.object({
   error: z.string().optional(),
   connectionLost: z.boolean().optional(),
   notes: z.array(z.string()).optional().describe("things worth knowing that did not fail the host"),
+  keys: z.array(keyDescriptionSchema).optional().describe("keys uploaded (never their content)"),
   logs: z
     .record(z.string(), z.array(z.string()))
     .optional()
@@ -398,10 +401,12 @@ async function deployHost(
     }
   };
   const notes: string[] = [];
+  const keys = deployKeys(engine, host, { phase, step: context.step, signal: context.signal });
   const finish = (outcome: HostOutcome, extra: Partial<HostResult> = {}) => {
     hostRecord.outcome = outcome;
     return hostResultOf(host.name, hostRecord, details, Date.now() - started, {
       ...(notes.length ? { notes } : {}),
+      ...(keys.uploaded.length ? { keys: keys.uploaded } : {}),
       ...extra,
     });
   };
@@ -454,6 +459,7 @@ async function deployHost(
     await context.gate();
     if (before.currentSystem === newSystem) {
       context.step("no changes");
+      await keys.upload("all");
       hostRecord.generationAfter = hostRecord.generationBefore;
       return finish("unchanged");
     }
@@ -482,6 +488,7 @@ async function deployHost(
       return finish("dry-run");
     }
 
+    await keys.upload("pre-activation");
     const goal = request.goal === "dry-activate" ? "switch" : request.goal;
     const switched = await phase("activate", () =>
       switchAndVerify(
@@ -502,6 +509,7 @@ async function deployHost(
     );
     hostRecord.supervisor = switched.supervisor;
     hostRecord.generationAfter = switched.generationAfter;
+    if (switched.outcome === "confirmed") await keys.upload("post-activation");
     return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
   }
 }
