@@ -34,3 +34,19 @@ export const checkLine = (
 /** `file:line:column message`, the form editors and terminals make links of. */
 export const findingLine = (f: { file: string; line: number; column: number }, text: string): string =>
   `${f.file}:${f.line}:${f.column}: ${text}`;
+
+/** `p620 | key db → /run/keys/db (0600 root:root, 12 bytes)`: what was uploaded, never the content. */
+export const keyLines = (
+  h: {
+    host: string;
+    keys?: Array<{ name: string; destination: string; mode: string; owner: string; size?: number }>;
+  },
+  w: number,
+): string[] =>
+  (h.keys ?? []).map((k) =>
+    hostLine(
+      h.host,
+      `  key ${k.name} → ${k.destination} (${k.mode} ${k.owner}${k.size === undefined ? "" : `, ${k.size} bytes`})`,
+      w,
+    ),
+  );

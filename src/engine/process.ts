@@ -11,7 +11,8 @@ export interface RunOptions {
   timeoutMs?: number;
   env?: Record<string, string | undefined>;
   cwd?: string;
-  input?: string;
+  /** Written to stdin: text, or bytes (a key file need not be text). */
+  input?: string | Uint8Array;
   signal?: AbortSignal;
 }
 

@@ -14,6 +14,7 @@ import securityAudit from "./security_audit.js";
 import smartUpdate from "./smart_update.js";
 import testBuild from "./test_build.js";
 import update from "./update.js";
+import uploadKeys from "./upload_keys.js";
 import validateSyntax from "./validate_syntax.js";
 
 /** Every tool the server offers; one file each in this folder. */
@@ -28,6 +29,7 @@ export const tools: AnyToolDefinition[] = [
   testBuild,
   deploy,
   rollback,
+  uploadKeys,
   checkNixpkgsIssues,
   previewUpdates,
   update,

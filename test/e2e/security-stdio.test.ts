@@ -49,6 +49,7 @@ describe("the server refuses what its user did not start it with", () => {
       ["validate_syntax", { flake: attacker }],
       ["scan_antipatterns", { flake: attacker, fix: true }],
       ["deploy", { flake: attacker, hosts: ["victim"], mode: "emergency" }],
+      ["upload_keys", { flake: attacker, hosts: ["victim"] }],
     ] as const) {
       const result = await server.client.callTool({ name, arguments: args });
       expect(result.isError, name).toBe(true);

@@ -12,6 +12,7 @@ const DEPLOY = "test/e2e/deploy.test.ts";
 const ANALYSIS = "test/e2e/analysis-stdio.test.ts";
 const BUILD = "test/e2e/build-preflight.test.ts";
 const FAULTS = "test/e2e/deploy-faults.test.ts";
+const KEYS = "test/e2e/keys.test.ts";
 
 const fast = (title: string) => `${FAST} > ${title}`;
 const fleet = (title: string) => `${FLEET} > ${title}`;
@@ -144,6 +145,14 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
     confirmTimeoutSec: fleet(
       "rollback.confirmTimeoutSec: a rollback nobody can confirm reverts after that many seconds",
     ),
+    flake: FLAKE,
+  },
+  upload_keys: {
+    hosts: `${KEYS} > upload_keys.hosts, keys: rotates only the named keys of the selected hosts, and refuses unknown ones`,
+    keys: [
+      `${KEYS} > upload_keys.hosts, keys: rotates only the named keys of the selected hosts, and refuses unknown ones`,
+      `${KEYS} > the CLI's upload-keys shows what arrived, never the content`,
+    ],
     flake: FLAKE,
   },
   check_nixpkgs_issues: {

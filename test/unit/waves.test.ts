@@ -10,6 +10,7 @@ const host = (name: string, tags: string[] = []): Host => ({
   profile: "/nix/var/nix/profiles/system",
   tags,
   criticalServices: [],
+  keys: [],
 });
 
 const hosts = [host("a", ["web"]), host("b", ["web"]), host("c"), host("d"), host("e"), host("f"), host("g")];

@@ -10,7 +10,7 @@ import {
   numberOption,
   selectors,
 } from "../command.js";
-import { failureLines, generations, hostLine, seconds, width } from "../format.js";
+import { failureLines, generations, hostLine, keyLines, seconds, width } from "../format.js";
 
 export default command({
   name: "deploy",
@@ -87,6 +87,7 @@ export default command({
             ]
           : []),
         ...h.unitChanges.map((u) => hostLine(h.host, `  ${u.action} ${u.unit}`, w)),
+        ...keyLines(h, w),
         ...failureLines(h, w),
         ...(h.notes ?? []).map((n) => hostLine(h.host, `  note: ${n}`, w)),
       ]),

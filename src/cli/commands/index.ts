@@ -14,6 +14,7 @@ import scan from "./scan.js";
 import smartUpdate from "./smart-update.js";
 import status from "./status.js";
 import update from "./update.js";
+import uploadKeys from "./upload-keys.js";
 import validate from "./validate.js";
 
 /** Every command, in the order --help lists them: looking, checking, changing, updating. */
@@ -27,6 +28,7 @@ export const commands: AnyCommand[] = [
   build,
   deploy,
   rollback,
+  uploadKeys,
   preview,
   issues,
   update,

@@ -7,6 +7,7 @@
 import type { Engine } from "../engine.js";
 import { describeError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
+import { deployKeys } from "../keys/deploy.js";
 import { newNonce } from "./activation.js";
 import { buildLocally } from "./build.js";
 import { describePackageChange } from "./changes.js";
@@ -101,6 +102,7 @@ async function deployHost(
     }
   };
   const notes: string[] = [];
+  const keys = deployKeys(engine, host, { phase, step: context.step, signal: context.signal });
   const finish = (outcome: HostOutcome, extra: Partial<HostResult> = {}) => {
     hostRecord.outcome = outcome;
     return hostResultOf(host.name, hostRecord, details, Date.now() - started, {
@@ -137,6 +139,7 @@ async function deployHost(
     await context.gate();
     if (before.currentSystem === newSystem) {
       context.step("no changes");
+      await keys.upload("all");
       hostRecord.generationAfter = hostRecord.generationBefore;
       return finish("unchanged");
     }
@@ -165,6 +168,7 @@ async function deployHost(
       return finish("dry-run");
     }
 
+    await keys.upload("pre-activation");
     const goal = request.goal === "dry-activate" ? "switch" : request.goal;
     const switched = await phase("activate", () =>
       switchAndVerify(
@@ -185,6 +189,7 @@ async function deployHost(
     );
     hostRecord.supervisor = switched.supervisor;
     hostRecord.generationAfter = switched.generationAfter;
+    if (switched.outcome === "confirmed") await keys.upload("post-activation");
     return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
   }
 }

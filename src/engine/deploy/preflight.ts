@@ -6,6 +6,7 @@ import { describeError } from "../errors.js";
 import { discoverFleet, type Host, selectHosts } from "../fleet/hosts.js";
 import { operation } from "../hooks.js";
 import { hostCommand } from "../host/scripts.js";
+import { hostKeyChecks, secretToolsChecks, secretToolsOf } from "../keys/secret-tools.js";
 import { stateDir } from "../log.js";
 import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
@@ -54,11 +55,17 @@ export const preflight = operation<PreflightOptions, PreflightResult>(async (eng
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectHosts(fleet, options.hosts ?? ["all"]);
   const minFree = (options.minFreeGiB ?? 2) * 1024 ** 3;
-  const flakeChecks = [await gitCheck(fleet.flake), await localSpaceCheck(minFree)];
+  const secretTools = secretToolsOf(fleet.flake);
+  const flakeChecks = [
+    await gitCheck(fleet.flake),
+    await localSpaceCheck(minFree),
+    ...secretToolsChecks(secretTools),
+  ];
   const hostResults = await mapLimit(hosts, engine.parallelism, async (host) => {
     const checks = [
       await evaluationCheck(engine, fleet.flake, host, hooks.signal),
       ...(await remoteChecks(engine, host, minFree, hooks.signal)),
+      ...(await hostKeyChecks(engine, host, secretTools, hooks.signal)),
       lockCheck(host, engine.env),
     ];
     return { host: host.name, status: worst(checks), checks };

@@ -4,6 +4,7 @@
  * that a caller that needs only the shapes does not load it.
  */
 import { z } from "zod";
+import { keyDescriptionSchema } from "../keys/key.js";
 import { checkSchema, hostResultSchema, nextSchema, optionalHostSelectorSchema } from "../schemas.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
 import type { PackageChange, UnitChange } from "./changes.js";
@@ -58,6 +59,7 @@ const deployHostResultSchema = hostResultSchema(
     durationMs: z.number(),
     connectionLost: z.boolean().optional(),
     notes: z.array(z.string()).optional().describe("things worth knowing that did not fail the host"),
+    keys: z.array(keyDescriptionSchema).optional().describe("keys uploaded (never their content)"),
     logs: z
       .record(z.string(), z.array(z.string()))
       .optional()

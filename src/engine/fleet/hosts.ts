@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
+import { type HostKey, hostKeys } from "../keys/key.js";
 import type { SshTarget } from "../remote/ssh.js";
 import { checkSshFile, servedFlake, sshFileRoots } from "../trust.js";
 import { DEFAULT_SYSTEM_PROFILE, hostNameSchema, loadInventory, resolveInventoryPath } from "./inventory.js";
@@ -18,6 +19,8 @@ export interface Host {
   profile: string;
   tags: string[];
   criticalServices: string[];
+  /** Secrets uploaded to it at deploy time (inventory `keys`), never through the Nix store. */
+  keys: HostKey[];
 }
 
 export interface Fleet {
@@ -105,6 +108,7 @@ export async function discoverFleet(
       criticalServices: [
         ...new Set([...(defaults.criticalServices ?? []), ...(entry.criticalServices ?? [])]),
       ],
+      keys: hostKeys(inventory, name, baseDir, fileRoots),
     };
   });
   for (const host of hosts) {

@@ -34,6 +34,74 @@ const unitNameSchema = z
     "a unit name is like sshd.service or nginx (letters, digits, '@', ':', '.', '_', '-')",
   );
 
+/**
+ * A key's name is the name of its file on the host (destDir/NAME): one path component, so it can
+ * never reach outside destDir or start a new line in a listing.
+ */
+export const keyNameSchema = z.string().superRefine((name, ctx) => {
+  const rule =
+    name === ""
+      ? "it is empty"
+      : name.includes("/")
+        ? "it contains '/'"
+        : name === "." || name === ".."
+          ? "it is '.' or '..'"
+          : /[\0-\x1f\x7f]/.test(name)
+            ? "it contains a newline or another control character"
+            : name.length > 255
+              ? "it is longer than 255 characters"
+              : undefined;
+  if (rule)
+    ctx.addIssue({
+      code: "custom",
+      message: `the key name ${JSON.stringify(name)} is refused: ${rule}; a key name is a file name (no '/', not '.' or '..', no newline, 1 to 255 characters)`,
+    });
+});
+
+/** A user or group on the host: a name (or a numeric id), as chown takes it. */
+const accountSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/, "a user or group is letters, digits, '.', '_' and '-'");
+
+/**
+ * A secret uploaded to the host over ssh, never through the Nix store: colmena's deployment.keys
+ * (text, keyFile, keyCommand, destDir, user, group, permissions, uploadAt), so its keys carry over.
+ */
+export const keySchema = z
+  .strictObject({
+    text: z.string().optional(),
+    keyFile: z.string().min(1).optional(),
+    keyCommand: z
+      .array(z.string())
+      .min(1, "keyCommand is an argument list: [program, arguments...]")
+      .optional(),
+    destDir: z
+      .string()
+      .regex(/^\/[^\0\n\r]*$/, "destDir is an absolute path on the host")
+      .refine((dir) => !dir.split("/").includes(".."), "destDir cannot contain '..'")
+      .optional(),
+    user: accountSchema.optional(),
+    group: accountSchema.optional(),
+    permissions: z
+      .string()
+      .regex(/^0?[0-7]{3}$/, "permissions are an octal mode such as 0600 or 0640")
+      .optional(),
+    uploadAt: z.enum(["pre-activation", "post-activation"]).optional(),
+    /** A unit reloaded or restarted (if it runs) once the key is in place, as morph's secrets do. */
+    action: z
+      .strictObject({ reload: unitNameSchema.optional(), restart: unitNameSchema.optional() })
+      .refine((a) => (a.reload === undefined) !== (a.restart === undefined), {
+        message: 'action is { "reload": UNIT } or { "restart": UNIT }',
+      })
+      .optional(),
+  })
+  .refine((key) => [key.text, key.keyFile, key.keyCommand].filter((v) => v !== undefined).length === 1, {
+    message: "a key has exactly one of text, keyFile and keyCommand",
+  });
+
+export type KeySpec = z.infer<typeof keySchema>;
+const keysSchema = z.record(keyNameSchema, keySchema);
+
 const connectionFields = {
   port: z.number().int().min(1).max(65535).optional(),
   identityFile: z.string().min(1).optional(),
@@ -51,6 +119,7 @@ const hostEntrySchema = z.strictObject({
     .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, "a tag is letters, digits, '.', '_' and '-'"))
     .optional(),
   criticalServices: z.array(unitNameSchema).optional(),
+  keys: keysSchema.optional(),
 });
 
 export const inventorySchema = z.strictObject({
@@ -63,6 +132,7 @@ export const inventorySchema = z.strictObject({
         .optional(),
       ...connectionFields,
       criticalServices: z.array(unitNameSchema).optional(),
+      keys: keysSchema.optional(),
     })
     .optional(),
   hosts: z.record(hostNameSchema, hostEntrySchema).optional(),
@@ -75,13 +145,21 @@ export type InventoryHost = z.infer<typeof hostEntrySchema>;
 export function formatSchemaIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
-      const path = issue.path.length ? issue.path.map(String).join(".") : "(top level)";
+      const path = issue.path.length ? issue.path.map(pathSegment).join(".") : "(top level)";
       // A bad record key says only "Invalid key"; its own issues say why.
       const message =
         issue.code === "invalid_key" ? issue.issues.map((inner) => inner.message).join("; ") : issue.message;
       return `${path}: ${message}`;
     })
     .join("\n");
+}
+
+/** A path segment as written, or quoted when it would mislead: empty, '..', '/', a newline. */
+function pathSegment(segment: PropertyKey): string {
+  const text = String(segment);
+  return /^[A-Za-z0-9_@:-][A-Za-z0-9_.@:-]*$/.test(text) && !text.includes("..")
+    ? text
+    : JSON.stringify(text);
 }
 
 export function parseInventory(text: string, source: string): Inventory {

@@ -15,6 +15,8 @@ export const HOST_SCRIPT_NAMES = [
   "journal",
   "changes",
   "preflight",
+  "upload-key",
+  "ssh-host-key",
 ] as const;
 
 export type HostScriptName = (typeof HOST_SCRIPT_NAMES)[number];

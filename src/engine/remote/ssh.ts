@@ -35,7 +35,7 @@ export interface RemoteRunOptions {
   timeoutMs?: number;
   /** false opens a fresh connection that cannot reuse a master: proof that a new login works. */
   multiplex?: boolean;
-  input?: string;
+  input?: string | Uint8Array;
   signal?: AbortSignal;
 }
 
