@@ -142,7 +142,7 @@ export async function buildBundle(outdir: string): Promise<void> {
       "nix-deploy-mcp": "src/index.ts",
       "nix-deploy": "src/cli.ts",
       // Started as a worker thread by the analysis for deeply nested files, by this name beside
-      // the module that starts it (src/engine/analysis/scan.ts): so every file of the bundle,
+      // the module that starts it (src/engine/analysis/analyze.ts): so every file of the bundle,
       // chunks too, lies in the one directory.
       "deep-worker": "src/engine/analysis/deep-worker.ts",
     },
