@@ -1,4 +1,6 @@
+#!/bin/sh
 # ssh-host-key.sh: which ssh host key the host has, for secrets encrypted to it (sops-nix, agenix).
+# Run as `sh -c SCRIPT nix-deploy-ssh-host-key`.
 #
 # Arguments: none.
 # Output: the path of the first of /etc/ssh/ssh_host_ed25519_key and /etc/ssh/ssh_host_rsa_key that

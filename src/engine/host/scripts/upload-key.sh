@@ -1,4 +1,6 @@
+#!/bin/sh
 # upload-key.sh: puts one key in place on the host; its content arrives on stdin.
+# Run as `sh -c SCRIPT nix-deploy-upload-key DEST_DIR NAME USER GROUP MODE [reload|restart UNIT]`.
 #
 # Arguments: DEST_DIR NAME USER GROUP MODE [reload|restart UNIT]
 #   The key becomes DEST_DIR/NAME, owned by USER:GROUP, with MODE (octal: 0600, 640). With the last
@@ -36,6 +38,8 @@ if [ ! -d "$dest_dir" ]; then
     /run/keys | /run/keys/*) dir_mode=0750 ;;
     *) dir_mode=0755 ;;
   esac
+  # Only the key's own directory gets the mode; parents are created as the system's defaults make them.
+  # shellcheck disable=SC2174
   mkdir -p -m "$dir_mode" -- "$dest_dir"
 fi
 
