@@ -10,6 +10,7 @@ import {
   newNonce,
   settleEarlierActivations,
 } from "./activation.js";
+import { homeManagerUserSchema, rollbackHome } from "./home-rollback.js";
 import { acquireHostLock } from "./lock.js";
 import { confirmTimeoutSchema, type HostDetails, installBootloaderSchema } from "./pipeline.js";
 import { newDeploymentId } from "./record.js";
@@ -23,6 +24,7 @@ export const rollbackOptionsSchema = z.object({
     .positive()
     .optional()
     .describe("the generation to return to; default: the one before the current"),
+  homeManagerUser: homeManagerUserSchema.optional(),
   confirmTimeoutSec: confirmTimeoutSchema,
   installBootloader: installBootloaderSchema,
 });
@@ -34,6 +36,7 @@ export const rollbackResultSchema = z.object({
   hosts: z.array(
     z.object({
       host: z.string(),
+      homeManagerUser: z.string().optional().describe("the user whose home-manager generation this is"),
       outcome: z
         .enum(["switched", "reverted", "refused", "failed"])
         .describe(
@@ -68,6 +71,14 @@ export async function rollback(
     let lock: ReturnType<typeof acquireHostLock> | undefined;
     try {
       lock = acquireHostLock(host.name, id, engine.env);
+      if (options.homeManagerUser !== undefined) {
+        const home = await rollbackHome(engine, host, options.homeManagerUser, options.generation, {
+          signal: hooks.signal,
+          step,
+        });
+        step(home.outcome);
+        return { host: host.name, homeManagerUser: options.homeManagerUser, ...home };
+      }
       const confirmTimeoutSec = options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC;
       // An undecided earlier activation would revert the host under this one: let it finish first.
       const earlier = await settleEarlierActivations(
@@ -152,13 +163,15 @@ export async function rollback(
     summary: results
       .map((r) =>
         r.outcome === "switched"
-          ? `${r.host}: generation ${r.generationBefore} → ${r.targetGeneration}`
+          ? `${r.host}: ${r.homeManagerUser ? `${r.homeManagerUser}'s home-manager ` : ""}generation ${r.generationBefore} → ${r.targetGeneration}`
           : `${r.host}: ${r.outcome}`,
       )
       .join("; "),
     hosts: results,
     next: ok
-      ? "the hosts run the earlier generation; fix the configuration before deploying again"
+      ? options.homeManagerUser
+        ? `${options.homeManagerUser}'s home is on the earlier home-manager generation; host_status lists them all`
+        : "the hosts run the earlier generation; fix the configuration before deploying again"
       : "read the errors; hosts that did not switch are on the generation they had",
   };
 }

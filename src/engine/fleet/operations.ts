@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Engine } from "../engine.js";
+import { homeManagerProfileSchema, homeManagerProfiles } from "./home-manager.js";
 import { discoverFleet, selectHost } from "./hosts.js";
 import { hostStatus, probeHosts } from "./status.js";
 
@@ -76,6 +77,9 @@ export const hostStatusResultSchema = z.object({
     }),
   ),
   criticalServices: z.array(z.string()),
+  homeManager: z
+    .array(homeManagerProfileSchema)
+    .describe("standalone home-manager profiles, each user's generations (rollback with homeManagerUser)"),
   nixVersion: z.string().optional(),
   summary: z.string(),
   next: z.string().describe("what to do next"),
@@ -88,7 +92,10 @@ export async function describeHost(
 ): Promise<HostStatusResult> {
   const fleet = await discoverFleet(engine, options);
   const host = selectHost(fleet, options.host);
-  const status = await hostStatus(engine, host, options.signal);
+  const [status, home] = await Promise.all([
+    hostStatus(engine, host, options.signal),
+    homeManagerProfiles(engine, host, options.signal),
+  ]);
   const current = status.generations.find((g) => g.current);
   let summary: string;
   let next: string;
@@ -111,6 +118,7 @@ export async function describeHost(
     target: host.ssh.destination,
     ...status,
     criticalServices: host.criticalServices,
+    homeManager: home.profiles,
     summary,
     next,
   };
