@@ -7,8 +7,7 @@ export default defineTool({
   title: "Roll back",
   description:
     "Returns hosts to an earlier generation (the previous one by default, or the given number), activated under " +
-    "magic rollback and checked like a deploy. With homeManagerUser, that user's standalone home-manager generation " +
-    "instead (its activate script run as the user). host_status lists the generations.",
+    "magic rollback and checked like a deploy. host_status lists the generations.",
   input: { ...rollbackOptionsSchema.shape, flake: flakeInput },
   output: rollbackResultSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },

@@ -4,7 +4,7 @@
  * and installing two simulated installers with the stand-in nixos-anywhere, whose host key the
  * first deploy then verifies.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -105,6 +105,13 @@ describe.skipIf(skipFleetReason())("onboarding machines", () => {
     const again = hostFactsResultSchema.parse(await call(server, "host_facts", { hosts: ["p620"] }));
     expect(again.hosts[0]?.facter?.backup).toBe("hosts/p620/facter.json.bak");
     expect(existsSync(`${saved}.bak`)).toBe(true);
+    // saveFacter: false reads the facts and leaves the flake alone.
+    rmSync(saved);
+    const unsaved = hostFactsResultSchema.parse(
+      await call(server, "host_facts", { hosts: ["p620"], saveFacter: false }),
+    );
+    expect(unsaved.hosts[0]?.facter).toBeUndefined();
+    expect(existsSync(saved)).toBe(false);
   });
 
   it("host_facts of the local machine runs without ssh", async () => {
@@ -164,6 +171,27 @@ describe.skipIf(skipFleetReason())("onboarding machines", () => {
     expect(planned.checks.map((c) => c.check)).toEqual(
       expect.arrayContaining(["architecture", "memory", "disk", "disko layout", "known_hosts"]),
     );
+    // An explicit address: the installer where it answers, or a closed port that refuses the plan.
+    const port = fleet.hosts.get("fresh")?.port as number;
+    const explicit = installHostResultSchema.parse(
+      await call(server, "install_host", {
+        host: "fresh",
+        disk: INSTALL_DISK,
+        target: "root@127.0.0.1",
+        port,
+      }),
+    );
+    expect(explicit).toMatchObject({ status: "planned", target: `root@127.0.0.1:${port}` });
+    const closed = installHostResultSchema.parse(
+      await call(server, "install_host", {
+        host: "fresh",
+        disk: INSTALL_DISK,
+        target: "root@127.0.0.1",
+        port: 1,
+      }),
+    );
+    expect(closed.status).toBe("refused");
+    expect(closed.checks.find((c) => c.check === "reachable")).toMatchObject({ status: "fail" });
     const other = HARDWARE.installer?.disks[1]?.id as string;
     const wrongDisk = installHostResultSchema.parse(
       await call(server, "install_host", { host: "fresh", disk: other, dryRun: false }),
@@ -261,7 +289,7 @@ describe.skipIf(skipFleetReason())("onboarding machines", () => {
     const piped = await cli(["install-host", "spare", "--disk", INSTALL_DISK, "--yes"]);
     expect(piped.exitCode).toBe(130);
     expect(piped.stdout).toContain("nobody could be asked to type the disk id");
-    const onTerminal = (answer: string) =>
+    const onTerminal = (answer: string, path = env.PATH) =>
       execa(
         "script",
         [
@@ -270,17 +298,32 @@ describe.skipIf(skipFleetReason())("onboarding machines", () => {
           "/dev/null",
         ],
         {
-          env: { ...process.env, ...env },
+          env: { ...process.env, ...env, PATH: path as string },
           input: answer,
           reject: false,
           timeout: 300_000,
         },
       );
+    // Without nixos-anywhere on the PATH: the key is made and recorded, and the command is shown.
+    const shown = await onTerminal(`${INSTALL_DISK}\n`, process.env.PATH);
+    expect(shown.exitCode, shown.stdout).toBe(0);
+    expect(shown.stdout).toContain("nixos-anywhere is not installed here");
+    const keyDir = /--extra-files (\S+)/.exec(shown.stdout)?.[1] as string;
+    expect(keyDir.startsWith(join(fleet.dir, "state"))).toBe(true);
+    expect(statSync(join(keyDir, "etc", "ssh", "ssh_host_ed25519_key")).mode & 0o777).toBe(0o600);
+    expect(statSync(keyDir).mode & 0o777).toBe(0o700);
     const run = await onTerminal(`${INSTALL_DISK}\n`);
     expect(run.stdout).toContain(`ERASES the disk ${INSTALL_DISK}`);
     expect(run.exitCode, run.stdout).toBe(0);
     expect(run.stdout).toMatch(/spare: installed on/);
     expect(readFileSync(record(), "utf8")).toContain(`${fleet.flakeDir}#spare`);
+    // The key of the shown command, never used, no longer verifies: only the installed one does.
+    const spare = `[127.0.0.1]:${fleet.hosts.get("spare")?.port} `;
+    expect(
+      readFileSync(join(fleet.flakeDir, "known_hosts"), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith(spare)),
+    ).toHaveLength(1);
     const status = await cli(["status", "spare"]);
     expect(status.exitCode, status.stdout + status.stderr).toBe(0);
   });

@@ -8,8 +8,8 @@ import { hostScript } from "../host/scripts.js";
 /** A login name as useradd takes it: it travels to the host as one quoted argument all the same. */
 export const homeManagerUserSchema = z
   .string()
-  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a user name is lower-case letters, digits, '_' and '-', up to 32")
-  .describe("roll back this user's standalone home-manager generation instead of the system's");
+  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a user name: a-z, 0-9, '_', '-'")
+  .describe("this user's home-manager generation instead");
 
 const ACTIVATE_TIMEOUT_MS = 300_000;
 

@@ -17,21 +17,12 @@ import { factsFromLines, type MachineFacts, machineFactsSchema } from "./machine
 export { type MachineFacts, machineFactsSchema } from "./machine-facts.js";
 
 export const hostFactsOptionsSchema = z.object({
-  hosts: z
-    .array(z.string().min(1))
-    .min(1)
-    .optional()
-    .describe('host names, @tag, or "all" (probed over ssh, in parallel)'),
-  local: z.boolean().optional().describe("probe the machine nix-deploy runs on, without ssh"),
+  hosts: z.array(z.string().min(1)).min(1).optional().describe('names, @tag or "all"'),
+  local: z.boolean().optional().describe("this machine, without ssh"),
   name: hostNameSchema
     .optional()
     .describe("with local: the host name to file its facter report under (default: this machine's hostname)"),
-  saveFacter: z
-    .boolean()
-    .optional()
-    .describe(
-      "save nixos-facter's report as hosts/<name>/facter.json when the host has nixos-facter (default true)",
-    ),
+  saveFacter: z.boolean().optional().describe("default true"),
 });
 export type HostFactsOptions = z.infer<typeof hostFactsOptionsSchema> & { flake?: string };
 

@@ -15,13 +15,8 @@ import { type InstallCheck, installChecks } from "./install-checks.js";
 import { knownHostsName, publicKeyOf, recordHostKey } from "./known-hosts.js";
 
 export const installHostOptionsSchema = z.object({
-  host: hostNameSchema.describe("the host to install: its nixosConfigurations name in the flake"),
-  disk: z
-    .string()
-    .min(1)
-    .describe(
-      "the disk to wipe, by its /dev/disk/by-id name (host_facts lists them), e.g. nvme-Samsung_SSD_980_1TB_S64A",
-    ),
+  host: hostNameSchema.describe("its nixosConfigurations name"),
+  disk: z.string().min(1).describe("the disk to erase, by its /dev/disk/by-id name"),
   target: z
     .string()
     .regex(
@@ -29,12 +24,9 @@ export const installHostOptionsSchema = z.object({
       "an ssh target is address or user@address",
     )
     .optional()
-    .describe("where the installer answers over ssh (default: the host's inventory target)"),
-  port: z.number().int().min(1).max(65535).optional().describe("the installer's ssh port, with target"),
-  dryRun: z
-    .boolean()
-    .optional()
-    .describe("default true: check and show the plan only; false installs after the user types the disk id"),
+    .describe("the installer's ssh address (default: the inventory's)"),
+  port: z.number().int().min(1).max(65535).optional(),
+  dryRun: z.boolean().optional().describe("default true"),
 });
 export type InstallHostOptions = z.infer<typeof installHostOptionsSchema> & { flake?: string };
 
