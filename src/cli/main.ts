@@ -21,7 +21,7 @@ import {
 } from "./command.js";
 import { commands } from "./commands/index.js";
 import { completionCandidates, completionScript, SHELLS } from "./completion.js";
-import { askYesNo, Progress } from "./progress.js";
+import { askLine, askYesNo, Progress } from "./progress.js";
 import { cliVocabulary } from "./vocabulary.js";
 
 const inCliWords = cliVocabulary(commands);
@@ -237,6 +237,11 @@ export async function main(argv: string[]): Promise<ExitCode> {
         // A tool that needs a yes mid-run asks on the terminal; without one it cannot ask.
         confirm: async (question: string) =>
           values.yes ? true : process.stdin.isTTY ? askYesNo(question) : undefined,
+        // A value to type back (a disk to erase) is always typed by the person: --yes does not answer it.
+        ask: async (question: string) => {
+          progress.stop();
+          return process.stdin.isTTY ? askLine(question) : undefined;
+        },
       }),
     );
     progress.stop();

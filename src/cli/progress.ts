@@ -79,3 +79,18 @@ export async function askYesNo(question: string): Promise<boolean> {
     rl.close();
   }
 }
+
+/** Asks for a line on the terminal (a value to type back); undefined at Ctrl-C. */
+export async function askLine(question: string): Promise<string | undefined> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const abort = new AbortController();
+  rl.on("SIGINT", () => abort.abort());
+  try {
+    return await rl.question(`${question} `, { signal: abort.signal });
+  } catch {
+    process.stderr.write("\n");
+    return undefined;
+  } finally {
+    rl.close();
+  }
+}

@@ -20,6 +20,11 @@ export interface Hooks {
    * when nobody can be asked (a client without elicitation, a CLI without a terminal).
    */
   confirm(question: string): Promise<boolean | undefined>;
+  /**
+   * Asks the user to type a value (a disk id to be erased): what they typed, or undefined when
+   * nobody can be asked or the question was dismissed. Nothing answers it on the user's behalf.
+   */
+  ask(question: string): Promise<string | undefined>;
 }
 
 /** An engine operation behind a tool and a CLI command. */
@@ -37,6 +42,7 @@ export function quietHooks(given: Partial<Hooks> = {}): Hooks {
     signal: given.signal ?? NEVER_ABORTED,
     progress: given.progress ?? (() => {}),
     confirm: given.confirm ?? (async () => undefined),
+    ask: given.ask ?? (async () => undefined),
   };
 }
 

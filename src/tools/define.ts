@@ -78,6 +78,7 @@ export function registerTool(server: McpServer, engine: Engine, tool: AnyToolDef
             .catch((error: unknown) => engine.log.warn({ err: error, tool: tool.name }, "progress not sent"));
         },
         confirm: (question) => askUser(server, question, extra.signal),
+        ask: (question) => askUserText(server, question, extra.signal),
       };
       try {
         const result = await runTool(tool, engine, input, hooks);
@@ -93,15 +94,19 @@ export function registerTool(server: McpServer, engine: Engine, tool: AnyToolDef
   );
 }
 
+/** Whether the client takes form elicitation; an empty `elicitation: {}` is how older clients said so. */
+function canAsk(server: McpServer): boolean {
+  const elicitation = server.server.getClientCapabilities()?.elicitation;
+  return Boolean(elicitation) && !(elicitation && "url" in elicitation && !("form" in elicitation));
+}
+
 /** A yes/no question as an elicitation form; undefined when the client has no form elicitation. */
 async function askUser(
   server: McpServer,
   question: string,
   signal: AbortSignal,
 ): Promise<boolean | undefined> {
-  const elicitation = server.server.getClientCapabilities()?.elicitation;
-  // An empty `elicitation: {}` is how clients before form/url modes declared form support.
-  if (!elicitation || ("url" in elicitation && !("form" in elicitation))) return undefined;
+  if (!canAsk(server)) return undefined;
   const answer = await server.server.elicitInput(
     {
       message: question,
@@ -114,4 +119,27 @@ async function askUser(
     { signal },
   );
   return answer.action === "accept" && answer.content?.confirm === true;
+}
+
+/** A question the user answers by typing, as an elicitation form with one text field. */
+async function askUserText(
+  server: McpServer,
+  question: string,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  if (!canAsk(server)) return undefined;
+  const answer = await server.server.elicitInput(
+    {
+      message: question,
+      requestedSchema: {
+        type: "object",
+        properties: { answer: { type: "string", title: "Type it here", description: question } },
+        required: ["answer"],
+      },
+    },
+    { signal },
+  );
+  return answer.action === "accept" && typeof answer.content?.answer === "string"
+    ? answer.content.answer
+    : undefined;
 }

@@ -3,7 +3,9 @@ import commitChanges from "./commit_changes.js";
 import type { AnyToolDefinition } from "./define.js";
 import deploy from "./deploy.js";
 import fleetList from "./fleet_list.js";
+import hostFacts from "./host_facts.js";
 import hostStatus from "./host_status.js";
+import installHost from "./install_host.js";
 import plan from "./plan.js";
 import preflight from "./preflight.js";
 import previewUpdates from "./preview_updates.js";
@@ -22,6 +24,7 @@ export const tools: AnyToolDefinition[] = [
   plan,
   fleetList,
   hostStatus,
+  hostFacts,
   preflight,
   validateSyntax,
   scanAntipatterns,
@@ -30,6 +33,7 @@ export const tools: AnyToolDefinition[] = [
   deploy,
   rollback,
   uploadKeys,
+  installHost,
   checkNixpkgsIssues,
   previewUpdates,
   update,

@@ -27,6 +27,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { HARDWARE, HARDWARE_MOUNTS, prepareHardware, setUpHomeManager } from "./hardware.js";
 
 const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), "fixture");
@@ -63,8 +64,12 @@ export interface SimHost {
   name: string;
   port: number;
   dir: string;
-  /** Target of the host's initial generation. */
+  /** Target of the host's initial generation; "" on an installer, which runs no system of its own. */
   initialSystem: string;
+  /** Booted into a NixOS installer: not in the flake, no /run/current-system. */
+  installer?: boolean;
+  /** Store paths of the stand-in home-manager generations of HOME_USER, oldest first. */
+  homeGenerations?: string[];
   /** pid of `unshare`; of the init of the host's pid namespace (killing it ends them all); of the nsenter running sshd. */
   unsharePid?: number;
   initPid?: number;
@@ -133,11 +138,14 @@ export function testEnv(dir: string): Record<string, string> {
 /**
  * Starts the fleet. `systemd: true` makes its hosts systemd machines as far as a deployer can tell:
  * /run/systemd/system exists, and the stand-in systemd-run in /usr/local/bin starts transient units.
+ * `installers` are extra machines booted into a NixOS installer, in the inventory (with the flake's
+ * own known_hosts file, which holds the installer's key) but not in the flake.
  */
 export async function startFleet(
-  options: { hosts?: readonly string[]; systemd?: boolean } = {},
+  options: { hosts?: readonly string[]; systemd?: boolean; installers?: readonly string[] } = {},
 ): Promise<SimFleet> {
   const names = options.hosts ?? FLEET_HOSTS;
+  const installers = options.installers ?? [];
   const dir = mkdtempSync(join(tmpdir(), "nix-deploy-fleet-"));
   const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
   const env = testEnv(dir);
@@ -157,6 +165,7 @@ export async function startFleet(
     env,
     sshOptions: (name) => {
       const host = mustGet(hosts, name);
+      const knownHosts = host.installer ? join(fleet.flakeDir, "known_hosts") : fleet.knownHosts;
       return [
         "-p",
         String(host.port),
@@ -165,7 +174,7 @@ export async function startFleet(
         "-o",
         "BatchMode=yes",
         "-o",
-        `UserKnownHostsFile=${fleet.knownHosts}`,
+        `UserKnownHostsFile=${knownHosts}`,
       ];
     },
     runDir: (name) => join(mustGet(hosts, name).dir, "run"),
@@ -244,14 +253,17 @@ export async function startFleet(
     ) as Array<{ outputs: { out: string } }>;
 
     const knownHostLines: string[] = [];
+    const installerKnownHosts: string[] = [];
     const inventoryHosts: Record<string, unknown> = {};
     await Promise.all(
-      names.map(async (name) => {
+      [...names, ...installers].map(async (name) => {
+        const installer = installers.includes(name);
         const hostDir = join(dir, "hosts", name);
-        for (const sub of ["root", "run", "bin", "etc", "home"])
+        for (const sub of ["root/nix/store", "root/nix/var/nix/profiles", "run", "bin", "etc", "home"])
           mkdirSync(join(hostDir, sub), { recursive: true });
         if (options.systemd) mkdirSync(join(hostDir, "run", "systemd", "system"), { recursive: true });
         cpSync(join(FIXTURE, "host-bin"), join(hostDir, "bin"), { recursive: true });
+        prepareHardware(hostDir, installer ? "installer" : name, installer);
         // The host's own nix.conf, as NixOS generates one: ssh sessions do not carry the deployer's
         // NIX_CONFIG, and the fixture's builders are /bin/sh, which a build sandbox does not have.
         mkdirSync(join(hostDir, "etc", "nix"), { recursive: true });
@@ -260,33 +272,39 @@ export async function startFleet(
           "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\n",
         );
         // `nix build --json` does not keep the order of its installables: match by name.
-        const initialSystem = built
-          .map((b) => b.outputs.out)
-          .find((out) => out.endsWith(`-nixos-system-${name}-fixture`));
-        if (!initialSystem) throw new Error(`nix build printed no system for ${name}`);
-        await run("nix", [
-          "copy",
-          "--no-check-sigs",
-          "--to",
-          `local?root=${join(hostDir, "root")}`,
-          initialSystem,
-        ]);
-        await newKey(join(hostDir, "etc", "ssh_host_ed25519_key"), `host-${name}`);
+        const initialSystem = installer
+          ? ""
+          : built.map((b) => b.outputs.out).find((out) => out.endsWith(`-nixos-system-${name}-fixture`));
+        if (initialSystem === undefined) throw new Error(`nix build printed no system for ${name}`);
+        if (initialSystem)
+          await run("nix", [
+            "copy",
+            "--no-check-sigs",
+            "--to",
+            `local?root=${join(hostDir, "root")}`,
+            initialSystem,
+          ]);
+        await newKey(hostKeyFile(hostDir, installer), `host-${name}`);
         writeFileSync(join(hostDir, "etc", "authorized_keys"), readFileSync(`${fleet.clientKey}.pub`));
-        const host: SimHost = { name, port: 0, dir: hostDir, initialSystem };
+        const host: SimHost = { name, port: 0, dir: hostDir, initialSystem, installer };
         hosts.set(name, host);
         await bootHost(host);
         await startSshd(host);
-        const hostKey = readFileSync(join(hostDir, "etc", "ssh_host_ed25519_key.pub"), "utf8")
+        if (HARDWARE[name]?.homeManager && host.initPid)
+          host.homeGenerations = await setUpHomeManager(hostDir, host.initPid, system, run);
+        const hostKey = readFileSync(`${hostKeyFile(hostDir, installer)}.pub`, "utf8")
           .split(" ")
           .slice(0, 2)
           .join(" ");
-        knownHostLines.push(`[127.0.0.1]:${host.port} ${hostKey}`);
+        (installer ? installerKnownHosts : knownHostLines).push(`[127.0.0.1]:${host.port} ${hostKey}`);
         inventoryHosts[name] = {
           target: "root@127.0.0.1",
           port: host.port,
-          tags: tagsOf(name),
+          tags: installer ? ["new"] : tagsOf(name),
           criticalServices: ["sshd.service"],
+          // The installer's key was checked on its console and recorded in the flake, where
+          // install_host records the installed machine's key too.
+          ...(installer ? { knownHostsFile: "known_hosts" } : {}),
         };
       }),
     );
@@ -301,6 +319,8 @@ export async function startFleet(
       };
     }
     writeFileSync(fleet.knownHosts, `${knownHostLines.join("\n")}\n`);
+    if (installers.length)
+      writeFileSync(join(fleet.flakeDir, "known_hosts"), `${installerKnownHosts.join("\n")}\n`);
     writeFileSync(
       join(fleet.flakeDir, "nix-deploy.json"),
       `${JSON.stringify({ defaults: { identityFile: fleet.clientKey, knownHostsFile: fleet.knownHosts }, hosts: inventoryHosts }, null, 2)}\n`,
@@ -311,6 +331,13 @@ export async function startFleet(
     await fleet.stop();
     throw error;
   }
+}
+
+/** An installer's sshd reads its key from its own /etc/ssh, where an installation replaces it. */
+function hostKeyFile(hostDir: string, installer: boolean): string {
+  return installer
+    ? join(hostDir, "etc-upper", "ssh", "ssh_host_ed25519_key")
+    : join(hostDir, "etc", "ssh_host_ed25519_key");
 }
 
 function tagsOf(name: string): string[] {
@@ -331,13 +358,14 @@ async function bootHost(host: SimHost): Promise<void> {
     'mount --bind "$1/root/nix" /nix',
     'mount --bind "$1/run" /run',
     'mount --bind "$1/bin" /usr/local/bin',
+    ...HARDWARE_MOUNTS,
     'mount --bind "$1/etc/nix" /etc/nix',
     // Root's own home: the machine's /root may hold shell start-up files (pyenv, cargo) that a
     // NixOS host does not have, and that slow down or lock up every ssh session.
     'mount --bind "$1/home" /root',
     "mkdir -p /run/sshd && chmod 0755 /run/sshd",
-    'nix-env -p /nix/var/nix/profiles/system --set "$2"',
-    '"$2/bin/switch-to-configuration" switch >/dev/null',
+    // An installer runs no system of its own: no profile, no /run/current-system.
+    'if [ -n "$2" ]; then nix-env -p /nix/var/nix/profiles/system --set "$2" && "$2/bin/switch-to-configuration" switch >/dev/null; fi',
     'touch "$1/booted"',
     "exec sleep infinity",
   ].join(" && ");
@@ -391,7 +419,7 @@ async function startSshd(host: SimHost): Promise<void> {
       [
         `Port ${host.port}`,
         "ListenAddress 127.0.0.1",
-        `HostKey ${join(host.dir, "etc", "ssh_host_ed25519_key")}`,
+        `HostKey ${host.installer ? "/etc/ssh/ssh_host_ed25519_key" : join(host.dir, "etc", "ssh_host_ed25519_key")}`,
         `AuthorizedKeysFile ${join(host.dir, "etc", "authorized_keys")}`,
         "PermitRootLogin prohibit-password",
         "PasswordAuthentication no",

@@ -13,6 +13,20 @@ const ANALYSIS = "test/e2e/analysis-stdio.test.ts";
 const BUILD = "test/e2e/build-preflight.test.ts";
 const FAULTS = "test/e2e/deploy-faults.test.ts";
 const KEYS = "test/e2e/keys.test.ts";
+const ONBOARD = "test/e2e/onboard.test.ts";
+const onboard = (title: string) => `${ONBOARD} > ${title}`;
+const FACTS_ALL = onboard(
+  "host_facts reads every host in parallel, a host that does not answer as a failed check, and saves a facter report",
+);
+const INSTALL_PLAN = onboard(
+  "install_host plans by default, refuses a disk that is not there, and without the typed disk touches nothing",
+);
+const INSTALL_RUN = onboard(
+  "install_host with the typed disk runs nixos-anywhere, and the first deploy verifies the host key it recorded",
+);
+const INSTALL_CLI = onboard(
+  "the CLI: facts, a home-manager rollback, and install-host asking for the disk on the terminal",
+);
 
 const fast = (title: string) => `${FAST} > ${title}`;
 const fleet = (title: string) => `${FLEET} > ${title}`;
@@ -71,6 +85,21 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
   },
   host_status: {
     host: fast("host_status.host: the named host, one host only"),
+    flake: FLAKE,
+  },
+  host_facts: {
+    hosts: FACTS_ALL,
+    local: onboard("host_facts of the local machine runs without ssh"),
+    name: onboard("host_facts of the local machine runs without ssh"),
+    saveFacter: FACTS_ALL,
+    flake: FLAKE,
+  },
+  install_host: {
+    host: [INSTALL_PLAN, INSTALL_RUN],
+    disk: [INSTALL_PLAN, INSTALL_RUN],
+    dryRun: [INSTALL_PLAN, INSTALL_RUN],
+    target: INSTALL_PLAN,
+    port: INSTALL_PLAN,
     flake: FLAKE,
   },
   preflight: {
@@ -142,6 +171,10 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
     installBootloader: `${FAULTS} > rollback.installBootloader: a rollback asked to install the boot loader activates with it`,
     hosts: fast("rollback.hosts: only the selected hosts are rolled back"),
     generation: `${DEPLOY} > rolls a host back to its previous generation, and to a chosen one`,
+    homeManagerUser: [
+      onboard("host_status lists a user's home-manager generations, and rollback returns one, as the user"),
+      INSTALL_CLI,
+    ],
     confirmTimeoutSec: fleet(
       "rollback.confirmTimeoutSec: a rollback nobody can confirm reverts after that many seconds",
     ),

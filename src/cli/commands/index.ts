@@ -4,6 +4,8 @@ import build from "./build.js";
 import commit from "./commit.js";
 import deploy from "./deploy.js";
 import fleet from "./fleet.js";
+import hostFacts from "./host-facts.js";
+import installHost from "./install-host.js";
 import issues from "./issues.js";
 import preflight from "./preflight.js";
 import preview from "./preview.js";
@@ -21,6 +23,7 @@ import validate from "./validate.js";
 export const commands: AnyCommand[] = [
   fleet,
   status,
+  hostFacts,
   preflight,
   validate,
   scan,
@@ -29,6 +32,7 @@ export const commands: AnyCommand[] = [
   deploy,
   rollback,
   uploadKeys,
+  installHost,
   preview,
   issues,
   update,

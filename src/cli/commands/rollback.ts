@@ -13,7 +13,8 @@ import { failureLines, generations, hostLine, width } from "../format.js";
 
 export default command({
   name: "rollback",
-  synopsis: "rollback HOSTS...|@tag|--all [--generation N] [--confirm-timeout S] [--install-bootloader]",
+  synopsis:
+    "rollback HOSTS...|@tag|--all [--generation N] [--home-manager USER] [--confirm-timeout S] [--install-bootloader]",
   summary: "return hosts to the previous (or a given) generation, under magic rollback",
   options: {
     ...ALL_OPTION,
@@ -23,6 +24,12 @@ export default command({
       description: "the generation to return to (default: the previous)",
       field: "generation",
     },
+    "home-manager": {
+      type: "string",
+      value: "USER",
+      description: "return USER's home-manager generation instead of the system's",
+      field: "homeManagerUser",
+    },
     ...CONFIRM_TIMEOUT_OPTION,
     "install-bootloader": INSTALL_BOOTLOADER_OPTION,
   },
@@ -31,11 +38,12 @@ export default command({
   input: (values, positionals) => ({
     hosts: selectors(values, positionals, true),
     generation: numberOption(values.generation),
+    homeManagerUser: values["home-manager"],
     confirmTimeoutSec: numberOption(values["confirm-timeout"]),
     installBootloader: flag(values["install-bootloader"]),
   }),
   confirm: (input) =>
-    `Roll back ${input.hosts.join(", ")} to ${input.generation === undefined ? "the previous generation" : `generation ${input.generation}`}?`,
+    `Roll back ${input.homeManagerUser ? `${input.homeManagerUser}'s home-manager on ` : ""}${input.hosts.join(", ")} to ${input.generation === undefined ? "the previous generation" : `generation ${input.generation}`}?`,
   // A generation no host has is bad input (exit 2), as the exit status table says.
   exitCode: (result) =>
     result.status === "succeeded"

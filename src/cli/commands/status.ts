@@ -23,6 +23,14 @@ export default command({
       .map(
         (g) => `${g.current ? "*" : " "} generation ${g.number}  ${g.date}${g.current ? "  (current)" : ""}`,
       ),
+    ...result.homeManager.flatMap((p) =>
+      p.generations
+        .slice(-5)
+        .map(
+          (g) =>
+            `${g.current ? "*" : " "} home-manager ${p.user} generation ${g.number}  ${g.date}${g.current ? "  (current)" : ""}`,
+        ),
+    ),
     ...result.failedUnits.map((u) => `failed: ${u.unit} (${u.sub}) ${u.description}`),
     `next: ${result.next}`,
   ],

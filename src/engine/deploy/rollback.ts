@@ -11,6 +11,7 @@ import {
   newNonce,
   settleEarlierActivations,
 } from "./activation.js";
+import { homeManagerUserSchema, rollbackHome } from "./home-rollback.js";
 import { acquireHostLock } from "./host-lock.js";
 import { newDeploymentId } from "./record.js";
 import { confirmTimeoutSchema, type HostDetails, installBootloaderSchema } from "./schemas.js";
@@ -24,6 +25,7 @@ export const rollbackOptionsSchema = z.object({
     .positive()
     .optional()
     .describe("the generation to return to; default: the one before the current"),
+  homeManagerUser: homeManagerUserSchema.optional(),
   confirmTimeoutSec: confirmTimeoutSchema,
   installBootloader: installBootloaderSchema,
 });
@@ -40,6 +42,7 @@ export const rollbackResultSchema = z.object({
           "switched: now on the target; reverted: the target failed its checks, host left as it was; refused: the request does not fit the host (no such generation, already on it), nothing was done",
         ),
       {
+        homeManagerUser: z.string().optional().describe("the user whose home-manager generation this is"),
         generationBefore: z.number().optional(),
         generationAfter: z.number().optional(),
         targetGeneration: z.number().optional(),
@@ -68,6 +71,14 @@ export const rollback = operation<RollbackOptions, RollbackResult>(async (engine
     let lock: ReturnType<typeof acquireHostLock> | undefined;
     try {
       lock = acquireHostLock(host.name, id, engine.env);
+      if (options.homeManagerUser !== undefined) {
+        const home = await rollbackHome(engine, host, options.homeManagerUser, options.generation, {
+          signal: hooks.signal,
+          step,
+        });
+        step(home.outcome);
+        return { host: host.name, homeManagerUser: options.homeManagerUser, ...home };
+      }
       const confirmTimeoutSec = options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC;
       // An undecided earlier activation would revert the host under this one: let it finish first.
       const earlier = await settleEarlierActivations(
@@ -147,13 +158,15 @@ export const rollback = operation<RollbackOptions, RollbackResult>(async (engine
     summary: results
       .map((r) =>
         r.outcome === "switched"
-          ? `${r.host}: generation ${r.generationBefore} → ${r.targetGeneration}`
+          ? `${r.host}: ${r.homeManagerUser ? `${r.homeManagerUser}'s home-manager ` : ""}generation ${r.generationBefore} → ${r.targetGeneration}`
           : `${r.host}: ${r.outcome}`,
       )
       .join("; "),
     hosts: results,
     next: ok
-      ? "the hosts run the earlier generation; fix the configuration before deploying again"
+      ? options.homeManagerUser
+        ? `${options.homeManagerUser}'s home is on the earlier home-manager generation; host_status lists them all`
+        : "the hosts run the earlier generation; fix the configuration before deploying again"
       : "read the errors; hosts that did not switch are on the generation they had",
   };
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { operation } from "../hooks.js";
 import { nextSchema } from "../schemas.js";
+import { homeManagerProfileSchema, homeManagerProfiles } from "./home-manager.js";
 import { discoverFleet, selectHost } from "./hosts.js";
 import { hostStatus, probeHosts } from "./status.js";
 
@@ -76,6 +77,9 @@ export const hostStatusResultSchema = z.object({
     }),
   ),
   criticalServices: z.array(z.string()),
+  homeManager: z
+    .array(homeManagerProfileSchema)
+    .describe("standalone home-manager profiles, each user's generations (rollback with homeManagerUser)"),
   nixVersion: z.string().optional(),
   summary: z.string(),
   next: nextSchema.describe("what to do next"),
@@ -86,7 +90,10 @@ export const describeHost = operation<{ host: string; flake?: string }, HostStat
   async (engine, options, hooks) => {
     const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
     const host = selectHost(fleet, options.host);
-    const status = await hostStatus(engine, host, hooks.signal);
+    const [status, home] = await Promise.all([
+      hostStatus(engine, host, hooks.signal),
+      homeManagerProfiles(engine, host, hooks.signal),
+    ]);
     const current = status.generations.find((g) => g.current);
     let summary: string;
     let next: string;
@@ -109,6 +116,7 @@ export const describeHost = operation<{ host: string; flake?: string }, HostStat
       target: host.ssh.destination,
       ...status,
       criticalServices: host.criticalServices,
+      homeManager: home.profiles,
       summary,
       next,
     };

@@ -17,6 +17,9 @@ export const HOST_SCRIPT_NAMES = [
   "preflight",
   "upload-key",
   "ssh-host-key",
+  "facts",
+  "home-generations",
+  "home-manager-activate",
 ] as const;
 
 export type HostScriptName = (typeof HOST_SCRIPT_NAMES)[number];
