@@ -13,7 +13,11 @@ const ANALYSIS = "test/e2e/analysis-stdio.test.ts";
 const BUILD = "test/e2e/build-preflight.test.ts";
 const FAULTS = "test/e2e/deploy-faults.test.ts";
 
+const ONBOARD = "test/e2e/onboard.test.ts";
+
 const fast = (title: string) => `${FAST} > ${title}`;
+const ADD_HOST = `${ONBOARD} > add_host.name, system, boot, gpu, disk, user, services, target, port, tags, dryRun: each GPU vendor, with and without home-manager and services, shown, written, checked, evaluated, then deployed`;
+const BACKUP = `${ONBOARD} > backup.path, reason, keep, list and restore.backup: files back byte for byte; a damaged backup is named, nothing lost`;
 const fleet = (title: string) => `${FLEET} > ${title}`;
 
 /** `flake` is every tool's: only the served flake is accepted, tested for every tool at once. */
@@ -205,4 +209,21 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
     deployment: COMMITS,
     flake: FLAKE,
   },
+  add_host: {
+    name: ADD_HOST,
+    system: ADD_HOST,
+    boot: ADD_HOST,
+    gpu: ADD_HOST,
+    disk: ADD_HOST,
+    user: ADD_HOST,
+    services: ADD_HOST,
+    target: ADD_HOST,
+    port: ADD_HOST,
+    tags: ADD_HOST,
+    dryRun: ADD_HOST,
+    facterReport: `${ONBOARD} > add_host.facterReport: a host that fails to evaluate is rolled back byte for byte, with the error shown`,
+    flake: FLAKE,
+  },
+  backup: { path: BACKUP, reason: BACKUP, keep: BACKUP, list: BACKUP, flake: FLAKE },
+  restore: { backup: BACKUP, flake: FLAKE },
 };

@@ -10,7 +10,8 @@ import { createServer } from "../../src/server.js";
  * it). Output schemas and annotations are for the client, not the model. Tokens are counted the
  * usual rough way, four characters each; the budget leaves room for tools still to come.
  */
-const BUDGET_TOKENS = 6000;
+// 6000 until the onboarding tools (add_host, backup, restore: about 650 together) came.
+const BUDGET_TOKENS = 6600;
 
 describe("the model-facing tool list", () => {
   it(`stays under ${BUDGET_TOKENS} tokens`, async () => {

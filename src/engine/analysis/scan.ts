@@ -2,13 +2,13 @@
  * Syntax validation and the anti-pattern scan over a flake's .nix files, in this process: each file
  * is read once, parsed once, and every rule runs over the same tree.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
+import { BackupWriter, DEFAULT_KEEP } from "../backup/store.js";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
-import { stateDir } from "../log.js";
 import { servedFlake } from "../trust.js";
 import { type FileScope, FlakeFiles, listNixFiles, loadScanConfig, Pacer, type ScanConfig } from "./files.js";
 import { type Edit, indexNodes, type RawFinding, type Rule, type Severity } from "./rule.js";
@@ -362,20 +362,6 @@ export const scanResultSchema = z.object({
 });
 export type ScanResult = z.infer<typeof scanResultSchema>;
 
-/**
- * A new directory for one scan's fix backups: private like the rest of the state (0700, files
- * 0600), since a file of the flake may hold a secret (a file readable by all holding one is
- * exactly what the rules warn about).
- */
-function newBackupDirectory(): string {
-  const parent = join(stateDir(), "backups");
-  mkdirSync(parent, { recursive: true, mode: 0o700 });
-  // mkdir's mode does not apply to a directory that already existed with looser permissions.
-  chmodSync(parent, 0o700);
-  // mkdtemp makes the directory 0700, under a name no other scan has.
-  return mkdtempSync(join(parent, `scan-${new Date().toISOString().replaceAll(":", "-")}-`));
-}
-
 export async function scanAntipatterns(
   engine: Engine,
   input: FileScope & {
@@ -400,27 +386,35 @@ export async function scanAntipatterns(
   let fixed: ScanResult["fixed"];
   if (input.fix) {
     fixed = [];
-    let backups: string | undefined;
+    // One backup in the store for the scan's fixes, private like the rest of the state (0700, files
+    // 0600), since a file of the flake may hold a secret.
+    let backups: BackupWriter | undefined;
     // Between files a cancellation stops the fixing; the files fixed by then keep their backups.
     const pacer = new Pacer(input.signal);
-    for (const analysis of collected.analyses) {
-      if (!analysis.findings.some((f) => f.fix)) continue;
-      await pacer.step();
-      // Read again through the flake's files: what the analysis read may have changed since.
-      const read = collected.files.read(analysis.file);
-      if ("skipped" in read) continue;
-      const result = fixSource(analysis.file, new SourceText(read.bytes), {
-        disabled: new Set([...(disabled ?? []), ...collected.config.disable]),
-        inFlake: existsSync(join(collected.root, "flake.nix")),
-      });
-      if (result.fixed === 0) continue;
-      backups ??= newBackupDirectory();
-      // The backup holds the bytes read, not a copy made by path (which would follow a link).
-      const backup = join(backups, analysis.file);
-      mkdirSync(dirname(backup), { recursive: true, mode: 0o700 });
-      writeFileSync(backup, read.bytes, { mode: 0o600, flag: "wx" });
-      collected.files.replace(read, result.source.bytes);
-      fixed.push({ file: analysis.file, fixes: result.fixed, backup });
+    try {
+      for (const analysis of collected.analyses) {
+        if (!analysis.findings.some((f) => f.fix)) continue;
+        await pacer.step();
+        // Read again through the flake's files: what the analysis read may have changed since.
+        const read = collected.files.read(analysis.file);
+        if ("skipped" in read) continue;
+        const result = fixSource(analysis.file, new SourceText(read.bytes), {
+          disabled: new Set([...(disabled ?? []), ...collected.config.disable]),
+          inFlake: existsSync(join(collected.root, "flake.nix")),
+        });
+        if (result.fixed === 0) continue;
+        backups ??= new BackupWriter(engine.env, {
+          source: collected.root,
+          kind: "scan-fix",
+          reason: "scan_antipatterns fix: true",
+        });
+        // The backup holds the bytes read, not a copy made by path (which would follow a link).
+        const backup = backups.add(analysis.file, read.bytes, read.stats.mode & 0o7777);
+        collected.files.replace(read, result.source.bytes);
+        fixed.push({ file: analysis.file, fixes: result.fixed, backup });
+      }
+    } finally {
+      backups?.finish(DEFAULT_KEEP);
     }
     // Counted once: progress that went back to 0 for this second pass would confuse a client.
     if (fixed.length > 0)
