@@ -165,6 +165,30 @@ describe.skipIf(skip)("onboarding a machine on the simulated fleet", () => {
     expect(text).toContain("- ✓ evaluation: /nix/store/");
   });
 
+  it("plans the onboarding of a new machine and gives the assistant its flow", async () => {
+    const plan = (await call("plan", { request: "Onboard newbox2" })) as {
+      action: string;
+      hosts: string[];
+      phases: Array<{ tool?: string; gate: string }>;
+      next: string;
+    };
+    expect(plan).toMatchObject({ action: "onboard", hosts: ["newbox2"] });
+    expect(plan.phases.map((p) => [p.tool, p.gate])).toEqual([
+      ["host_facts", "runs"],
+      ["add_host", "asks"],
+      ["add_host", "blocks"],
+      ["install_host", "asks"],
+    ]);
+    expect(plan.next).toContain("nix-deploy://reports/onboarding/latest");
+    expect(await fail("plan", { request: "Add host samsung" })).toMatch(
+      /samsung is a host of the fleet already/,
+    );
+    const prompt = await context.server.client.getPrompt({ name: "onboard", arguments: { host: "newbox2" } });
+    const text = prompt.messages.map((m) => (m.content as { text?: string }).text ?? "").join("\n");
+    expect(text).toMatch(/Call add_host for newbox2: add_host with the facts \(dry run\)/);
+    expect(text).toContain("never guess a disk");
+  });
+
   it("refuses a hostile host or user name and a kernel disk name, writing nothing", async () => {
     const fleet = context.fleet;
     const before = snapshotFiles(fleet.flakeDir);
