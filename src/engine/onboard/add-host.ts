@@ -22,6 +22,7 @@ import {
   formatSchemaIssues,
   INVENTORY_FILE,
   type InventoryHost,
+  loadInventory,
   parseInventory,
 } from "../fleet/inventory.js";
 import { hostInstallable } from "../nix.js";
@@ -29,7 +30,7 @@ import { writeFileAtomic } from "../state.js";
 import { isInside, realPathOf, servedFlake } from "../trust.js";
 import { unifiedDiff } from "./diff.js";
 import { addFlakeEntry, inputRef, type OutputsArgs } from "./flake-edit.js";
-import { flakeInputs, gitAddIntent, gitForget } from "./flake-git.js";
+import { flakeInputs, gitAddIntent, gitForget, isGitRepository } from "./flake-git.js";
 import { type AddHostInput, addHostInput, checkDisk, facterPath, specOf } from "./input.js";
 import { newOnboardingId, type OnboardingCheck, onboardingCheckSchema, saveOnboarding } from "./record.js";
 import { type HostSpec, hostDir, type InputRefs, renderHostFiles } from "./templates.js";
@@ -181,9 +182,7 @@ async function planChanges(engine: Engine, flake: string, input: AddHostInput, n
   const facter = input.facterReport ? facterPath(flake, input.name, input.facterReport) : undefined;
   const spec = specOf(input, facter?.nixPath);
   const inventoryNames = Object.keys(
-    (existsSync(join(flake, INVENTORY_FILE)) &&
-      parseInventory(readFileSync(join(flake, INVENTORY_FILE), "utf8"), INVENTORY_FILE).hosts) ||
-      {},
+    (await loadInventory(flake, engine.inventoryFile)).inventory.hosts ?? {},
   );
   const existing = [...new Set([...(await flakeHostNames(engine, flake)), ...inventoryNames])].sort();
   if (existing.includes(input.name))
@@ -293,14 +292,21 @@ export async function addHost(
   }
 
   const created = changes.filter((c) => !c.before).map((c) => c.path);
-  const backup = createBackup(engine.env, {
+  const taken = createBackup(engine.env, {
     source: flake,
     files: changes.filter((c) => c.before).map((c) => c.path),
     absent: created,
     kind: "add-host",
     reason: `add_host ${spec.name}`,
     keep: DEFAULT_KEEP,
-  }).manifest;
+  });
+  // A file that could not be backed up (a link, say) could not be restored: nothing is written then.
+  if (taken.skipped.length)
+    throw new UserError(
+      `add_host does not change ${taken.skipped.map((s) => `${s.path} (${s.reason})`).join(", ")}: it could not restore it`,
+      "make it a regular file of the flake, or add the host by hand",
+    );
+  const backup = taken.manifest;
   hooks.progress?.(`backed up as ${backup.id}; writing ${changes.length} files`);
   const intended = [...created.filter((p) => p.endsWith(".nix")), ...(facterFile ? [facterFile] : [])];
   let added: string[] = [];
@@ -322,10 +328,11 @@ export async function addHost(
     );
     checks.push({ check: "evaluation", ok: true, detail: drvPath });
     hooks.progress?.(`auditing ${spec.name}`);
+    // Its source layer reads only what changed (in git); the files add_host wrote were checked above.
     const audit = await securityAudit(engine, {
       flake,
       hosts: [spec.name],
-      changed: true,
+      changed: await isGitRepository(flake),
       signal: hooks.signal,
     });
     const host = audit.hosts.find((h) => h.host === spec.name);

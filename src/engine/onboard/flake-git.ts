@@ -54,6 +54,10 @@ async function gitOf(flake: string) {
   return git;
 }
 
+export async function isGitRepository(flake: string): Promise<boolean> {
+  return (await gitOf(flake)) !== undefined;
+}
+
 /** `git add --intent-to-add` of the paths git does not track yet; returns those it added. */
 export async function gitAddIntent(flake: string, paths: string[]): Promise<string[]> {
   const git = await gitOf(flake);
