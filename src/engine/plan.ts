@@ -25,7 +25,17 @@ export type PlanPhase = z.infer<typeof phaseSchema>;
 
 export const planResultSchema = z.object({
   planId: z.string(),
-  action: z.enum(["deploy", "preview", "update", "update-workflow", "smart-update"]),
+  action: z.enum([
+    "deploy",
+    "preview",
+    "update",
+    "update-workflow",
+    "smart-update",
+    "add-host",
+    "onboard",
+    "install",
+  ]),
+  disk: z.string().optional().describe("the disk install_host erases, by id"),
   mode: z.enum(["standard", "fast", "emergency"]),
   hosts: z.array(z.string()).describe("resolved host names"),
   parallel: z.boolean(),
@@ -104,10 +114,41 @@ const PHASES: Record<string, PlanPhase[]> = {
   ],
 };
 
+const FACTS: PlanPhase = {
+  phase: "machine facts: system, EFI or BIOS, GPU vendor, disks by id (and a nixos-facter report)",
+  tool: "host_facts",
+  gate: "runs",
+};
+const ADD_HOST: PlanPhase[] = [
+  {
+    phase: "add_host with the facts (dry run): the files it writes as a diff, and their checks",
+    tool: "add_host",
+    gate: "asks",
+  },
+  {
+    phase: "add_host with dryRun: false: backup, write, evaluate and audit, or restore the backup",
+    tool: "add_host",
+    gate: "blocks",
+  },
+];
+const INSTALL: PlanPhase = {
+  phase: "install_host on the disk the user types back (fresh machine), or deploy (a machine running NixOS)",
+  tool: "install_host",
+  gate: "asks",
+};
+PHASES["add-host"] = [FACTS, ...ADD_HOST];
+PHASES.onboard = [FACTS, ...ADD_HOST, INSTALL];
+
 /** The phases a parsed request runs, in order: the one table behind plans and prompts. */
 export function phasesFor(parsed: ParsedRequest): PlanPhase[] {
   const key = parsed.action === "deploy" ? `deploy:${parsed.mode}` : parsed.action;
   const phases = [...(PHASES[key] ?? [])];
+  if (parsed.action === "install")
+    // A host not in the flake yet is added first; one that is goes straight to its installation.
+    phases.push(FACTS, ...(parsed.newHost ? ADD_HOST : []), {
+      ...INSTALL,
+      phase: `install_host on ${parsed.disk}, which the user types back before anything is erased`,
+    });
   if (parsed.issue !== undefined && parsed.action !== "preview") {
     phases.push({
       phase: `commit the change referencing issue #${parsed.issue}`,
@@ -131,15 +172,19 @@ export async function makePlan(
     hosts: fleet.hosts.map((h) => h.name),
     tags: [...new Set(fleet.hosts.flatMap((h) => h.tags))],
   });
-  const hosts = selectHosts(fleet, parsed.hosts).map((h) => h.name);
+  const onboarding = ["add-host", "onboard", "install"].includes(parsed.action);
+  // An onboarded host is new: it is not selected from the fleet but named by the request.
+  const hosts = onboarding ? parsed.hosts : selectHosts(fleet, parsed.hosts).map((h) => h.name);
   const phases = phasesFor(parsed);
   const planId = `plan-${new Date().toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
   const parallel = hosts.length > 1;
-  const verb = parsed.dryRun
-    ? "dry run of"
-    : parsed.action === "deploy"
-      ? `${parsed.mode} deploy to`
-      : `${parsed.action} for`;
+  const verb = onboarding
+    ? `${parsed.action === "install" ? "installation" : "onboarding"} of`
+    : parsed.dryRun
+      ? "dry run of"
+      : parsed.action === "deploy"
+        ? `${parsed.mode} deploy to`
+        : `${parsed.action} for`;
   const plan: PlanResult = {
     planId,
     action: parsed.action,
@@ -148,12 +193,15 @@ export async function makePlan(
     parallel,
     dryRun: parsed.dryRun,
     issue: parsed.issue,
+    ...(parsed.disk ? { disk: parsed.disk } : {}),
     phases,
     summary: `${verb} ${hosts.join(", ")}${parallel ? " in parallel" : ""}: ${phases.length} phase(s)`,
     next:
       parsed.action === "deploy"
         ? `run the phases in order; call deploy with planId "${planId}" for the last one; read nix-deploy://reports/latest after`
-        : "run the phases in order; stop and ask the user where a phase says asks",
+        : onboarding
+          ? "run the phases in order, passing host_facts' facts on to add_host; stop and ask where a phase says asks; read nix-deploy://reports/onboarding/latest after"
+          : "run the phases in order; stop and ask the user where a phase says asks",
   };
   const stored: StoredPlan = { ...plan, flake: fleet.flake, createdAt: new Date().toISOString() };
   writeFileAtomic(join(plansDir(engine.env), `${planId}.json`), JSON.stringify(stored, null, 2), {

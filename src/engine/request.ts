@@ -1,4 +1,5 @@
 import { UserError } from "./errors.js";
+import { checkDisk, hostNameSchema } from "./onboard/input.js";
 
 /**
  * The one-line requests of `/nix-deploy`, parsed by a small grammar rather than guessed at:
@@ -13,9 +14,22 @@ import { UserError } from "./errors.js";
  *   target   := ["to" | "for" | "on"] hosts
  *   hosts    := "all" ["hosts"] | host ([","] ["and"] host)*     host := NAME | "@"TAG
  *   issue    := "for" "issue" "#"N
+ *
+ * and the onboarding of a machine, whose host is new (so not one of the known hosts):
+ *
+ *   request  := ("add" "host" | "onboard") NEW
+ *             | "install" HOST "on" ["disk"] /dev/disk/by-id/ID
  */
 
-export type RequestAction = "deploy" | "preview" | "update" | "update-workflow" | "smart-update";
+export type RequestAction =
+  | "deploy"
+  | "preview"
+  | "update"
+  | "update-workflow"
+  | "smart-update"
+  | "add-host"
+  | "onboard"
+  | "install";
 export type RequestMode = "standard" | "fast" | "emergency";
 
 export interface ParsedRequest {
@@ -27,6 +41,10 @@ export interface ParsedRequest {
   issue?: number;
   /** The request as the user wrote it. */
   text: string;
+  /** For "Install X on disk Y": the disk, by id. */
+  disk?: string;
+  /** An onboarded host that the flake does not have yet. */
+  newHost?: boolean;
 }
 
 export const REQUEST_FORMS = [
@@ -41,7 +59,39 @@ export const REQUEST_FORMS = [
   "Update workflow for HOST",
   "Smart update HOST",
   "... for issue #N",
+  "Add host NEW",
+  "Onboard NEW",
+  "Install HOST on disk /dev/disk/by-id/ID",
 ];
+
+/**
+ * The onboarding requests, read from the text as written: a disk id is case-sensitive, and the
+ * host is new, so it is checked against the host name rule rather than the known hosts.
+ */
+function parseOnboarding(text: string, known: { hosts: string[] }): ParsedRequest | undefined {
+  const trimmed = text.trim().replace(/^\/nix-deploy\s+/i, "");
+  const add = /^(add\s+host|onboard)\s+(\S+)$/i.exec(trimmed);
+  const install = /^install\s+(\S+)\s+on\s+(?:disk\s+)?(\S+)$/i.exec(trimmed);
+  if (!add && !install) return undefined;
+  const host = (add?.[2] ?? install?.[1]) as string;
+  const checked = hostNameSchema.safeParse(host);
+  if (!checked.success) throw new UserError(`"${host}" cannot name a host`, checked.error.issues[0]?.message);
+  if (add && known.hosts.includes(host))
+    throw new UserError(
+      `${host} is a host of the fleet already`,
+      `deploy to it ("Deploy to ${host}"), or install it on a fresh machine ("Install ${host} on disk /dev/disk/by-id/...")`,
+    );
+  if (install) checkDisk(install[2] as string);
+  return {
+    action: install ? "install" : /^add/i.test(trimmed) ? "add-host" : "onboard",
+    mode: "standard",
+    hosts: [host],
+    dryRun: false,
+    text: trimmed,
+    newHost: !known.hosts.includes(host),
+    ...(install ? { disk: install[2] } : {}),
+  };
+}
 
 const MODES = new Set<string>(["standard", "fast", "emergency"]);
 
@@ -58,6 +108,8 @@ function tokenize(text: string): string[] {
  * that lists what is valid.
  */
 export function parseRequest(text: string, known: { hosts: string[]; tags: string[] }): ParsedRequest {
+  const onboarding = parseOnboarding(text, known);
+  if (onboarding) return onboarding;
   const tokens = tokenize(text);
   let i = 0;
   const peek = (offset = 0) => tokens[i + offset];

@@ -11,9 +11,7 @@ export const flakeInput = z
   .string()
   .min(1)
   .optional()
-  .describe(
-    "path of the flake directory; defaults to the server's flake (--flake, NIX_DEPLOY_FLAKE or its working directory)",
-  );
+  .describe("the flake directory (default: the server's own)");
 
 /** The input every tool starts from: `{ ...baseInput, ...its own fields }`. */
 export const baseInput = { flake: flakeInput };

@@ -19,7 +19,7 @@ import { stateDir } from "./log.js";
  */
 export function writeFileAtomic(
   file: string,
-  content: string,
+  content: string | Uint8Array,
   options: { backup?: boolean; mode?: number } = {},
 ): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });

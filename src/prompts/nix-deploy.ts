@@ -39,7 +39,7 @@ export async function flowText(request: string, engine: Engine): Promise<string>
     `1. Call plan with request "${parsed.text}". Show the user its summary: hosts, mode, phases.`,
     ...phasesFor(parsed).map(
       (p, i) =>
-        `${i + 2}. ${p.tool ? `Call ${p.tool}${p.tool === "deploy" ? " with the plan's planId" : ` for ${target}`}` : "Pause"}: ${p.phase}; ${GATE_ADVICE[p.gate]}.`,
+        `${i + 2}. ${p.tool ? `Call ${p.tool}${p.tool === "deploy" && parsed.action === "deploy" ? " with the plan's planId" : ` for ${target}`}` : "Pause"}: ${p.phase}; ${GATE_ADVICE[p.gate]}.`,
     ),
   ];
   const lines = [
@@ -62,6 +62,14 @@ export async function flowText(request: string, engine: Engine): Promise<string>
       lines.push("The deploy runs the hosts in parallel; report per host.");
   }
   if (parsed.action === "preview") lines.push("", "This is read-only: do not deploy or update anything.");
+  if (["add-host", "onboard", "install"].includes(parsed.action))
+    lines.push(
+      `${steps.length + 1}. Read the resource nix-deploy://reports/onboarding/latest and show what was written, the checks and the backup.`,
+      "",
+      "Pass host_facts' facts on to add_host as they are (system, boot, gpu, the disk's /dev/disk/by-id name, the facter report); never guess a disk. " +
+        "Ask which optional services and which home-manager user the host should have; each service is off unless the user names it. " +
+        "Show add_host's diff and ask before calling it with dryRun: false. A rolled-back add_host changed nothing: show its error.",
+    );
   return lines.join("\n");
 }
 
@@ -106,4 +114,5 @@ export const modePrompts: AnyPromptDefinition[] = [
   modePrompt("update-workflow", "Update-workflow", (h) => `Update workflow for ${h}`),
   modePrompt("smart-update", "Smart-update", (h) => `Smart update ${h}`),
   modePrompt("update-flake", "Update-flake", (h) => `Update flake ${h === "all" ? "" : `for ${h}`}`.trim()),
+  modePrompt("onboard", "Onboard", (h) => `Onboard ${h}`, ""),
 ];

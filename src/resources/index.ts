@@ -1,5 +1,6 @@
 import type { ResourceDefinition, ResourceTemplateDefinition } from "./define.js";
 import { fleetResource } from "./fleet.js";
+import { latestOnboarding, onboardingById, onboardingList } from "./onboarding.js";
 import {
   allFlakesReportList,
   latestReport,
@@ -18,4 +19,7 @@ export const resources: Array<ResourceDefinition | ResourceTemplateDefinition> =
   latestReportJson,
   reportById,
   reportByIdJson,
+  onboardingList,
+  latestOnboarding,
+  onboardingById,
 ];

@@ -1,3 +1,5 @@
+import addHost from "./add_host.js";
+import backup from "./backup.js";
 import checkNixpkgsIssues from "./check_nixpkgs_issues.js";
 import commitChanges from "./commit_changes.js";
 import type { AnyToolDefinition } from "./define.js";
@@ -9,6 +11,7 @@ import installHost from "./install_host.js";
 import plan from "./plan.js";
 import preflight from "./preflight.js";
 import previewUpdates from "./preview_updates.js";
+import restore from "./restore.js";
 import restoreLock from "./restore_lock.js";
 import rollback from "./rollback.js";
 import scanAntipatterns from "./scan_antipatterns.js";
@@ -40,4 +43,7 @@ export const tools: AnyToolDefinition[] = [
   restoreLock,
   smartUpdate,
   commitChanges,
+  addHost,
+  backup,
+  restore,
 ];

@@ -142,7 +142,8 @@ describe("fix backups", () => {
     expect(mode(backups)).toBe(0o700);
     const scanDir = join(backups, readdirSync(backups)[0] as string);
     expect(mode(scanDir)).toBe(0o700);
-    expect(mode(join(scanDir, "hosts"))).toBe(0o700);
+    expect(mode(join(scanDir, "files", "hosts"))).toBe(0o700);
+    expect(mode(join(scanDir, "manifest.json"))).toBe(0o600);
     for (const fixed of out.fixed ?? []) {
       expect(fixed.backup.startsWith(`${scanDir}/`)).toBe(true);
       expect(mode(fixed.backup)).toBe(0o600);

@@ -28,7 +28,11 @@ const INSTALL_CLI = onboard(
   "the CLI: facts, a home-manager rollback, and install-host asking for the disk on the terminal",
 );
 
+const ADD_HOST_TEST = "test/e2e/add-host.test.ts";
+
 const fast = (title: string) => `${FAST} > ${title}`;
+const ADD_HOST = `${ADD_HOST_TEST} > add_host.name, system, boot, gpu, disk, user, services, target, port, tags, dryRun: each GPU vendor, with and without home-manager and services, shown, written, checked, evaluated, then deployed`;
+const BACKUP = `${ADD_HOST_TEST} > backup.path, reason, keep, list and restore.backup: files back byte for byte; a damaged backup is named, nothing lost`;
 const fleet = (title: string) => `${FLEET} > ${title}`;
 
 /** `flake` is every tool's: only the served flake is accepted, tested for every tool at once. */
@@ -247,4 +251,21 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
     deployment: COMMITS,
     flake: FLAKE,
   },
+  add_host: {
+    name: ADD_HOST,
+    system: ADD_HOST,
+    boot: ADD_HOST,
+    gpu: ADD_HOST,
+    disk: ADD_HOST,
+    user: ADD_HOST,
+    services: ADD_HOST,
+    target: ADD_HOST,
+    port: ADD_HOST,
+    tags: ADD_HOST,
+    dryRun: ADD_HOST,
+    facterReport: `${ADD_HOST_TEST} > add_host.facterReport: a host that fails to evaluate is rolled back byte for byte, with the error shown`,
+    flake: FLAKE,
+  },
+  backup: { path: BACKUP, reason: BACKUP, keep: BACKUP, list: BACKUP, flake: FLAKE },
+  restore: { backup: BACKUP, flake: FLAKE },
 };

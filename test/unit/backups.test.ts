@@ -2,14 +2,16 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { backupsDir } from "../../src/engine/backup/store.js";
 import {
   backUpLock,
   findLockBackup,
   listLockBackups,
-  lockBackupsDir,
   readLockBackup,
   writeLock,
 } from "../../src/engine/updates/backups.js";
+
+const copyOf = (env: NodeJS.ProcessEnv, id: string) => join(backupsDir(env), id, "files", "flake.lock");
 
 describe("flake.lock backups", () => {
   let root: string;
@@ -33,14 +35,14 @@ describe("flake.lock backups", () => {
     expect(listLockBackups(env, join(root, "other"))).toEqual([]);
     expect(readLockBackup(env, findLockBackup(env, flake))).toBe("two\n");
     expect(readLockBackup(env, findLockBackup(env, flake, first.id))).toBe("one\n");
-    expect(statSync(join(lockBackupsDir(env), `${first.id}.lock`)).mode & 0o777).toBe(0o600);
+    expect(statSync(copyOf(env, first.id)).mode & 0o777).toBe(0o600);
     expect(() => findLockBackup(env, flake, "nope")).toThrow(/no flake.lock backup nope/);
   });
 
   it("refuses a backup whose bytes no longer match the manifest", () => {
     writeFileSync(join(flake, "flake.lock"), "one\n");
     const backup = backUpLock(env, flake, "update");
-    writeFileSync(join(lockBackupsDir(env), `${backup.id}.lock`), "tampered\n");
+    writeFileSync(copyOf(env, backup.id), "tampered\n");
     expect(() => readLockBackup(env, backup)).toThrow(/does not match its manifest entry/);
   });
 

@@ -86,4 +86,34 @@ describe("the /nix-deploy request grammar", () => {
       "commit the change referencing issue #7",
     );
   });
+
+  it("reads the onboarding of a new machine: add host, onboard, install on a disk by id", () => {
+    const tools = (text: string) => phasesFor(parse(text)).map((p) => p.tool);
+    expect(parse("Add host newbox")).toMatchObject({ action: "add-host", hosts: ["newbox"], newHost: true });
+    expect(tools("Add host newbox")).toEqual(["host_facts", "add_host", "add_host"]);
+    expect(parse("Onboard Newbox")).toMatchObject({ action: "onboard", hosts: ["Newbox"] });
+    expect(tools("Onboard newbox")).toEqual(["host_facts", "add_host", "add_host", "install_host"]);
+    // The dry run of add_host asks before the write.
+    expect(phasesFor(parse("Onboard newbox")).map((p) => p.gate)).toEqual(["runs", "asks", "blocks", "asks"]);
+    const disk = "/dev/disk/by-id/nvme-Samsung_SSD_980_1TB_S64ANS0T1";
+    expect(parse(`Install newbox on disk ${disk}`)).toMatchObject({
+      action: "install",
+      hosts: ["newbox"],
+      disk,
+    });
+    expect(tools(`Install newbox on ${disk}`)).toEqual([
+      "host_facts",
+      "add_host",
+      "add_host",
+      "install_host",
+    ]);
+    // A host the flake has already is installed without being added again.
+    expect(tools(`Install p620 on disk ${disk}`)).toEqual(["host_facts", "install_host"]);
+    expect(phasesFor(parse(`Install p620 on disk ${disk}`)).at(-1)?.phase).toContain(disk);
+
+    expect(errorOf("Add host p620")).toMatch(/p620 is a host of the fleet already \| deploy to it/);
+    expect(errorOf('Add host x";rm')).toMatch(/cannot name a host/);
+    expect(errorOf("Install newbox on disk /dev/sda")).toMatch(/kernel name: it can change between boots/);
+    expect(errorOf("Install newbox on disk /dev/nvme0n1")).toMatch(/\/dev\/disk\/by-id/);
+  });
 });

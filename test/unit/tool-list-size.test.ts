@@ -8,9 +8,10 @@ import { createServer } from "../../src/server.js";
  * What every session pays before it asks anything: the tool list the client puts in the model's
  * context, each tool's name, description and input schema (its JSON Schema, as tools/list gives
  * it). Output schemas and annotations are for the client, not the model. Tokens are counted the
- * usual rough way, four characters each; the budget leaves room for tools still to come.
+ * usual rough way, four characters each. The budget grew with the onboarding and key tools (22 tools,
+ * about 310 tokens each); it leaves room for a few more fields, not for wordier descriptions.
  */
-const BUDGET_TOKENS = 6000;
+const BUDGET_TOKENS = 7200;
 
 describe("the model-facing tool list", () => {
   it(`stays under ${BUDGET_TOKENS} tokens`, async () => {

@@ -1,5 +1,7 @@
 import type { AnyCommand } from "../command.js";
+import addHost from "./add-host.js";
 import audit from "./audit.js";
+import backup from "./backup.js";
 import build from "./build.js";
 import commit from "./commit.js";
 import deploy from "./deploy.js";
@@ -7,9 +9,11 @@ import fleet from "./fleet.js";
 import hostFacts from "./host-facts.js";
 import installHost from "./install-host.js";
 import issues from "./issues.js";
+import onboarding from "./onboarding.js";
 import preflight from "./preflight.js";
 import preview from "./preview.js";
 import report from "./report.js";
+import restore from "./restore.js";
 import restoreLock from "./restore-lock.js";
 import rollback from "./rollback.js";
 import scan from "./scan.js";
@@ -39,5 +43,9 @@ export const commands: AnyCommand[] = [
   smartUpdate,
   restoreLock,
   commit,
+  addHost,
+  backup,
+  restore,
   report,
+  onboarding,
 ];

@@ -165,13 +165,8 @@ function assertFlakeDirectory(root: string): void {
     );
 }
 
-/** The .nix files of the flake in scope, sorted, minus the configuration's ignored globs. */
-export async function listNixFiles(
-  root: string,
-  scope: FileScope,
-  config: ScanConfig,
-  pacer = new Pacer(),
-): Promise<ListedFiles> {
+/** Every file of the flake in scope (what git would commit, or all outside `.git`), unsorted. */
+export async function listFlakeFiles(root: string, scope: FileScope): Promise<ListedFiles> {
   assertFlakeDirectory(root);
   const git = await isGitRepo(root);
   let files: string[];
@@ -205,6 +200,17 @@ export async function listNixFiles(
       );
     files = walkDir(root);
   }
+  return { git, files };
+}
+
+/** The .nix files of the flake in scope, sorted, minus the configuration's ignored globs. */
+export async function listNixFiles(
+  root: string,
+  scope: FileScope,
+  config: ScanConfig,
+  pacer = new Pacer(),
+): Promise<ListedFiles> {
+  const { git, files } = await listFlakeFiles(root, scope);
   const ignored = config.ignore.map(compileGlob);
   const kept: string[] = [];
   for (const file of files) {

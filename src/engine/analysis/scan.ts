@@ -2,12 +2,12 @@
  * The operations behind validate_syntax (does every file parse) and scan_antipatterns (the
  * anti-pattern rules, with their safe fixes applied on request), over the analysis in ./analyze.ts.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
+import { BackupWriter, DEFAULT_KEEP } from "../backup/store.js";
 import { UserError } from "../errors.js";
 import { operation, quietHooks } from "../hooks.js";
-import { stateDir } from "../log.js";
 import {
   analyzeFlake,
   countBySeverity,
@@ -90,20 +90,6 @@ export const scanResultSchema = z.object({
 });
 export type ScanResult = z.infer<typeof scanResultSchema>;
 
-/**
- * A new directory for one scan's fix backups: private like the rest of the state (0700, files
- * 0600), since a file of the flake may hold a secret (a file readable by all holding one is
- * exactly what the rules warn about).
- */
-function newBackupDirectory(): string {
-  const parent = join(stateDir(), "backups");
-  mkdirSync(parent, { recursive: true, mode: 0o700 });
-  // mkdir's mode does not apply to a directory that already existed with looser permissions.
-  chmodSync(parent, 0o700);
-  // mkdtemp makes the directory 0700, under a name no other scan has.
-  return mkdtempSync(join(parent, `scan-${new Date().toISOString().replaceAll(":", "-")}-`));
-}
-
 /** scan_antipatterns's input: which files, which rules, whether to fix, how many findings to list. */
 export type ScanInput = FileScope & { flake?: string; rules?: string[]; fix?: boolean; limit?: number };
 
@@ -121,27 +107,35 @@ export const scanAntipatterns = operation<ScanInput, ScanResult>(async (engine, 
   let fixed: ScanResult["fixed"];
   if (input.fix) {
     fixed = [];
-    let backups: string | undefined;
+    // One backup in the store for the scan's fixes, private like the rest of the state (0700, files
+    // 0600), since a file of the flake may hold a secret.
+    let backups: BackupWriter | undefined;
     // Between files a cancellation stops the fixing; the files fixed by then keep their backups.
     const pacer = new Pacer(hooks.signal);
-    for (const analysis of collected.analyses) {
-      if (!analysis.findings.some((f) => f.fix)) continue;
-      await pacer.step();
-      // Read again through the flake's files: what the analysis read may have changed since.
-      const read = collected.files.read(analysis.file);
-      if ("skipped" in read) continue;
-      const result = fixSource(analysis.file, new SourceText(read.bytes), {
-        disabled: new Set([...(disabled ?? []), ...collected.config.disable]),
-        inFlake: existsSync(join(collected.root, "flake.nix")),
-      });
-      if (result.fixed === 0) continue;
-      backups ??= newBackupDirectory();
-      // The backup holds the bytes read, not a copy made by path (which would follow a link).
-      const backup = join(backups, analysis.file);
-      mkdirSync(dirname(backup), { recursive: true, mode: 0o700 });
-      writeFileSync(backup, read.bytes, { mode: 0o600, flag: "wx" });
-      collected.files.replace(read, result.source.bytes);
-      fixed.push({ file: analysis.file, fixes: result.fixed, backup });
+    try {
+      for (const analysis of collected.analyses) {
+        if (!analysis.findings.some((f) => f.fix)) continue;
+        await pacer.step();
+        // Read again through the flake's files: what the analysis read may have changed since.
+        const read = collected.files.read(analysis.file);
+        if ("skipped" in read) continue;
+        const result = fixSource(analysis.file, new SourceText(read.bytes), {
+          disabled: new Set([...(disabled ?? []), ...collected.config.disable]),
+          inFlake: existsSync(join(collected.root, "flake.nix")),
+        });
+        if (result.fixed === 0) continue;
+        backups ??= new BackupWriter(engine.env, {
+          source: collected.root,
+          kind: "scan-fix",
+          reason: "scan_antipatterns fix: true",
+        });
+        // The backup holds the bytes read, not a copy made by path (which would follow a link).
+        const backup = backups.add(analysis.file, read.bytes, read.stats.mode & 0o7777);
+        collected.files.replace(read, result.source.bytes);
+        fixed.push({ file: analysis.file, fixes: result.fixed, backup });
+      }
+    } finally {
+      backups?.finish(DEFAULT_KEEP);
     }
     // Counted once: progress that went back to 0 for this second pass would confuse a client.
     if (fixed.length > 0)

@@ -107,6 +107,7 @@ async function deployHost(
     hostRecord.outcome = outcome;
     return hostResultOf(host.name, hostRecord, details, Date.now() - started, {
       ...(notes.length ? { notes } : {}),
+      ...(keys.uploaded.length ? { keys: keys.uploaded } : {}),
       ...extra,
     });
   };

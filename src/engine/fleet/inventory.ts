@@ -16,7 +16,7 @@ export const hostNameSchema = z
   );
 
 /** `user@address` or `address`; never starting with '-', so ssh cannot read it as an option. */
-const destinationSchema = z
+export const destinationSchema = z
   .string()
   .regex(
     /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9[][A-Za-z0-9_.:%[\]-]*$/,
@@ -26,6 +26,8 @@ const destinationSchema = z
 const sshOptionSchema = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9]*=[^\n\r\0]*$/, "an ssh option is Key=value, as ssh -o takes it");
+
+export const tagSchema = z.string().regex(/^[A-Za-z0-9_.-]+$/, "a tag is letters, digits, '.', '_' and '-'");
 
 const unitNameSchema = z
   .string()
@@ -115,9 +117,7 @@ const connectionFields = {
 const hostEntrySchema = z.strictObject({
   target: destinationSchema.optional(),
   ...connectionFields,
-  tags: z
-    .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, "a tag is letters, digits, '.', '_' and '-'"))
-    .optional(),
+  tags: z.array(tagSchema).optional(),
   criticalServices: z.array(unitNameSchema).optional(),
   keys: keysSchema.optional(),
 });

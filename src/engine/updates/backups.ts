@@ -1,15 +1,15 @@
-import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { flakeBackups } from "../backup/operations.js";
+import { type BackupManifest, createBackup, readBackupFile } from "../backup/store.js";
 import { UserError } from "../errors.js";
-import { stateDir } from "../log.js";
-import { readJson, writeFileAtomic } from "../state.js";
+import { writeFileAtomic } from "../state.js";
 
 /**
- * flake.lock backups, kept under the state directory rather than beside the lock so that they never
- * show up in the user's git tree (a `flake.lock.backup` beside the lock would). A manifest lists them, newest
- * last; each backup is one file named by its id.
+ * flake.lock backups: backups of the one file flake.lock, of kind "lock", in the store every backup
+ * uses (backup/store.ts), under the state directory rather than beside the lock so that they never
+ * show up in the user's git tree.
  */
 
 export const lockBackupSchema = z.object({
@@ -21,42 +21,41 @@ export const lockBackupSchema = z.object({
 });
 export type LockBackup = z.infer<typeof lockBackupSchema>;
 
-const manifestSchema = z.object({ backups: z.array(lockBackupSchema) });
+const LOCK = "flake.lock";
+/** Lock backups are small and each is a way back: many more are kept than of whole flakes. */
+const KEEP_LOCKS = 50;
 
-export function lockBackupsDir(env: NodeJS.ProcessEnv): string {
-  return join(stateDir(env), "lock-backups");
-}
-
-function manifestPath(env: NodeJS.ProcessEnv): string {
-  return join(lockBackupsDir(env), "manifest.json");
-}
-
-export function listLockBackups(env: NodeJS.ProcessEnv, flake?: string): LockBackup[] {
-  const raw = readJson<unknown>(manifestPath(env));
-  const backups = raw === undefined ? [] : manifestSchema.parse(raw).backups;
-  return flake ? backups.filter((b) => b.flake === flake) : backups;
-}
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-/** Keeps a copy of the flake's lock as it is now; returns its manifest entry. */
-export function backUpLock(env: NodeJS.ProcessEnv, flake: string, reason: string): LockBackup {
-  const lockFile = join(flake, "flake.lock");
-  if (!existsSync(lockFile))
-    throw new UserError(`${flake} has no flake.lock to back up`, "run `nix flake lock` in the flake first");
-  const text = readFileSync(lockFile, "utf8");
-  const createdAt = new Date().toISOString();
-  const backup: LockBackup = {
-    id: `${createdAt.replaceAll(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`,
-    createdAt,
-    flake,
-    reason,
-    sha256: sha256(text),
+function asLockBackup(manifest: BackupManifest): LockBackup {
+  return {
+    id: manifest.id,
+    createdAt: manifest.createdAt,
+    flake: manifest.source,
+    reason: manifest.reason,
+    sha256: manifest.files[0]?.sha256 ?? "",
   };
-  writeFileAtomic(join(lockBackupsDir(env), `${backup.id}.lock`), text, { backup: false });
-  const backups = [...listLockBackups(env), backup];
-  writeFileAtomic(manifestPath(env), `${JSON.stringify({ backups }, null, 2)}\n`, { backup: false });
-  return backup;
+}
+
+/** This flake's lock backups, oldest first. */
+export function listLockBackups(env: NodeJS.ProcessEnv, flake: string): LockBackup[] {
+  return flakeBackups(env, flake)
+    .backups.filter((b) => b.kind === "lock" && b.files.length === 1 && b.files[0]?.path === LOCK)
+    .map(asLockBackup);
+}
+
+/** Keeps a copy of the flake's lock as it is now; returns its entry. */
+export function backUpLock(env: NodeJS.ProcessEnv, flake: string, reason: string): LockBackup {
+  if (!existsSync(join(flake, LOCK)))
+    throw new UserError(`${flake} has no flake.lock to back up`, "run `nix flake lock` in the flake first");
+  const { manifest, skipped } = createBackup(env, {
+    source: flake,
+    files: [LOCK],
+    kind: "lock",
+    reason,
+    keep: KEEP_LOCKS,
+  });
+  if (skipped.length)
+    throw new UserError(`${flake}/flake.lock is not backed up: it is ${skipped[0]?.reason}`);
+  return asLockBackup(manifest);
 }
 
 /** A backup of this flake's lock: by id, or the newest ("latest"). */
@@ -75,18 +74,14 @@ export function findLockBackup(env: NodeJS.ProcessEnv, flake: string, id = "late
 }
 
 export function readLockBackup(env: NodeJS.ProcessEnv, backup: LockBackup): string {
-  const text = readFileSync(join(lockBackupsDir(env), `${backup.id}.lock`), "utf8");
-  if (sha256(text) !== backup.sha256)
-    throw new UserError(
-      `the flake.lock backup ${backup.id} does not match its manifest entry`,
-      `look at ${lockBackupsDir(env)}; choose another backup`,
-    );
-  return text;
+  const manifest = flakeBackups(env, backup.flake).backups.find((b) => b.id === backup.id);
+  if (!manifest) throw new UserError(`the flake.lock backup ${backup.id} is gone`, "choose another backup");
+  return readBackupFile(env, manifest, LOCK).toString("utf8");
 }
 
 /** Replaces the flake's lock in one rename, keeping the file's mode (it is the user's, not ours). */
 export function writeLock(flake: string, text: string): void {
-  const lockFile = join(flake, "flake.lock");
+  const lockFile = join(flake, LOCK);
   const mode = existsSync(lockFile) ? statSync(lockFile).mode & 0o777 : 0o644;
   writeFileAtomic(lockFile, text, { backup: false, mode });
 }

@@ -32,22 +32,20 @@ export const commitRequestSchema = z.object({
     .max(100)
     .optional()
     .describe('what the change does, e.g. "add postgres monitoring"'),
-  branch: refSchema
-    .optional()
-    .describe("commit on this new branch (created from HEAD) rather than the current one"),
+  branch: refSchema.optional().describe("commit on this new branch, made from HEAD"),
   push: z.boolean().optional().describe("push the branch to the remote"),
-  remote: refSchema.optional().describe("the name of a configured git remote to push to (default origin)"),
+  remote: refSchema.optional().describe("a configured git remote (default origin)"),
   pullRequest: z
     .object({
-      base: refSchema.optional().describe("the branch to merge into (default main)"),
+      base: refSchema.optional().describe("branch to merge into (default main)"),
       repository: z
         .string()
         .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "owner/name")
         .optional()
-        .describe("owner/name on GitHub (default: read from the remote's URL)"),
+        .describe("owner/name (default: from the remote's URL)"),
     })
     .optional()
-    .describe("open a pull request after pushing (needs GITHUB_TOKEN)"),
+    .describe("open a pull request after pushing (GITHUB_TOKEN)"),
 });
 export type CommitRequest = z.infer<typeof commitRequestSchema>;
 

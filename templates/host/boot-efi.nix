@@ -1,0 +1,7 @@
+# EFI firmware: systemd-boot on the EFI system partition.
+{
+  boot.loader = {
+    systemd-boot.enable = true;
+    efi.canTouchEfiVariables = true;
+  };
+}

@@ -1,0 +1,4 @@
+        boot = {
+          size = "1M";
+          type = "EF02";
+        };

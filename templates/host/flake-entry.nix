@@ -1,0 +1,5 @@
+@NAME@ = @NIXPKGS@.lib.nixosSystem {
+  modules = [
+@MODULES@
+  ];
+};

@@ -1,0 +1,6 @@
+
+  # @USER@, whose home-manager configuration is home.nix beside this file.
+  users.users.@USER@ = {
+    isNormalUser = true;
+    extraGroups = [ "wheel" ];
+  };
