@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{hostFindingSchema,securityAudit,securityAuditInput,securityAuditResultSchema}from"./chunk-LTS7WER6.js";import"./chunk-X3XRXESC.js";import{SECURITY_CODES}from"./chunk-I2ANYH2H.js";import"./chunk-TNIGOLER.js";import"./chunk-P7MGNZPT.js";import"./chunk-PEQ2YSER.js";import"./chunk-7FOVFYLE.js";import"./chunk-NM53XA4I.js";import"./chunk-XW3ZPYZB.js";export{SECURITY_CODES,hostFindingSchema,securityAudit,securityAuditInput,securityAuditResultSchema};

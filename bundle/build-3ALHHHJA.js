@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{buildLocally,derivationOf,failingDerivation,testBuild,testBuildOptionsSchema,testBuildResultSchema}from"./chunk-CTMKJEPH.js";import"./chunk-X3XRXESC.js";import"./chunk-TNIGOLER.js";import"./chunk-P7MGNZPT.js";import"./chunk-PEQ2YSER.js";import"./chunk-3SP4Y6WZ.js";import"./chunk-7FOVFYLE.js";import"./chunk-NM53XA4I.js";import"./chunk-XW3ZPYZB.js";export{buildLocally,derivationOf,failingDerivation,testBuild,testBuildOptionsSchema,testBuildResultSchema};

@@ -1,0 +1,2 @@
+import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
+var NEVER_ABORTED=new AbortController().signal;function quietHooks(given={}){return{signal:given.signal??NEVER_ABORTED,progress:given.progress??(()=>{}),confirm:given.confirm??(async()=>{}),ask:given.ask??(async()=>{})}}function operation(run){return(engine,input,hooks=quietHooks())=>run(engine,input,hooks)}export{quietHooks,operation};

@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-var NEVER_ABORTED=new AbortController().signal;function quietHooks(given={}){return{signal:given.signal??NEVER_ABORTED,progress:given.progress??(()=>{}),confirm:given.confirm??(async()=>{})}}function operation(run){return(engine,input,hooks=quietHooks())=>run(engine,input,hooks)}export{quietHooks,operation};

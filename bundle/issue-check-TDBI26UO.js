@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{changingPackageSchema,checkIssuesForUpdate,issueCheckResultSchema,packageNameSchema}from"./chunk-J2X4762Z.js";import"./chunk-2A67WDW6.js";import"./chunk-UJ54TSEL.js";import"./chunk-TNIGOLER.js";import"./chunk-W6BJLHVV.js";import"./chunk-3SP4Y6WZ.js";import"./chunk-NM53XA4I.js";import"./chunk-XW3ZPYZB.js";export{changingPackageSchema,checkIssuesForUpdate,issueCheckResultSchema,packageNameSchema};

@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{loadPlan,makePlan,phasesFor,planResultSchema}from"./chunk-A76L35MH.js";import"./chunk-P7MGNZPT.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-3SP4Y6WZ.js";import"./chunk-7FOVFYLE.js";import"./chunk-NM53XA4I.js";import"./chunk-XW3ZPYZB.js";export{loadPlan,makePlan,phasesFor,planResultSchema};

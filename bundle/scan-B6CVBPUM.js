@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{scanAntipatterns,scanInput,scanResultSchema,validateSyntax,validateSyntaxInput,validateSyntaxResultSchema}from"./chunk-YS3WWMS2.js";import"./chunk-I2ANYH2H.js";import"./chunk-TNIGOLER.js";import"./chunk-W6BJLHVV.js";import"./chunk-NM53XA4I.js";import"./chunk-XW3ZPYZB.js";export{scanAntipatterns,scanInput,scanResultSchema,validateSyntax,validateSyntaxInput,validateSyntaxResultSchema};
