@@ -12,6 +12,7 @@ const DEPLOY = "test/e2e/deploy.test.ts";
 const ANALYSIS = "test/e2e/analysis-stdio.test.ts";
 const BUILD = "test/e2e/build-preflight.test.ts";
 const FAULTS = "test/e2e/deploy-faults.test.ts";
+const ACCESS = "test/e2e/deploy-access.test.ts";
 
 const fast = (title: string) => `${FAST} > ${title}`;
 const fleet = (title: string) => `${FLEET} > ${title}`;
@@ -135,6 +136,8 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
       fast("deploy.substituteOnDestination: the deployment's record keeps it"),
       fleet("deploy.substituteOnDestination reaches nix copy, and a resumed deployment keeps it"),
     ],
+    buildHost: `${ACCESS} > deploy.buildHost: deploys with a build host: built there, copied straight from there to the host, never built here`,
+    signingKey: `${ACCESS} > deploy.signingKey: an untrusted login user's copy is caught by preflight with the remedy; signed with a key the host trusts, it deploys`,
     flake: FLAKE,
   },
   rollback: {

@@ -303,8 +303,9 @@ export async function settleEarlierActivations(
   const pruned: string[] = [];
   let waitedFor: string | undefined;
   while (true) {
-    const result = await engine.remote.run(host.ssh, ["sh", "-c", PENDING_SCRIPT, "nix-deploy-pending"], {
+    const result = await engine.connect(host).run(["sh", "-c", PENDING_SCRIPT, "nix-deploy-pending"], {
       timeoutMs: 15_000,
+      root: true,
       signal,
     });
     const lines = result.exitCode === 0 ? result.stdout.split("\n") : [];
@@ -385,8 +386,8 @@ export async function activateWithMagicRollback(
 ): Promise<ActivationOutcome> {
   const { host } = request;
   const outcome: ActivationOutcome = { status: "unknown", nonce, activationLog: [], connectionLost: false };
-  const launch = await engine.remote.run(
-    host.ssh,
+  const connection = engine.connect(host);
+  const launch = await connection.run(
     [
       "sh",
       "-c",
@@ -404,7 +405,7 @@ export async function activateWithMagicRollback(
       String(request.activationTimeoutSec),
       request.targetGeneration === undefined ? "" : String(request.targetGeneration),
     ],
-    { timeoutMs: (request.activationTimeoutSec + 30) * 1000, signal: options.signal },
+    { timeoutMs: (request.activationTimeoutSec + 30) * 1000, signal: options.signal, root: true },
   );
   let state = parseState(launch.stdout);
   if (!state.supervisor) {
@@ -424,8 +425,9 @@ export async function activateWithMagicRollback(
     // An interrupted deployer stops watching and never confirms: the host reverts by itself. A
     // cancelled call's empty output is no state of the host, so it must not count as an answer.
     if (options.signal?.aborted) return undefined;
-    const result = await engine.remote.run(host.ssh, ["sh", "-c", script, name, ...scriptArgs, ...extra], {
+    const result = await connection.run(["sh", "-c", script, name, ...scriptArgs, ...extra], {
       timeoutMs: 150_000,
+      root: true,
       multiplex,
       signal: options.signal,
     });
@@ -461,10 +463,15 @@ export async function activateWithMagicRollback(
       options.onStep?.("checking health");
       verdict = await health();
       if (verdict.ok) {
-        // A new login, not the multiplexed one: if it fails, the host reverts by itself.
+        // A new login, not the multiplexed one: if it fails, the host reverts by itself. This
+        // machine has no login to prove: the health check passing is the confirmation.
         next = await call(CONFIRM_SCRIPT, "nix-deploy-confirm", [], false);
         options.onStep?.(
-          next ? "confirmed over a new connection" : "could not confirm; the host will revert by itself",
+          !next
+            ? "could not confirm; the host will revert by itself"
+            : connection.local
+              ? "confirmed: the health check passed (this machine, no login to prove)"
+              : "confirmed over a new connection",
         );
       } else {
         options.onStep?.(`rolling back: ${verdict.reason}`);
@@ -478,11 +485,10 @@ export async function activateWithMagicRollback(
     else await sleep(250);
   }
   if (outcome.status !== "confirmed") {
-    const tail = await engine.remote.run(
-      host.ssh,
-      ["sh", "-c", LOG_TAIL_SCRIPT, "nix-deploy-log", nonce, "30"],
-      { timeoutMs: 15_000 },
-    );
+    const tail = await connection.run(["sh", "-c", LOG_TAIL_SCRIPT, "nix-deploy-log", nonce, "30"], {
+      timeoutMs: 15_000,
+      root: true,
+    });
     if (!tail.connectionFailed)
       outcome.activationLog = tail.stdout.split("\n").filter((l) => l.trim() !== "");
   }

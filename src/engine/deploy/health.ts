@@ -45,14 +45,12 @@ export async function checkHealth(
   host: Host,
   options: { signal?: AbortSignal; withLogs?: boolean } = {},
 ): Promise<HealthReport> {
-  const result = await engine.remote.run(
-    host.ssh,
-    ["sh", "-c", HEALTH_SCRIPT, "nix-deploy-health", ...host.criticalServices],
-    {
+  const result = await engine
+    .connect(host)
+    .run(["sh", "-c", HEALTH_SCRIPT, "nix-deploy-health", ...host.criticalServices], {
       timeoutMs: 20_000,
       signal: options.signal,
-    },
-  );
+    });
   if (result.connectionFailed) {
     return {
       reachable: false,
@@ -89,11 +87,10 @@ export async function unitLogs(
   host: Host,
   units: readonly string[],
 ): Promise<Record<string, string[]>> {
-  const result = await engine.remote.run(
-    host.ssh,
-    ["sh", "-c", JOURNAL_SCRIPT, "nix-deploy-journal", ...units],
-    { timeoutMs: 20_000 },
-  );
+  // The system journal is readable by root (and the systemd-journal group), not any login user.
+  const result = await engine
+    .connect(host)
+    .run(["sh", "-c", JOURNAL_SCRIPT, "nix-deploy-journal", ...units], { timeoutMs: 20_000, root: true });
   if (result.connectionFailed) return {};
   const logs: Record<string, string[]> = {};
   let current: string | undefined;

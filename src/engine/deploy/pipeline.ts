@@ -1,20 +1,19 @@
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
-import { discoverFleet, type Host, selectFlakeHosts } from "../fleet/hosts.js";
+import { discoverFleet, type Fleet, type Host, selectFlakeHosts, selectHost } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
-import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
-import { withRetry } from "../retry.js";
-import { servedFlake } from "../trust.js";
+import { checkSigningKeyFile, servedFlake, signingKeyRoots } from "../trust.js";
 import {
   DEFAULT_CONFIRM_TIMEOUT_SEC,
   earlierActivationBoundSec,
   newNonce,
   settleEarlierActivations,
 } from "./activation.js";
-import { buildLocally } from "./build.js";
+import { buildLocally, realiseOnHost } from "./build.js";
 import {
   describePackageChange,
   type PackageChange,
@@ -23,6 +22,7 @@ import {
   UNIT_CHANGES_SCRIPT,
   type UnitChange,
 } from "./changes.js";
+import { copyClosure } from "./copy.js";
 import { checkHealth, type ResourceFigures } from "./health.js";
 import { acquireHostLock } from "./lock.js";
 import {
@@ -70,6 +70,20 @@ export const deployOptionsSchema = z.object({
   installBootloader: installBootloaderSchema,
   resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
   planId: z.string().optional().describe("run the plan the plan tool returned: its hosts, mode and dry run"),
+  buildHost: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "build every host's system on this host of the fleet, then copy it from there to each host (default: each host's inventory buildHost, else this machine)",
+    ),
+  signingKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "a Nix secret key file (in /etc/nix, ~/.config/nix or ~/.ssh) to sign each closure with before it is copied, for hosts whose nix-daemon does not trust the login user (default: the inventory's signingKey)",
+    ),
   substituteOnDestination: z
     .boolean()
     .optional()
@@ -206,6 +220,8 @@ export async function deploy(
         confirmTimeoutSec: options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC,
         substituteOnDestination: options.substituteOnDestination ?? false,
         installBootloader: options.installBootloader || undefined,
+        buildHost: options.buildHost,
+        signingKey: options.signingKey && resolve(options.signingKey),
       },
       hosts: {},
     };
@@ -222,6 +238,19 @@ export async function deploy(
     selectors: request.selectors,
   });
   const hosts = selectFlakeHosts(fleet, request.selectors);
+  // Every named build host must exist before anything starts.
+  for (const host of hosts) buildHostOf(fleet, host, request.buildHost);
+  if (request.signingKey) {
+    const key = checkSigningKeyFile(
+      request.signingKey,
+      "signingKey",
+      signingKeyRoots(
+        engine.inventoryFile ? dirname(resolve(engine.inventoryFile)) : undefined,
+        engine.env.HOME,
+      ),
+    );
+    for (const host of hosts) host.signingKey = key;
+  }
   for (const host of hosts) record.hosts[host.name] ??= { outcome: "pending", phases: [] };
   store.save(record);
   engine.log.info(
@@ -268,6 +297,7 @@ export async function deploy(
     let result: HostResult;
     try {
       result = await deployHost(engine, host, record, hostRecord, hostDetails, {
+        builder: buildHostOf(fleet, host, request.buildHost),
         gate,
         save: () => store.save(record),
         step,
@@ -333,6 +363,8 @@ const RESUME_FIXED = [
   "confirmTimeoutSec",
   "planId",
   "substituteOnDestination",
+  "buildHost",
+  "signingKey",
 ] as const satisfies ReadonlyArray<keyof DeployOptions>;
 
 /**
@@ -361,7 +393,15 @@ class ValidationBlocked extends Error {
   }
 }
 
+/** The host that builds `host`'s system: the deployment's, else the inventory's; none builds here. */
+function buildHostOf(fleet: Fleet, host: Host, requested: string | undefined): Host | undefined {
+  const name = requested ?? host.buildHost;
+  return name ? selectHost(fleet, name, "build host") : undefined;
+}
+
 interface HostContext {
+  /** Builds the system, which is then copied from there; undefined builds on this machine. */
+  builder?: Host;
   /** Resolves once validation passed; throws ValidationBlocked when it failed. */
   gate(): Promise<void>;
   save(): void;
@@ -418,9 +458,12 @@ async function deployHost(
   }
 
   async function deployLocked(): Promise<HostResult> {
-    context.step("building");
+    const { builder } = context;
+    context.step(builder ? `building on ${builder.name}` : "building");
     const newSystem = await phase("build", () =>
-      buildLocally(engine, request.flake, host.name, context.signal),
+      builder
+        ? realiseOnHost(engine, request.flake, host.name, builder, context.signal)
+        : buildLocally(engine, request.flake, host.name, context.signal),
     );
     hostRecord.newSystem = newSystem;
 
@@ -462,11 +505,14 @@ async function deployHost(
     // The resource baseline is taken while the closure copies: both wait on the network.
     const [baseline] = await Promise.all([
       checkHealth(engine, host, { withLogs: false }),
-      phase("copy", () =>
-        copyClosure(engine, host, newSystem, {
-          substituteOnDestination: request.substituteOnDestination,
-          signal: context.signal,
-        }),
+      phase("copy", async () =>
+        notes.push(
+          ...(await copyClosure(engine, host, newSystem, {
+            substituteOnDestination: request.substituteOnDestination,
+            signal: context.signal,
+            from: builder,
+          })),
+        ),
       ),
     ]);
     details.resourcesBefore = baseline.resources;
@@ -501,53 +547,10 @@ async function deployHost(
       ),
     );
     hostRecord.supervisor = switched.supervisor;
+    if (host.local && switched.outcome === "confirmed")
+      notes.push("this machine: confirmed by the health check passing (there is no new login to prove)");
     hostRecord.generationAfter = switched.generationAfter;
     return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
-  }
-}
-
-/**
- * `nix copy --to ssh://HOST`, with the host's ssh options in NIX_SSHOPTS (which Nix splits on
- * whitespace, so options with spaces are refused). Retried with backoff when the network fails.
- */
-export async function copyClosure(
-  engine: Engine,
-  host: Host,
-  path: string,
-  options: { substituteOnDestination?: boolean; signal?: AbortSignal } = {},
-): Promise<void> {
-  const sshOptions = engine.remote.optionArgs(host.ssh);
-  const spaced = sshOptions.find((o) => /\s/.test(o));
-  if (spaced)
-    throw new UserError(
-      `the ssh option "${spaced}" contains whitespace, which nix copy cannot pass on`,
-      "use paths without spaces for keys and known_hosts files",
-    );
-  const args = [
-    "copy",
-    "--to",
-    `ssh://${host.ssh.destination}`,
-    ...(options.substituteOnDestination ? ["--substitute-on-destination"] : []),
-    path,
-  ];
-  const result = await withRetry(
-    () => engine.nix.run(args, { signal: options.signal, env: { NIX_SSHOPTS: sshOptions.join(" ") } }),
-    {
-      attempts: 3,
-      baseDelayMs: 1000,
-      signal: options.signal,
-      retryable: ({ result: r }) =>
-        (r as { exitCode: number; stderr: string } | undefined)?.exitCode !== 0 &&
-        /ssh|connect|Connection|broken pipe|end of file/i.test((r as { stderr: string }).stderr),
-      onRetry: (attempt, delay) =>
-        engine.log.warn({ host: host.name, attempt, delay }, "copy failed, retrying"),
-    },
-  );
-  if (result.exitCode !== 0) {
-    throw new UserError(
-      `copying the system to ${host.name} failed:\n${nixErrorExcerpt(result.stderr)}`,
-      `check ssh access to ${host.ssh.destination} and free space in its /nix`,
-    );
   }
 }
 
@@ -564,11 +567,11 @@ export async function detectChanges(
   oldSystem: string,
   newSystem: string,
 ): Promise<{ packages: PackageChange[]; units: UnitChange[] }> {
-  const result = await engine.remote.run(
-    host.ssh,
-    ["sh", "-c", CHANGES_SCRIPT, "nix-deploy-changes", oldSystem, newSystem, UNIT_CHANGES_SCRIPT],
-    { timeoutMs: 120_000 },
-  );
+  const result = await engine
+    .connect(host)
+    .run(["sh", "-c", CHANGES_SCRIPT, "nix-deploy-changes", oldSystem, newSystem, UNIT_CHANGES_SCRIPT], {
+      timeoutMs: 120_000,
+    });
   if (result.exitCode !== 0)
     throw new UserError(`could not compare systems on ${host.name}: ${result.stderr.trim()}`);
   const [packagesPart = "", unitsPart = ""] = result.stdout.split("@@units");
@@ -579,11 +582,9 @@ export async function detectChanges(
 }
 
 async function dryActivate(engine: Engine, host: Host, newSystem: string): Promise<string[]> {
-  const result = await engine.remote.run(
-    host.ssh,
-    [`${newSystem}/bin/switch-to-configuration`, "dry-activate"],
-    { timeoutMs: 300_000 },
-  );
+  const result = await engine
+    .connect(host)
+    .run([`${newSystem}/bin/switch-to-configuration`, "dry-activate"], { timeoutMs: 300_000, root: true });
   if (result.exitCode !== 0)
     throw new UserError(`dry activation on ${host.name} failed:\n${result.stderr.trim()}`);
   return `${result.stdout}${result.stderr}`.split("\n").filter((l) => l.trim() !== "");

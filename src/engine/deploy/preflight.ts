@@ -8,6 +8,7 @@ import { stateDir } from "../log.js";
 import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
 import { processAlive, readJson } from "../state.js";
+import { accessChecks } from "./access-checks.js";
 import { derivationOf } from "./build.js";
 import type { LockHolder } from "./lock.js";
 
@@ -167,7 +168,7 @@ async function remoteChecks(
   minFree: number,
   signal?: AbortSignal,
 ): Promise<Check[]> {
-  const result = await engine.remote.run(host.ssh, ["sh", "-c", REMOTE_SCRIPT], {
+  const result = await engine.connect(host).run(["sh", "-c", REMOTE_SCRIPT], {
     timeoutMs: 20_000,
     signal,
   });
@@ -182,7 +183,11 @@ async function remoteChecks(
     ];
   }
   const [version = "", disk = ""] = result.stdout.trim().split("\n");
-  const checks: Check[] = [{ check: "ssh", status: "pass", detail: `answers as ${host.ssh.destination}` }];
+  const checks: Check[] = [
+    host.local
+      ? { check: "ssh", status: "pass", detail: "this machine: reached without ssh" }
+      : { check: "ssh", status: "pass", detail: `answers as ${host.ssh.destination}` },
+  ];
   checks.push(
     version.startsWith("nix")
       ? { check: "nix", status: "pass", detail: version.trim() }
@@ -201,6 +206,7 @@ async function remoteChecks(
           },
     );
   }
+  checks.push(...(await accessChecks(engine, host, signal)));
   return checks;
 }
 

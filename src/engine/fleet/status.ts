@@ -43,14 +43,12 @@ const PROBE_TIMEOUT_MS = 20_000;
 const PROBE_SCRIPT = `readlink /run/current-system; readlink "$1"; exit 0`;
 
 export async function probeHost(engine: Engine, host: Host, signal?: AbortSignal): Promise<HostProbe> {
-  const result = await engine.remote.run(
-    host.ssh,
-    ["sh", "-c", PROBE_SCRIPT, "nix-deploy-probe", host.profile],
-    {
+  const result = await engine
+    .connect(host)
+    .run(["sh", "-c", PROBE_SCRIPT, "nix-deploy-probe", host.profile], {
       timeoutMs: PROBE_TIMEOUT_MS,
       signal,
-    },
-  );
+    });
   if (result.connectionFailed) return { reachable: false, reason: connectionFailureReason(result) };
   const [current = "", profileLink = ""] = result.stdout.split("\n");
   const generation = /-(\d+)-link$/.exec(profileLink.trim())?.[1];
@@ -75,8 +73,18 @@ export function probeHosts(
  */
 const STATUS_SCRIPT = `
 profile="$1"
+# nix-env locks the profile to list it, which a login user other than root may not: the same
+# listing from the links themselves (a generation's date is its link's mtime, as nix-env shows it).
+generations_from_links() {
+  for link in "$profile"-*-link; do
+    [ -L "$link" ] || continue
+    number=\${link#"$profile"-}; number=\${number%-link}
+    mark=; [ "$(readlink "$profile")" = "\${link##*/}" ] && mark="(current)"
+    printf '%5s   %s   %s\n' "$number" "$(date -d "@$(stat -c %Y "$link")" '+%Y-%m-%d %H:%M:%S')" "$mark"
+  done | sort -n
+}
 echo "@@current"; readlink /run/current-system
-echo "@@generations"; nix-env -p "$profile" --list-generations 2>/dev/null
+echo "@@generations"; nix-env -p "$profile" --list-generations 2>/dev/null || generations_from_links
 echo "@@links"; for link in "$profile"-*-link; do [ -L "$link" ] && printf '%s %s\\n' "$link" "$(readlink "$link")"; done
 echo "@@failed"; systemctl --failed --no-legend --plain 2>/dev/null
 echo "@@state"; systemctl is-system-running 2>/dev/null
@@ -85,14 +93,12 @@ exit 0
 `;
 
 export async function hostStatus(engine: Engine, host: Host, signal?: AbortSignal): Promise<HostStatus> {
-  const result = await engine.remote.run(
-    host.ssh,
-    ["sh", "-c", STATUS_SCRIPT, "nix-deploy-status", host.profile],
-    {
+  const result = await engine
+    .connect(host)
+    .run(["sh", "-c", STATUS_SCRIPT, "nix-deploy-status", host.profile], {
       timeoutMs: PROBE_TIMEOUT_MS,
       signal,
-    },
-  );
+    });
   if (result.connectionFailed) {
     return { reachable: false, reason: connectionFailureReason(result), generations: [], failedUnits: [] };
   }
