@@ -21,6 +21,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeployResult } from "../../src/engine/deploy/pipeline.js";
 import type { PreflightResult } from "../../src/engine/deploy/preflight.js";
+import type { PlanResult } from "../../src/engine/plan.js";
 import { newSigningKey } from "../fleet/accounts.js";
 import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
 import { connectStdio, currentSystem, deployVia, type StdioServer } from "./client.js";
@@ -184,10 +185,24 @@ describe.skipIf(skip)("deploy to hosts reached as a user other than root, and to
       { wrapper: fleet.inHost("p620") },
     );
     servers.push(local);
+    // Named like this machine but not in the inventory, p620 is proposed as local, never assumed.
+    const inventoryFile = join(fleet.flakeDir, "nix-deploy.json");
+    const inventory = readFileSync(inventoryFile, "utf8");
+    const { p620: _local, ...others } = JSON.parse(inventory).hosts;
+    writeFileSync(inventoryFile, JSON.stringify({ ...JSON.parse(inventory), hosts: others }));
+    const proposed = await local.client.callTool({ name: "plan", arguments: { request: "Deploy to p620" } });
+    expect((proposed.structuredContent as PlanResult).proposals).toEqual([
+      'p620 is this machine\'s hostname and has no inventory entry, so it would be reached over ssh as p620; to deploy this machine without ssh, ask the user to add "hosts": { "p620": { "local": true } } to nix-deploy.json',
+    ]);
+    writeFileSync(inventoryFile, inventory);
+
+    // Marked local, "/nix-deploy Deploy to p620" runs: the plan, then deploy with its planId.
     const before = await currentSystem(fleet, "p620");
     fleet.editHost("p620", (t) => t.replace('packages = [ "', 'packages = [ "nginx" "'));
     await fleet.commit("nginx on p620");
-    const deployed = await deployVia(local, { hosts: ["p620"] });
+    const plan = await local.client.callTool({ name: "plan", arguments: { request: "Deploy to p620" } });
+    expect((plan.structuredContent as PlanResult).proposals).toBeUndefined();
+    const deployed = await deployVia(local, { planId: (plan.structuredContent as PlanResult).planId });
     expect(deployed.hosts[0]).toMatchObject({
       outcome: "deployed",
       generationBefore: 1,

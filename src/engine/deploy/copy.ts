@@ -30,6 +30,8 @@ export async function copyClosure(
 ): Promise<string[]> {
   const notes: string[] = [];
   const target = engine.connect(host).store();
+  // A host that built its own system holds it already.
+  if (options.from?.name === host.name) return [`built on ${host.name} itself`];
   if (options.from) {
     const builderStore = engine.connect(options.from).store();
     // A build host that is this machine left the path in this store already.

@@ -7,7 +7,7 @@ import { hostStatus, probeHosts } from "./status.js";
 
 export const fleetHostSchema = z.object({
   name: z.string(),
-  target: z.string().describe("ssh destination, user@address"),
+  target: z.string().describe('ssh destination, user@address, or "local" for this machine'),
   port: z.number().optional(),
   tags: z.array(z.string()),
   inFlake: z.boolean().describe("the flake has nixosConfigurations.<name>"),
@@ -35,7 +35,7 @@ export async function listFleet(
   const probes = probe ? await probeHosts(engine, fleet.hosts, options.signal) : [];
   const hosts = fleet.hosts.map((host, i) => ({
     name: host.name,
-    target: host.ssh.destination,
+    target: host.local ? "local" : host.ssh.destination,
     port: host.ssh.port,
     tags: host.tags,
     inFlake: host.inFlake,
@@ -108,7 +108,7 @@ export async function describeHost(
   );
   return {
     host: host.name,
-    target: host.ssh.destination,
+    target: host.local ? "local" : host.ssh.destination,
     ...status,
     criticalServices: host.criticalServices,
     summary,
