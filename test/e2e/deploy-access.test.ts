@@ -170,6 +170,27 @@ describe.skipIf(skip)("deploy to hosts reached as a user other than root, and to
       env: { ...process.env, ...fleet.env },
     });
     expect(here.status, "the system is in this machine's store").not.toBe(0);
+
+    // p510 takes only signed paths (its inventory names the key): they go through this machine,
+    // which signs them, still without building them here.
+    fleet.editHost("p510", (t) =>
+      t.replace('Restart = "always";', `Restart = "always"; Environment = "MARK=${mark}";`),
+    );
+    await fleet.commit("p510 marked");
+    const signed = await deployVia(server, { hosts: ["p510"], buildHost: "samsung" });
+    expect(signed.hosts[0]).toMatchObject({
+      outcome: "deployed",
+      notes: ["copied from samsung to p510 through this machine"],
+    });
+    expect(await currentSystem(fleet, "p510")).toBe(signed.hosts[0]?.newSystem);
+    const info = spawnSync("nix", ["path-info", "--json", signed.hosts[0]?.newSystem as string], {
+      env: { ...process.env, ...fleet.env },
+      encoding: "utf8",
+    });
+    // Copied in, not built here (a path built here is "ultimate"), and signed with the key.
+    const copied = JSON.parse(info.stdout)[0];
+    expect(copied.ultimate).toBeFalsy();
+    expect(copied.signatures).toEqual([expect.stringMatching(/^fleet-test-1:/)]);
   });
 
   it("deploys this machine without ssh, under magic rollback, and rolls back a failed service", async () => {
