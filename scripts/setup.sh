@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what nix-deploy and its simulated fleet need on Debian/Ubuntu: Nix (nix-bin), OpenSSH
-# (server and client), git, and shellcheck (which checks the scripts nix-deploy runs on hosts); then
-# the npm dependencies. Safe to run again: it installs only what is missing,
+# (server and client), git, sudo, and shellcheck (which checks the scripts nix-deploy runs on hosts);
+# then the npm dependencies. Safe to run again: it installs only what is missing,
 # and npm packages only when node_modules does not match package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,9 @@ command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+# The simulated fleet's login users gain root with a real sudo; openssl hashes their passwords.
+command -v sudo >/dev/null 2>&1 || missing+=(sudo)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

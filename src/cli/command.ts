@@ -92,6 +92,11 @@ export const GLOBAL_OPTIONS: Options = {
     // smart_update's `confirm: true` is the CLI's --yes.
     field: "confirm",
   },
+  "ask-sudo-password": {
+    type: "boolean",
+    description:
+      "ask once for the login user's sudo password on hosts whose sudo wants one; it goes to sudo on stdin, never on a command line or in a log",
+  },
   help: { type: "boolean", short: "h", description: "show help" },
 };
 

@@ -21,7 +21,7 @@ import {
 } from "./command.js";
 import { commands } from "./commands/index.js";
 import { completionCandidates, completionScript, SHELLS } from "./completion.js";
-import { askLine, askYesNo, Progress } from "./progress.js";
+import { askLine, askPassword, askYesNo, Progress } from "./progress.js";
 import { cliVocabulary } from "./vocabulary.js";
 
 const inCliWords = cliVocabulary(commands);
@@ -204,6 +204,24 @@ export async function main(argv: string[]): Promise<ExitCode> {
     }
   }
 
+  let sudoPassword: string | undefined;
+  if (values["ask-sudo-password"]) {
+    if (!process.stdin.isTTY)
+      return fail(
+        new UsageError(
+          "--ask-sudo-password reads the password from a terminal, and stdin is not one",
+          "run it in a terminal, or give the login user a NOPASSWD sudo rule on the hosts",
+        ),
+        EXIT.usage,
+        json,
+      );
+    sudoPassword = await askPassword("sudo password for the hosts' login user: ");
+    if (sudoPassword === undefined) {
+      process.stderr.write("nix-deploy: nothing was changed\n");
+      return EXIT.interrupted;
+    }
+  }
+
   const env = process.env;
   // A person reads stderr: only warnings there unless LOG_LEVEL says otherwise; the file keeps info.
   const { log } = createLogger({ env, stderrLevel: env.LOG_LEVEL ?? "warn" });
@@ -212,6 +230,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
     inventoryFile: values.inventory as string | undefined,
     log,
     env,
+    sudoPassword,
   });
   // Progress goes where the person looks: stdout, unless stdout carries the JSON document.
   const progressOut = json ? process.stderr : process.stdout;

@@ -94,3 +94,33 @@ export async function askLine(question: string): Promise<string | undefined> {
     rl.close();
   }
 }
+
+/**
+ * Reads a password on the terminal without echoing it: raw mode, one line, Ctrl-C or Ctrl-D gives
+ * up. The text stays in memory; nothing is written but the prompt and a newline.
+ */
+export function askPassword(prompt: string): Promise<string | undefined> {
+  const input = process.stdin;
+  process.stderr.write(prompt);
+  return new Promise((resolve) => {
+    let typed = "";
+    const finish = (value: string | undefined) => {
+      input.off("data", onData);
+      input.setRawMode(false);
+      input.pause();
+      process.stderr.write("\n");
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString("utf8")) {
+        if (char === "\r" || char === "\n") return finish(typed);
+        if (char === "\u0003" || char === "\u0004") return finish(undefined);
+        if (char === "\u007f" || char === "\b") typed = typed.slice(0, -1);
+        else typed += char;
+      }
+    };
+    input.setRawMode(true);
+    input.resume();
+    input.on("data", onData);
+  });
+}

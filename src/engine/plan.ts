@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import type { Engine } from "./engine.js";
@@ -43,6 +44,12 @@ export const planResultSchema = z.object({
   issue: z.number().optional(),
   phases: z.array(phaseSchema),
   summary: z.string(),
+  proposals: z
+    .array(z.string())
+    .optional()
+    .describe(
+      "changes to the inventory worth asking the user about, e.g. deploying this machine without ssh",
+    ),
   next: nextSchema,
 });
 export type PlanResult = z.infer<typeof planResultSchema>;
@@ -174,7 +181,17 @@ export async function makePlan(
   });
   const onboarding = ["add-host", "onboard", "install"].includes(parsed.action);
   // An onboarded host is new: it is not selected from the fleet but named by the request.
-  const hosts = onboarding ? parsed.hosts : selectHosts(fleet, parsed.hosts).map((h) => h.name);
+  const selected = onboarding ? [] : selectHosts(fleet, parsed.hosts);
+  const hosts = onboarding ? parsed.hosts : selected.map((h) => h.name);
+  // The machine this runs on, named in the flake but not in the inventory, would be reached over
+  // ssh by its name. Deploying it as this machine is likely what was meant, but it is never assumed.
+  const self = hostname().split(".")[0];
+  const proposals = selected
+    .filter((h) => !h.inInventory && !h.local && h.name === self)
+    .map(
+      (h) =>
+        `${h.name} is this machine's hostname and has no inventory entry, so it would be reached over ssh as ${h.ssh.destination}; to deploy this machine without ssh, ask the user to add "hosts": { "${h.name}": { "local": true } } to nix-deploy.json`,
+    );
   const phases = phasesFor(parsed);
   const planId = `plan-${new Date().toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
   const parallel = hosts.length > 1;
@@ -196,6 +213,7 @@ export async function makePlan(
     ...(parsed.disk ? { disk: parsed.disk } : {}),
     phases,
     summary: `${verb} ${hosts.join(", ")}${parallel ? " in parallel" : ""}: ${phases.length} phase(s)`,
+    ...(proposals.length ? { proposals } : {}),
     next:
       parsed.action === "deploy"
         ? `run the phases in order; call deploy with planId "${planId}" for the last one; read nix-deploy://reports/latest after`

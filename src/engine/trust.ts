@@ -156,14 +156,52 @@ export function sshFileRoots(
 }
 
 export function checkSshFile(path: string, field: string, roots: readonly string[]): string {
+  return checkFileWithin(
+    path,
+    roots,
+    (leadsTo) =>
+      new UserError(
+        `${field}: ${path} is outside the flake and ~/.ssh${leadsTo}`,
+        `keep ssh keys and known_hosts files in the flake's directory or in ~/.ssh (allowed: ${roots.join(", ")})`,
+      ),
+  );
+}
+
+/** `path`, when it (links resolved) lies in one of `roots`; else the error `refuse` makes. */
+function checkFileWithin(
+  path: string,
+  roots: readonly string[],
+  refuse: (leadsTo: string) => UserError,
+): string {
   const real = realPathOf(path);
-  if (!roots.some((root) => isInside(realPathOf(root), real))) {
-    throw new UserError(
-      `${field}: ${path} is outside the flake and ~/.ssh${real !== resolve(path) ? ` (it leads to ${real})` : ""}`,
-      `keep ssh keys and known_hosts files in the flake's directory or in ~/.ssh (allowed: ${roots.join(", ")})`,
-    );
-  }
+  if (!roots.some((root) => isInside(realPathOf(root), real)))
+    throw refuse(real !== resolve(path) ? ` (it leads to ${real})` : "");
   return path;
+}
+
+/**
+ * Where a Nix signing key (a secret) may be: /etc/nix, ~/.config/nix, ~/.ssh, or beside an inventory
+ * file the person starting the server named. Never inside the flake: a flake's tracked files are
+ * copied into the world-readable Nix store by every build.
+ */
+export function signingKeyRoots(
+  explicitInventoryDir: string | undefined,
+  home: string = homedir(),
+): string[] {
+  const beside = explicitInventoryDir ? [explicitInventoryDir] : [];
+  return ["/etc/nix", join(home, ".config", "nix"), join(home, ".ssh"), ...beside];
+}
+
+export function checkSigningKeyFile(path: string, field: string, roots: readonly string[]): string {
+  return checkFileWithin(
+    path,
+    roots,
+    (leadsTo) =>
+      new UserError(
+        `${field}: the signing key ${path} is outside the places a secret key may be${leadsTo}`,
+        `keep it in one of ${roots.join(", ")}; never in the flake, whose files end up in the world-readable Nix store`,
+      ),
+  );
 }
 
 /**

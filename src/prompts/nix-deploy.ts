@@ -36,7 +36,7 @@ export async function flowText(request: string, engine: Engine): Promise<string>
   }
   const target = parsed.hosts.join(", ");
   const steps = [
-    `1. Call plan with request "${parsed.text}". Show the user its summary: hosts, mode, phases.`,
+    `1. Call plan with request "${parsed.text}". Show the user its summary: hosts, mode, phases. If it has proposals, show them and ask the user before going on.`,
     ...phasesFor(parsed).map(
       (p, i) =>
         `${i + 2}. ${p.tool ? `Call ${p.tool}${p.tool === "deploy" && parsed.action === "deploy" ? " with the plan's planId" : ` for ${target}`}` : "Pause"}: ${p.phase}; ${GATE_ADVICE[p.gate]}.`,

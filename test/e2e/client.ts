@@ -7,6 +7,7 @@ import {
   type ElicitResult,
 } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, expect } from "vitest";
+import type { DeployResult } from "../../src/engine/deploy/schemas.js";
 import { type SimFleet, startFleet } from "../fleet/harness.js";
 
 export const SERVER_ENTRY = join(import.meta.dirname, "..", "..", "dist", "index.js");
@@ -24,11 +25,17 @@ export const BUNDLE_ENTRY = join(import.meta.dirname, "..", "..", "bundle", "nix
 export async function connectStdio(
   args: string[],
   env: Record<string, string>,
-  options: { elicit?: ElicitHandler; entry?: string } = {},
+  options: {
+    elicit?: ElicitHandler;
+    entry?: string;
+    /** A command the server runs under, e.g. nsenter into a simulated host (fleet.inHost). */
+    wrapper?: string[];
+  } = {},
 ): Promise<{ client: Client; pid: number | null; stderr: () => string; close(): Promise<void> }> {
+  const [command, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath];
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [options.entry ?? SERVER_ENTRY, ...args],
+    command: command as string,
+    args: [...wrapperArgs, options.entry ?? SERVER_ENTRY, ...args],
     env: { ...(process.env as Record<string, string>), ...env },
     stderr: "pipe",
   });
@@ -59,6 +66,20 @@ export async function connectStdio(
       }
     },
   };
+}
+
+/** The system a simulated host runs now. */
+export async function currentSystem(fleet: SimFleet, host: string): Promise<string> {
+  return (await fleet.onHost(host, "readlink /run/current-system")).stdout.trim();
+}
+
+/** Calls deploy and returns its structured result; a tool error fails the test. */
+export async function deployVia(server: StdioServer, args: Record<string, unknown>): Promise<DeployResult> {
+  const result = await server.client.callTool({ name: "deploy", arguments: args }, undefined, {
+    timeout: 300_000,
+  });
+  expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+  return result.structuredContent as DeployResult;
 }
 
 /** The text of a tool result (the first content item). */

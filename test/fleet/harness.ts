@@ -27,6 +27,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import {
+  DEPLOY_USER,
+  givePeerKey,
+  hostNixConf,
+  type SimHostAccess,
+  writeHostAccounts,
+  writePeerKnownHosts,
+} from "./accounts.js";
 import { HARDWARE, HARDWARE_MOUNTS, prepareHardware, setUpHomeManager } from "./hardware.js";
 
 const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -42,9 +50,11 @@ export function fleetUnavailableReason(): string | undefined {
     ["/usr/sbin/sshd", ["-V"]],
     ["unshare", ["--version"]],
     ["ssh-keygen", ["-?"]],
+    ["sudo", ["-V"]],
+    ["openssl", ["version"]],
   ] as const) {
     const result = spawnSync(program, args, { stdio: "ignore" });
-    if (result.error) return `${program} is missing (apt-get install nix-bin openssh-server)`;
+    if (result.error) return `${program} is missing (apt-get install nix-bin openssh-server sudo openssl)`;
   }
   return undefined;
 }
@@ -70,6 +80,10 @@ export interface SimHost {
   installer?: boolean;
   /** Store paths of the stand-in home-manager generations of HOME_USER, oldest first. */
   homeGenerations?: string[];
+  /** Its login user, sshd's root login, sudo and Nix trust (accounts.ts). */
+  access: SimHostAccess;
+  /** Account files bind-mounted over the machine's inside the host. */
+  mounts: Array<[string, string]>;
   /** pid of `unshare`; of the init of the host's pid namespace (killing it ends them all); of the nsenter running sshd. */
   unsharePid?: number;
   initPid?: number;
@@ -95,12 +109,20 @@ export interface SimFleet {
    * on the host, not from the deployer.
    */
   switches(name: string): Array<{ atSec: number; system: string }>;
-  /** Runs a shell script on a host as root, over ssh with the deployer's key. */
+  /**
+   * Runs a shell script on a host as root: over ssh with the deployer's key, or, on a host that
+   * refuses root logins or is the deployer's own machine, by entering its namespaces.
+   */
   onHost(name: string, script: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Kills the host's sshd and its sessions (connections drop); the machine and its processes run on. */
   stopHost(name: string): Promise<void>;
   /** Starts the host's sshd again, on the same port. */
   startHost(name: string): Promise<void>;
+  /**
+   * The command prefix that runs a program inside the host's namespaces, as a process of that
+   * machine (its /nix, /run, accounts): how a test runs the deployer on a `local` host.
+   */
+  inHost(name: string): string[];
   /** Rewrites hosts/NAME.nix of the fleet flake (not committed: call commit()). */
   editHost(name: string, edit: (text: string) => string): void;
   /** Commits the fleet flake's working tree (git-tracked files are what a flake build sees). */
@@ -142,11 +164,19 @@ export function testEnv(dir: string): Record<string, string> {
  * own known_hosts file, which holds the installer's key) but not in the flake.
  */
 export async function startFleet(
-  options: { hosts?: readonly string[]; systemd?: boolean; installers?: readonly string[] } = {},
+  options: {
+    hosts?: readonly string[];
+    systemd?: boolean;
+    installers?: readonly string[];
+    access?: Record<string, SimHostAccess>;
+  } = {},
 ): Promise<SimFleet> {
   const names = options.hosts ?? FLEET_HOSTS;
   const installers = options.installers ?? [];
   const dir = mkdtempSync(join(tmpdir(), "nix-deploy-fleet-"));
+  // Hosts' login users other than root reach their own files below it (sshd reads authorized_keys
+  // as the user); the deployer's secrets stay in 0700 directories inside.
+  chmodSync(dir, 0o711);
   const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
   const env = testEnv(dir);
   const newKey = (file: string, comment: string) =>
@@ -189,15 +219,23 @@ export async function startFleet(
         });
     },
     onHost: async (name, script) => {
-      const result = await execa("ssh", [...fleet.sshOptions(name), "root@127.0.0.1", script], {
-        reject: false,
-      });
+      const host = mustGet(hosts, name);
+      const direct = host.access.permitRootLogin === false || host.access.local;
+      const result = direct
+        ? await execa(fleet.inHost(name)[0] as string, [...fleet.inHost(name).slice(1), "sh", "-c", script], {
+            reject: false,
+            env: { ...process.env, PATH: HOST_PATH },
+          })
+        : await execa("ssh", [...fleet.sshOptions(name), "root@127.0.0.1", script], {
+            reject: false,
+          });
       return {
         exitCode: result.exitCode ?? -1,
         stdout: String(result.stdout),
         stderr: String(result.stderr),
       };
     },
+    inHost: (name) => ["nsenter", "-t", String(mustGet(hosts, name).initPid), "-m", "-p", "-u", "--"],
     stopHost: async (name) => stopSshd(mustGet(hosts, name)),
     startHost: async (name) => startSshd(mustGet(hosts, name)),
     editHost: (name, edit) => {
@@ -243,6 +281,9 @@ export async function startFleet(
 
     mkdirSync(dirname(fleet.clientKey), { recursive: true, mode: 0o700 });
     await newKey(fleet.clientKey, "nix-deploy-deployer");
+    const peerKey = join(dir, "peer", "id_ed25519");
+    mkdirSync(dirname(peerKey), { recursive: true, mode: 0o700 });
+    await newKey(peerKey, "nix-deploy-fleet-peer");
 
     // Every host's first generation, built once and copied into each host's own store.
     const installables = names.map(
@@ -266,11 +307,10 @@ export async function startFleet(
         prepareHardware(hostDir, installer ? "installer" : name, installer);
         // The host's own nix.conf, as NixOS generates one: ssh sessions do not carry the deployer's
         // NIX_CONFIG, and the fixture's builders are /bin/sh, which a build sandbox does not have.
+        const access = options.access?.[name] ?? {};
         mkdirSync(join(hostDir, "etc", "nix"), { recursive: true });
-        writeFileSync(
-          join(hostDir, "etc", "nix", "nix.conf"),
-          "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\n",
-        );
+        writeFileSync(join(hostDir, "etc", "nix", "nix.conf"), hostNixConf(access));
+        const mounts = writeHostAccounts(hostDir, access);
         // `nix build --json` does not keep the order of its installables: match by name.
         const initialSystem = installer
           ? ""
@@ -286,7 +326,8 @@ export async function startFleet(
           ]);
         await newKey(hostKeyFile(hostDir, installer), `host-${name}`);
         writeFileSync(join(hostDir, "etc", "authorized_keys"), readFileSync(`${fleet.clientKey}.pub`));
-        const host: SimHost = { name, port: 0, dir: hostDir, initialSystem, installer };
+        givePeerKey(hostDir, peerKey);
+        const host: SimHost = { name, port: 0, dir: hostDir, initialSystem, installer, access, mounts };
         hosts.set(name, host);
         await bootHost(host);
         await startSshd(host);
@@ -297,15 +338,17 @@ export async function startFleet(
           .slice(0, 2)
           .join(" ");
         (installer ? installerKnownHosts : knownHostLines).push(`[127.0.0.1]:${host.port} ${hostKey}`);
-        inventoryHosts[name] = {
-          target: "root@127.0.0.1",
-          port: host.port,
-          tags: installer ? ["new"] : tagsOf(name),
-          criticalServices: ["sshd.service"],
-          // The installer's key was checked on its console and recorded in the flake, where
-          // install_host records the installed machine's key too.
-          ...(installer ? { knownHostsFile: "known_hosts" } : {}),
-        };
+        inventoryHosts[name] = access.local
+          ? { local: true, tags: tagsOf(name), criticalServices: ["sshd.service"] }
+          : {
+              target: `${access.login ?? "root"}@127.0.0.1`,
+              port: host.port,
+              tags: installer ? ["new"] : tagsOf(name),
+              criticalServices: ["sshd.service"],
+              // The installer's key was checked on its console and recorded in the flake, where
+              // install_host records the installed machine's key too.
+              ...(installer ? { knownHostsFile: "known_hosts" } : {}),
+            };
       }),
     );
     // Hosts of the flake that this fleet does not start still point at loopback (a closed port), so
@@ -321,6 +364,7 @@ export async function startFleet(
     writeFileSync(fleet.knownHosts, `${knownHostLines.join("\n")}\n`);
     if (installers.length)
       writeFileSync(join(fleet.flakeDir, "known_hosts"), `${installerKnownHosts.join("\n")}\n`);
+    for (const host of hosts.values()) writePeerKnownHosts(host.dir, `${knownHostLines.join("\n")}\n`);
     writeFileSync(
       join(fleet.flakeDir, "nix-deploy.json"),
       `${JSON.stringify({ defaults: { identityFile: fleet.clientKey, knownHostsFile: fleet.knownHosts }, hosts: inventoryHosts }, null, 2)}\n`,
@@ -363,7 +407,17 @@ async function bootHost(host: SimHost): Promise<void> {
     // Root's own home: the machine's /root may hold shell start-up files (pyenv, cargo) that a
     // NixOS host does not have, and that slow down or lock up every ssh session.
     'mount --bind "$1/home" /root',
+    // Its own hostname, as each machine has: what `plan` compares a host's name with.
+    'hostname "$3"',
+    // The host's accounts (a login user with sudo) over the machine's files: accounts.ts.
+    ...host.mounts.map(([source, target]) => `mount --bind ${shellWord(source)} ${shellWord(target)}`),
     "mkdir -p /run/sshd && chmod 0755 /run/sshd",
+    // As NixOS makes them for each user: where nix-env keeps the login user's own profiles.
+    `mkdir -p /nix/var/nix/profiles/per-user/${DEPLOY_USER} /nix/var/nix/gcroots/per-user/${DEPLOY_USER}`,
+    `chown ${DEPLOY_USER} /nix/var/nix/profiles/per-user/${DEPLOY_USER} /nix/var/nix/gcroots/per-user/${DEPLOY_USER}`,
+    // The host's nix-daemon, through which a login user other than root reaches the store, with
+    // the trust of the host's nix.conf. It dies with the host's pid namespace.
+    '{ env -u NIX_REMOTE nix-daemon > "$1/nix-daemon.log" 2>&1 & }',
     // An installer runs no system of its own: no profile, no /run/current-system.
     'if [ -n "$2" ]; then nix-env -p /nix/var/nix/profiles/system --set "$2" && "$2/bin/switch-to-configuration" switch >/dev/null; fi',
     'touch "$1/booted"',
@@ -379,6 +433,7 @@ async function bootHost(host: SimHost): Promise<void> {
       "--kill-child",
       // The host's own /proc, as on a machine: a pid read inside the host names a process there.
       "--mount-proc",
+      "--uts",
       "--propagation",
       "private",
       "sh",
@@ -387,6 +442,7 @@ async function bootHost(host: SimHost): Promise<void> {
       "sh",
       host.dir,
       host.initialSystem,
+      host.name,
     ],
     { stdio: ["ignore", logFd, logFd], env: { ...process.env, PATH: HOST_PATH } },
   );
@@ -421,7 +477,7 @@ async function startSshd(host: SimHost): Promise<void> {
         "ListenAddress 127.0.0.1",
         `HostKey ${host.installer ? "/etc/ssh/ssh_host_ed25519_key" : join(host.dir, "etc", "ssh_host_ed25519_key")}`,
         `AuthorizedKeysFile ${join(host.dir, "etc", "authorized_keys")}`,
-        "PermitRootLogin prohibit-password",
+        `PermitRootLogin ${host.access.permitRootLogin === false ? "no" : "prohibit-password"}`,
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "UsePAM no",
@@ -576,6 +632,11 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A single-quoted shell word, for the paths of the boot script (the fleet's own temporary paths). */
+function shellWord(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function fillPlaceholders(file: string, values: Record<string, string>): void {

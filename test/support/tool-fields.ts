@@ -29,6 +29,7 @@ const INSTALL_CLI = onboard(
 );
 
 const ADD_HOST_TEST = "test/e2e/add-host.test.ts";
+const ACCESS = "test/e2e/deploy-access.test.ts";
 
 const fast = (title: string) => `${FAST} > ${title}`;
 const ADD_HOST = `${ADD_HOST_TEST} > add_host.name, system, boot, gpu, disk, user, services, target, port, tags, dryRun: each GPU vendor, with and without home-manager and services, shown, written, checked, evaluated, then deployed`;
@@ -169,6 +170,8 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
       fast("deploy.substituteOnDestination: the deployment's record keeps it"),
       fleet("deploy.substituteOnDestination reaches nix copy, and a resumed deployment keeps it"),
     ],
+    buildHost: `${ACCESS} > deploy.buildHost: deploys with a build host: built there, copied straight from there to the host, never built here`,
+    signingKey: `${ACCESS} > deploy.signingKey: an untrusted login user's copy is caught by preflight with the remedy; signed with a key the host trusts, it deploys`,
     flake: FLAKE,
   },
   rollback: {

@@ -58,7 +58,7 @@ describe("check-install: does node_modules match package-lock.json", () => {
  * setup.sh itself, on a machine that has what it installs with apt (else it would install them
  * here): the npm step runs npm ci only when node_modules differs from the lock.
  */
-const hasAll = ["nix", "ssh", "git", "unshare", "shellcheck"].every(
+const hasAll = ["nix", "ssh", "git", "unshare", "shellcheck", "sudo", "openssl"].every(
   (program) => spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0,
 );
 const aptWouldRun =

@@ -11,6 +11,9 @@ const host = (name: string, tags: string[] = []): Host => ({
   tags,
   criticalServices: [],
   keys: [],
+  local: false,
+  user: "root",
+  sudo: [],
 });
 
 const hosts = [host("a", ["web"]), host("b", ["web"]), host("c"), host("d"), host("e"), host("f"), host("g")];

@@ -15,7 +15,7 @@ import { failureLines, generations, hostLine, keyLines, seconds, width } from ".
 export default command({
   name: "deploy",
   synopsis:
-    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--resume ID|latest]",
+    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--ask-sudo-password] [--resume ID|latest]",
   summary:
     "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
   options: {
@@ -40,6 +40,20 @@ export default command({
       field: "substituteOnDestination",
     },
     "install-bootloader": INSTALL_BOOTLOADER_OPTION,
+    "build-host": {
+      type: "string",
+      value: "HOST",
+      description: "build on this host of the fleet, then copy from there to each host",
+      field: "buildHost",
+      complete: "hosts",
+    },
+    "signing-key": {
+      type: "string",
+      value: "FILE",
+      description:
+        "sign each closure with this Nix secret key before copying it (hosts that do not trust the login user)",
+      field: "signingKey",
+    },
     resume: {
       type: "string",
       value: "ID",
@@ -58,6 +72,8 @@ export default command({
     confirmTimeoutSec: numberOption(values["confirm-timeout"]),
     substituteOnDestination: flag(values["substitute-on-destination"]),
     installBootloader: flag(values["install-bootloader"]),
+    buildHost: values["build-host"],
+    signingKey: values["signing-key"],
     resume: values.resume,
   }),
   confirm: (input) =>

@@ -105,8 +105,9 @@ export async function settleEarlierActivations(
   const pruned: string[] = [];
   let waitedFor: string | undefined;
   while (true) {
-    const result = await engine.remote.run(host.ssh, activationCommand("pending"), {
+    const result = await engine.connect(host).run(activationCommand("pending"), {
       timeoutMs: 15_000,
+      root: true,
       signal,
     });
     const listed = parsePending(result.exitCode === 0 ? result.stdout : "");
@@ -151,8 +152,8 @@ export async function activateWithMagicRollback(
 ): Promise<ActivationOutcome> {
   const { host } = request;
   const outcome: ActivationOutcome = { status: "unknown", nonce, activationLog: [], connectionLost: false };
-  const launch = await engine.remote.run(
-    host.ssh,
+  const connection = engine.connect(host);
+  const launch = await connection.run(
     activationCommand("launch", [
       hostScript("watchdog"),
       request.installBootloader ? "1" : "",
@@ -166,7 +167,7 @@ export async function activateWithMagicRollback(
       String(request.activationTimeoutSec),
       request.targetGeneration === undefined ? "" : String(request.targetGeneration),
     ]),
-    { timeoutMs: (request.activationTimeoutSec + 30) * 1000, signal: options.signal },
+    { timeoutMs: (request.activationTimeoutSec + 30) * 1000, signal: options.signal, root: true },
   );
   let state = parseState(launch.stdout);
   if (!state.supervisor) {
@@ -190,8 +191,9 @@ export async function activateWithMagicRollback(
     // An interrupted deployer stops watching and never confirms: the host reverts by itself. A
     // cancelled call's empty output is no state of the host, so it must not count as an answer.
     if (options.signal?.aborted) return undefined;
-    const result = await engine.remote.run(host.ssh, activationCommand(action, [...scriptArgs, ...extra]), {
+    const result = await connection.run(activationCommand(action, [...scriptArgs, ...extra]), {
       timeoutMs: 150_000,
+      root: true,
       multiplex,
       signal: options.signal,
     });
@@ -227,10 +229,15 @@ export async function activateWithMagicRollback(
       options.onStep?.("checking health");
       verdict = await health();
       if (verdict.ok) {
-        // A new login, not the multiplexed one: if it fails, the host reverts by itself.
+        // A new login, not the multiplexed one: if it fails, the host reverts by itself. This
+        // machine has no login to prove: the health check passing is the confirmation.
         next = await call("confirm", [], false);
         options.onStep?.(
-          next ? "confirmed over a new connection" : "could not confirm; the host will revert by itself",
+          !next
+            ? "could not confirm; the host will revert by itself"
+            : connection.local
+              ? "confirmed: the health check passed (this machine, no login to prove)"
+              : "confirmed over a new connection",
         );
       } else {
         options.onStep?.(`rolling back: ${verdict.reason}`);
@@ -244,8 +251,9 @@ export async function activateWithMagicRollback(
     else await sleep(250);
   }
   if (outcome.status !== "confirmed") {
-    const tail = await engine.remote.run(host.ssh, activationCommand("log", [nonce, "30"]), {
+    const tail = await connection.run(activationCommand("log", [nonce, "30"]), {
       timeoutMs: 15_000,
+      root: true,
     });
     if (!tail.connectionFailed) outcome.activationLog = parseLogTail(tail.stdout);
   }

@@ -52,7 +52,12 @@ export const testBuild = operation<TestBuildOptions, TestBuildResult>(async (eng
     hooks.progress(`${host.name}: building${builder ? ` on ${builder.name}` : ""}`);
     try {
       const storePath = builder
-        ? await buildOnHost(engine, fleet.flake, host.name, builder, hooks.signal)
+        ? await fetchFromBuildHost(
+            engine,
+            builder,
+            await realiseOnHost(engine, fleet.flake, host.name, builder, hooks.signal),
+            hooks.signal,
+          )
         : await buildLocally(engine, fleet.flake, host.name, hooks.signal);
       const [info] = await engine.nix.pathInfo([storePath], { closureSize: true });
       hooks.progress(`${host.name}: built`);
@@ -125,7 +130,31 @@ export async function derivationOf(
   return result.stdout.trim();
 }
 
-async function buildOnHost(
+/** Copies what a build host built into this machine's store (test_build reports on it here). */
+async function fetchFromBuildHost(
+  engine: Engine,
+  builder: Host,
+  out: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const store = engine.connect(builder).store();
+  if (!store) return out;
+  const fetched = await engine.nix.run(["copy", "--no-check-sigs", "--from", store.uri, out], {
+    signal,
+    env: store.env,
+  });
+  if (fetched.exitCode !== 0)
+    throw new UserError(
+      `copying ${out} back from ${builder.name} failed:\n${nixErrorExcerpt(fetched.stderr)}`,
+    );
+  return out;
+}
+
+/**
+ * Builds a host's system on a build host: the derivation is evaluated here, copied there and
+ * realised there. Returns the system's store path, which is in the build host's store only.
+ */
+export async function realiseOnHost(
   engine: Engine,
   flake: string,
   host: string,
@@ -133,26 +162,25 @@ async function buildOnHost(
   signal?: AbortSignal,
 ): Promise<string> {
   const drvPath = await derivationOf(engine, flake, host, signal);
-  const store = `ssh://${builder.ssh.destination}`;
-  const env = { NIX_SSHOPTS: engine.remote.optionArgs(builder.ssh).join(" ") };
-  const sent = await engine.nix.run(["copy", "--derivation", "--to", store, drvPath], { signal, env });
-  if (sent.exitCode !== 0)
-    throw new UserError(`copying the derivation to ${builder.name} failed:\n${nixErrorExcerpt(sent.stderr)}`);
-  const built = await engine.remote.run(builder.ssh, ["nix-store", "--realise", drvPath], {
-    signal,
-    timeoutMs: 3_600_000,
-  });
+  const connection = engine.connect(builder);
+  const store = connection.store();
+  if (store) {
+    const sent = await engine.nix.run(["copy", "--derivation", "--to", store.uri, drvPath], {
+      signal,
+      env: store.env,
+    });
+    if (sent.exitCode !== 0)
+      throw new UserError(
+        `copying the derivation to ${builder.name} failed:\n${nixErrorExcerpt(sent.stderr)}`,
+        `a build host must accept the derivation from ${builder.user}: add ${builder.user} to nix.settings.trusted-users on ${builder.name}`,
+      );
+  }
+  const built = await connection.run(["nix-store", "--realise", drvPath], { signal, timeoutMs: 3_600_000 });
   if (built.exitCode !== 0) {
     throw new UserError(
       `building ${host} on ${builder.name} failed:\n${nixErrorExcerpt(built.stderr)}`,
-      `fix the error; the build ran on ${builder.ssh.destination}`,
+      `fix the error; the build ran on ${connection.where}`,
     );
   }
-  const out = built.stdout.trim().split("\n").at(-1) as string;
-  const fetched = await engine.nix.run(["copy", "--no-check-sigs", "--from", store, out], { signal, env });
-  if (fetched.exitCode !== 0)
-    throw new UserError(
-      `copying ${out} back from ${builder.name} failed:\n${nixErrorExcerpt(fetched.stderr)}`,
-    );
-  return out;
+  return built.stdout.trim().split("\n").at(-1) as string;
 }

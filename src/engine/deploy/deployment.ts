@@ -7,13 +7,15 @@
  *   → health → verify `/run/current-system`.
  * A host whose new system equals the running one is skipped before any copy.
  */
+
+import { dirname, resolve } from "node:path";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
-import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
+import { discoverFleet, type Fleet, type Host, selectFlakeHosts, selectHost } from "../fleet/hosts.js";
 import { operation } from "../hooks.js";
 import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
-import { servedFlake } from "../trust.js";
+import { checkSigningKeyFile, servedFlake, signingKeyRoots } from "../trust.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
 import { deployHostRecorded, ValidationBlocked } from "./host-steps.js";
 import { type DeploymentRecord, DeploymentStore, newDeploymentId } from "./record.js";
@@ -35,6 +37,19 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     selectors: request.selectors,
   });
   const hosts = selectFlakeHosts(fleet, request.selectors);
+  // Every named build host must exist before anything starts.
+  for (const host of hosts) buildHostOf(fleet, host, request.buildHost);
+  if (request.signingKey) {
+    const key = checkSigningKeyFile(
+      request.signingKey,
+      "signingKey",
+      signingKeyRoots(
+        engine.inventoryFile ? dirname(resolve(engine.inventoryFile)) : undefined,
+        engine.env.HOME,
+      ),
+    );
+    for (const host of hosts) host.signingKey = key;
+  }
   for (const host of hosts) record.hosts[host.name] ??= { outcome: "pending", phases: [] };
   store.save(record);
   engine.log.info(
@@ -69,6 +84,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
   const details: Record<string, HostDetails> = {};
   const results = await mapLimit(hosts, engine.parallelism, (host) =>
     deployHostRecorded(engine, host, record, details, {
+      builder: buildHostOf(fleet, host, request.buildHost),
       gate,
       save: () => store.save(record),
       step: (message) => hooks.progress(`${host.name}: ${message}`),
@@ -179,6 +195,8 @@ function newDeployment(engine: Engine, options: DeployOptions): DeploymentRecord
       confirmTimeoutSec: options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC,
       substituteOnDestination: options.substituteOnDestination ?? false,
       installBootloader: options.installBootloader || undefined,
+      buildHost: options.buildHost,
+      signingKey: options.signingKey && resolve(options.signingKey),
     },
     hosts: {},
   };
@@ -193,6 +211,8 @@ const RESUME_FIXED = [
   "confirmTimeoutSec",
   "planId",
   "substituteOnDestination",
+  "buildHost",
+  "signingKey",
 ] as const satisfies ReadonlyArray<keyof DeployOptions>;
 
 /**
@@ -232,4 +252,10 @@ function nextStep(results: HostResult[], record: DeploymentRecord): string {
   }
   if (record.request.dryRun) return "review the changes, then deploy without dryRun";
   return "nothing to do; host_status shows each host's generations";
+}
+
+/** The host that builds `host`'s system: the deployment's, else the inventory's; none builds here. */
+function buildHostOf(fleet: Fleet, host: Host, requested: string | undefined): Host | undefined {
+  const name = requested ?? host.buildHost;
+  return name ? selectHost(fleet, name, "build host") : undefined;
 }

@@ -33,14 +33,12 @@ export async function checkHealth(
   options: { signal?: AbortSignal; withLogs?: boolean } = {},
 ): Promise<HealthReport> {
   // Critical service names travel as arguments of the fixed script (health.sh).
-  const result = await engine.remote.run(
-    host.ssh,
-    hostCommand("health", "nix-deploy-health", host.criticalServices),
-    {
+  const result = await engine
+    .connect(host)
+    .run(hostCommand("health", "nix-deploy-health", host.criticalServices), {
       timeoutMs: 20_000,
       signal: options.signal,
-    },
-  );
+    });
   if (result.connectionFailed) {
     return {
       reachable: false,
@@ -77,9 +75,10 @@ export async function unitLogs(
   host: Host,
   units: readonly string[],
 ): Promise<Record<string, string[]>> {
-  const result = await engine.remote.run(host.ssh, hostCommand("journal", "nix-deploy-journal", units), {
-    timeoutMs: 20_000,
-  });
+  // The system journal is readable by root (and the systemd-journal group), not any login user.
+  const result = await engine
+    .connect(host)
+    .run(hostCommand("journal", "nix-deploy-journal", units), { timeoutMs: 20_000, root: true });
   if (result.connectionFailed) return {};
   const logs: Record<string, string[]> = {};
   let current: string | undefined;

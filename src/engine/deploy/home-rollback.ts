@@ -69,11 +69,14 @@ export async function rollbackHome(
       error: `${user} is already on home-manager generation ${target.number} (or the same configuration)`,
     };
   hooks.step(`activating ${user}'s home-manager generation ${target.number}`);
-  const result = await engine.remote.run(
-    host.ssh,
-    hostCommand("home-manager-activate", "nix-deploy-home-activate", [user, target.path]),
-    { timeoutMs: ACTIVATE_TIMEOUT_MS, signal: hooks.signal },
-  );
+  // As root, the script becomes the user; a login user other than root gains root first.
+  const result = await engine
+    .connect(host)
+    .run(hostCommand("home-manager-activate", "nix-deploy-home-activate", [user, target.path]), {
+      root: true,
+      timeoutMs: ACTIVATE_TIMEOUT_MS,
+      signal: hooks.signal,
+    });
   const after = await homeManagerProfiles(engine, host, hooks.signal);
   const now = after.profiles.find((p) => p.profile === profile.profile)?.generations.find((g) => g.current);
   const base = {

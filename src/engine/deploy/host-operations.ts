@@ -1,69 +1,19 @@
 /**
  * What the deployment does to a host besides activating it: wait for an earlier activation and read
- * the host's state (the probe), copy the closure, compare the old and new systems, dry-activate.
+ * the host's state (the probe), compare the old and new systems, dry-activate. (The copy is ./copy.ts.)
  */
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
 import { type HostStatus, hostStatus } from "../fleet/status.js";
 import { hostCommand } from "../host/scripts.js";
-import { nixErrorExcerpt } from "../nix.js";
-import { withRetry } from "../retry.js";
 import { earlierActivationBoundSec, settleEarlierActivations } from "./activation.js";
 import { type PackageChange, parseDiffClosures, parseUnitChanges, type UnitChange } from "./changes.js";
 
-/** A copy that fails on the network is tried this often, waiting 1 s, then 2 s, between tries. */
-const COPY_ATTEMPTS = 3;
-const COPY_RETRY_DELAY_MS = 1000;
 /** Comparing two closures on the host: `nix store diff-closures` and the units, both local there. */
 const CHANGES_TIMEOUT_MS = 120_000;
 /** `switch-to-configuration dry-activate`, which may evaluate the activation script's every step. */
 const DRY_ACTIVATE_TIMEOUT_MS = 300_000;
-
-/**
- * `nix copy --to ssh://HOST`, with the host's ssh options in NIX_SSHOPTS (which Nix splits on
- * whitespace, so options with spaces are refused). Retried with backoff when the network fails.
- */
-export async function copyClosure(
-  engine: Engine,
-  host: Host,
-  path: string,
-  options: { substituteOnDestination?: boolean; signal?: AbortSignal } = {},
-): Promise<void> {
-  const sshOptions = engine.remote.optionArgs(host.ssh);
-  const spaced = sshOptions.find((o) => /\s/.test(o));
-  if (spaced)
-    throw new UserError(
-      `the ssh option "${spaced}" contains whitespace, which nix copy cannot pass on`,
-      "use paths without spaces for keys and known_hosts files",
-    );
-  const args = [
-    "copy",
-    "--to",
-    `ssh://${host.ssh.destination}`,
-    ...(options.substituteOnDestination ? ["--substitute-on-destination"] : []),
-    path,
-  ];
-  const result = await withRetry(
-    () => engine.nix.run(args, { signal: options.signal, env: { NIX_SSHOPTS: sshOptions.join(" ") } }),
-    {
-      attempts: COPY_ATTEMPTS,
-      baseDelayMs: COPY_RETRY_DELAY_MS,
-      signal: options.signal,
-      retryable: ({ result: r }) =>
-        (r as { exitCode: number; stderr: string } | undefined)?.exitCode !== 0 &&
-        /ssh|connect|Connection|broken pipe|end of file/i.test((r as { stderr: string }).stderr),
-      onRetry: (attempt, delay) =>
-        engine.log.warn({ host: host.name, attempt, delay }, "copy failed, retrying"),
-    },
-  );
-  if (result.exitCode !== 0) {
-    throw new UserError(
-      `copying the system to ${host.name} failed:\n${nixErrorExcerpt(result.stderr)}`,
-      `check ssh access to ${host.ssh.destination} and free space in its /nix`,
-    );
-  }
-}
 
 /** Package versions and units that change, computed on the host, which holds both closures. */
 export async function detectChanges(
@@ -72,11 +22,11 @@ export async function detectChanges(
   oldSystem: string,
   newSystem: string,
 ): Promise<{ packages: PackageChange[]; units: UnitChange[] }> {
-  const result = await engine.remote.run(
-    host.ssh,
-    hostCommand("changes", "nix-deploy-changes", [oldSystem, newSystem]),
-    { timeoutMs: CHANGES_TIMEOUT_MS },
-  );
+  const result = await engine
+    .connect(host)
+    .run(hostCommand("changes", "nix-deploy-changes", [oldSystem, newSystem]), {
+      timeoutMs: CHANGES_TIMEOUT_MS,
+    });
   if (result.exitCode !== 0)
     throw new UserError(`could not compare systems on ${host.name}: ${result.stderr.trim()}`);
   const [packagesPart = "", unitsPart = ""] = result.stdout.split("@@units");
@@ -87,11 +37,12 @@ export async function detectChanges(
 }
 
 export async function dryActivate(engine: Engine, host: Host, newSystem: string): Promise<string[]> {
-  const result = await engine.remote.run(
-    host.ssh,
-    [`${newSystem}/bin/switch-to-configuration`, "dry-activate"],
-    { timeoutMs: DRY_ACTIVATE_TIMEOUT_MS },
-  );
+  const result = await engine
+    .connect(host)
+    .run([`${newSystem}/bin/switch-to-configuration`, "dry-activate"], {
+      timeoutMs: DRY_ACTIVATE_TIMEOUT_MS,
+      root: true,
+    });
   if (result.exitCode !== 0)
     throw new UserError(`dry activation on ${host.name} failed:\n${result.stderr.trim()}`);
   return `${result.stdout}${result.stderr}`.split("\n").filter((l) => l.trim() !== "");

@@ -9,11 +9,12 @@ import { describeError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
 import { deployKeys } from "../keys/deploy.js";
 import { newNonce } from "./activation.js";
-import { buildLocally } from "./build.js";
+import { buildLocally, realiseOnHost } from "./build.js";
 import { describePackageChange } from "./changes.js";
+import { copyClosure } from "./copy.js";
 import { checkHealth } from "./health.js";
 import { acquireHostLock } from "./host-lock.js";
-import { copyClosure, detectChanges, dryActivate, probeBeforeDeploy } from "./host-operations.js";
+import { detectChanges, dryActivate, probeBeforeDeploy } from "./host-operations.js";
 import type { DeploymentRecord, HostOutcome, HostRecord, PhaseRecord } from "./record.js";
 import type { HostDetails, HostResult } from "./schemas.js";
 import { switchAndVerify } from "./switch.js";
@@ -29,6 +30,8 @@ export class ValidationBlocked extends Error {
 }
 
 export interface HostContext {
+  /** Builds the system, which is then copied from there; undefined builds on this machine. */
+  builder?: Host;
   /** Resolves once validation passed; throws ValidationBlocked when it failed. */
   gate(): Promise<void>;
   save(): void;
@@ -124,9 +127,12 @@ async function deployHost(
   }
 
   async function deployLocked(): Promise<HostResult> {
-    context.step("building");
+    const { builder } = context;
+    context.step(builder ? `building on ${builder.name}` : "building");
     const newSystem = await phase("build", () =>
-      buildLocally(engine, request.flake, host.name, context.signal),
+      builder
+        ? realiseOnHost(engine, request.flake, host.name, builder, context.signal)
+        : buildLocally(engine, request.flake, host.name, context.signal),
     );
     hostRecord.newSystem = newSystem;
 
@@ -149,11 +155,14 @@ async function deployHost(
     // The resource baseline is taken while the closure copies: both wait on the network.
     const [baseline] = await Promise.all([
       checkHealth(engine, host, { withLogs: false }),
-      phase("copy", () =>
-        copyClosure(engine, host, newSystem, {
-          substituteOnDestination: request.substituteOnDestination,
-          signal: context.signal,
-        }),
+      phase("copy", async () =>
+        notes.push(
+          ...(await copyClosure(engine, host, newSystem, {
+            substituteOnDestination: request.substituteOnDestination,
+            signal: context.signal,
+            from: builder,
+          })),
+        ),
       ),
     ]);
     details.resourcesBefore = baseline.resources;
@@ -189,6 +198,8 @@ async function deployHost(
       ),
     );
     hostRecord.supervisor = switched.supervisor;
+    if (host.local && switched.outcome === "confirmed")
+      notes.push("this machine: confirmed by the health check passing (there is no new login to prove)");
     hostRecord.generationAfter = switched.generationAfter;
     if (switched.outcome === "confirmed") await keys.upload("post-activation");
     return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);

@@ -12,6 +12,7 @@ import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
 import { checkSchema, checkStatusSchema, hostSelectorAllByDefault } from "../schemas.js";
 import { processAlive, readJson } from "../state.js";
+import { accessChecks } from "./access-checks.js";
 import { derivationOf } from "./build.js";
 import type { LockHolder } from "./host-lock.js";
 
@@ -166,7 +167,7 @@ async function remoteChecks(
   minFree: number,
   signal?: AbortSignal,
 ): Promise<Check[]> {
-  const result = await engine.remote.run(host.ssh, hostCommand("preflight", "nix-deploy-preflight"), {
+  const result = await engine.connect(host).run(hostCommand("preflight", "nix-deploy-preflight"), {
     timeoutMs: 20_000,
     signal,
   });
@@ -181,7 +182,11 @@ async function remoteChecks(
     ];
   }
   const [version = "", disk = ""] = result.stdout.trim().split("\n");
-  const checks: Check[] = [{ check: "ssh", status: "pass", detail: `answers as ${host.ssh.destination}` }];
+  const checks: Check[] = [
+    host.local
+      ? { check: "ssh", status: "pass", detail: "this machine: reached without ssh" }
+      : { check: "ssh", status: "pass", detail: `answers as ${host.ssh.destination}` },
+  ];
   checks.push(
     version.startsWith("nix")
       ? { check: "nix", status: "pass", detail: version.trim() }
@@ -200,6 +205,7 @@ async function remoteChecks(
           },
     );
   }
+  checks.push(...(await accessChecks(engine, host, signal)));
   return checks;
 }
 

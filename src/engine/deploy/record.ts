@@ -47,6 +47,10 @@ export interface DeploymentRequest {
   substituteOnDestination?: boolean;
   /** Activations run with NIXOS_INSTALL_BOOTLOADER=1; kept so that a resumed deployment does too. */
   installBootloader?: boolean;
+  /** The build host named for this deployment (else each host's inventory buildHost). */
+  buildHost?: string;
+  /** The signing key named for this deployment (a path, never the key), over the inventory's. */
+  signingKey?: string;
 }
 
 export interface DeploymentRecord {

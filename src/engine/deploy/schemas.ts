@@ -37,6 +37,20 @@ export const deployOptionsSchema = z.object({
   installBootloader: installBootloaderSchema,
   resume: z.string().optional().describe('resume an interrupted deployment: its id, or "latest"'),
   planId: z.string().optional().describe("run the plan the plan tool returned: its hosts, mode and dry run"),
+  buildHost: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "build every host's system on this host of the fleet, then copy it from there to each host (default: each host's inventory buildHost, else this machine)",
+    ),
+  signingKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "a Nix secret key file (in /etc/nix, ~/.config/nix or ~/.ssh) to sign each closure with before it is copied, for hosts whose nix-daemon does not trust the login user (default: the inventory's signingKey)",
+    ),
   substituteOnDestination: z
     .boolean()
     .optional()

@@ -67,7 +67,7 @@ export async function homeManagerProfiles(
     const local = await runCommand(argv[0] as string, argv.slice(1), { timeoutMs: 20_000, signal });
     return { reachable: true, profiles: parseHomeGenerations(local.stdout) };
   }
-  const result = await engine.remote.run(host.ssh, argv, { timeoutMs: 20_000, signal });
+  const result = await engine.connect(host).run(argv, { timeoutMs: 20_000, signal });
   if (result.connectionFailed)
     return { reachable: false, reason: connectionFailureReason(result), profiles: [] };
   return { reachable: true, profiles: parseHomeGenerations(result.stdout) };

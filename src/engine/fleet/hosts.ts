@@ -1,10 +1,12 @@
 import { existsSync } from "node:fs";
+import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { type HostKey, hostKeys } from "../keys/key.js";
+import { DEFAULT_ESCALATION } from "../remote/escalation.js";
 import type { SshTarget } from "../remote/ssh.js";
-import { checkSshFile, servedFlake, sshFileRoots } from "../trust.js";
+import { checkSigningKeyFile, checkSshFile, servedFlake, signingKeyRoots, sshFileRoots } from "../trust.js";
 import { DEFAULT_SYSTEM_PROFILE, hostNameSchema, loadInventory, resolveInventoryPath } from "./inventory.js";
 
 /** A machine nix-deploy can deploy to: its configuration in the flake and how to reach it. */
@@ -15,6 +17,16 @@ export interface Host {
   /** The inventory has an entry for it. */
   inInventory: boolean;
   ssh: SshTarget;
+  /** This machine, reached without ssh (inventory `local: true` or target `local`). */
+  local: boolean;
+  /** Who runs the steps: the ssh login user, or this process's user on a local host. */
+  user: string;
+  /** The command that gains root for the steps that need it; empty when `user` is root. */
+  sudo: string[];
+  /** A host of the fleet that builds this one's system (inventory `buildHost`). */
+  buildHost?: string;
+  /** A Nix secret key file the closure is signed with before the copy. */
+  signingKey?: string;
   /** The system profile whose generations are the host's systems. */
   profile: string;
   tags: string[];
@@ -88,14 +100,34 @@ export async function discoverFleet(
   }
   for (const name of Object.keys(entries)) names.add(name);
 
+  const self = userInfo().username;
   const hosts = [...names].sort().map((name): Host => {
     const entry = entries[name] ?? {};
-    const address = entry.target ?? name;
-    const destination = address.includes("@") || !defaults.user ? address : `${defaults.user}@${address}`;
+    const local = entry.local === true || entry.target === "local";
+    const address = local ? name : (entry.target ?? name);
+    const loginUser = address.includes("@")
+      ? address.slice(0, address.indexOf("@"))
+      : (entry.user ?? defaults.user);
+    const destination = address.includes("@") || !loginUser ? address : `${loginUser}@${address}`;
+    // Without a user, ssh logs in as this process's user (unless the ssh config says otherwise).
+    const user = local ? self : (loginUser ?? self);
+    const signingKey = entry.signingKey ?? defaults.signingKey;
     return {
       name,
       inFlake: flakeNames.includes(name),
       inInventory: name in entries,
+      local,
+      user,
+      // As colmena: root needs no escalation, whatever the inventory names.
+      sudo: user === "root" ? [] : [...(entry.sudo ?? defaults.sudo ?? DEFAULT_ESCALATION)],
+      buildHost: entry.buildHost ?? defaults.buildHost,
+      signingKey:
+        signingKey &&
+        checkSigningKeyFile(
+          resolveInventoryPath(baseDir, signingKey) as string,
+          entry.signingKey ? `hosts.${name}.signingKey` : "defaults.signingKey",
+          signingKeyRoots(engine.inventoryFile ? baseDir : undefined, engine.env.HOME),
+        ),
       ssh: {
         destination,
         port: entry.port ?? defaults.port,

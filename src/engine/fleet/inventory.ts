@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { ESCALATION_PROGRAMS } from "../remote/escalation.js";
 import { checkSshOption } from "../trust.js";
 
 export const INVENTORY_FILE = "nix-deploy.json";
@@ -104,7 +105,32 @@ export const keySchema = z
 export type KeySpec = z.infer<typeof keySchema>;
 const keysSchema = z.record(keyNameSchema, keySchema);
 
+const userSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "a user name is letters, digits, '.', '_' and '-'");
+
+/**
+ * The command that gains root for a login user other than root: its program, then its options
+ * (`["sudo", "-n"]`, `["doas"]`, `["run0"]`); `[]` for none. Never a shell string.
+ */
+const escalationSchema = z
+  .array(z.string())
+  .refine(
+    (words) =>
+      words.length === 0 ||
+      ((ESCALATION_PROGRAMS as readonly string[]).includes(words[0] as string) &&
+        words.slice(1).every((word) => /^--?[A-Za-z][A-Za-z0-9-]*$/.test(word))),
+    `the escalation command is one of ${ESCALATION_PROGRAMS.join(", ")} followed by its options, e.g. ["sudo", "-n"], or [] for none`,
+  );
+
 const connectionFields = {
+  /** The ssh login user (also `user@` in target). */
+  user: userSchema.optional(),
+  sudo: escalationSchema.optional(),
+  /** A Nix secret key file: the closure is signed with it before it is copied (`nix store sign`). */
+  signingKey: z.string().min(1).optional(),
+  /** A host of the fleet that builds this host's system; the result goes from there to the host. */
+  buildHost: hostNameSchema.optional(),
   port: z.number().int().min(1).max(65535).optional(),
   identityFile: z.string().min(1).optional(),
   knownHostsFile: z.string().min(1).optional(),
@@ -115,7 +141,10 @@ const connectionFields = {
 };
 
 const hostEntrySchema = z.strictObject({
+  /** `"local"` is this machine, as `local: true`. */
   target: destinationSchema.optional(),
+  /** This machine: deployed without ssh, commands run as local processes. */
+  local: z.boolean().optional(),
   ...connectionFields,
   tags: z.array(tagSchema).optional(),
   criticalServices: z.array(unitNameSchema).optional(),
@@ -126,10 +155,6 @@ export const inventorySchema = z.strictObject({
   $schema: z.string().optional(),
   defaults: z
     .strictObject({
-      user: z
-        .string()
-        .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "a user name is letters, digits, '.', '_' and '-'")
-        .optional(),
       ...connectionFields,
       criticalServices: z.array(unitNameSchema).optional(),
       keys: keysSchema.optional(),
@@ -180,6 +205,7 @@ export function parseInventory(text: string, source: string): Inventory {
     );
   }
   checkSshOptions(parsed.data, source);
+  checkLocalHosts(parsed.data, source);
   return parsed.data;
 }
 
@@ -202,6 +228,17 @@ function checkSshOptions(inventory: Inventory, source: string): void {
         throw new UserError(`${source} is not a valid inventory:\n${e.message}`, e.remedy);
       }
     });
+  }
+}
+
+/** A local host is reached without ssh: an ssh address beside `local: true` would be ignored. */
+function checkLocalHosts(inventory: Inventory, source: string): void {
+  for (const [name, entry] of Object.entries(inventory.hosts ?? {})) {
+    if (entry.local && entry.target !== undefined && entry.target !== "local")
+      throw new UserError(
+        `${source} is not a valid inventory:\nhosts.${name}: local: true is this machine, reached without ssh, but target says ${entry.target}`,
+        `remove hosts.${name}.target, or remove local: true to reach ${entry.target} over ssh`,
+      );
   }
 }
 

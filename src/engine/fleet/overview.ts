@@ -9,7 +9,7 @@ import { hostStatus, probeHosts } from "./status.js";
 
 export const fleetHostSchema = z.object({
   name: z.string(),
-  target: z.string().describe("ssh destination, user@address"),
+  target: z.string().describe('ssh destination, user@address, or "local" for this machine'),
   port: z.number().optional(),
   tags: z.array(z.string()),
   inFlake: z.boolean().describe("the flake has nixosConfigurations.<name>"),
@@ -35,7 +35,7 @@ export const listFleet = operation<{ flake?: string; probe?: boolean }, FleetLis
     const probes = probe ? await probeHosts(engine, fleet.hosts, hooks.signal) : [];
     const hosts = fleet.hosts.map((host, i) => ({
       name: host.name,
-      target: host.ssh.destination,
+      target: host.local ? "local" : host.ssh.destination,
       port: host.ssh.port,
       tags: host.tags,
       inFlake: host.inFlake,
@@ -113,7 +113,7 @@ export const describeHost = operation<{ host: string; flake?: string }, HostStat
     );
     return {
       host: host.name,
-      target: host.ssh.destination,
+      target: host.local ? "local" : host.ssh.destination,
       ...status,
       criticalServices: host.criticalServices,
       homeManager: home.profiles,

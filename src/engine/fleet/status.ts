@@ -43,7 +43,7 @@ const PROBE_TIMEOUT_MS = 20_000;
 
 /** The running system and the generation the profile points at (probe.sh). */
 export async function probeHost(engine: Engine, host: Host, signal?: AbortSignal): Promise<HostProbe> {
-  const result = await engine.remote.run(host.ssh, hostCommand("probe", "nix-deploy-probe", [host.profile]), {
+  const result = await engine.connect(host).run(hostCommand("probe", "nix-deploy-probe", [host.profile]), {
     timeoutMs: PROBE_TIMEOUT_MS,
     signal,
   });
@@ -69,14 +69,12 @@ export function probeHosts(
  * fixed text; the profile path travels as a positional argument, quoted by the remote runner.
  */
 export async function hostStatus(engine: Engine, host: Host, signal?: AbortSignal): Promise<HostStatus> {
-  const result = await engine.remote.run(
-    host.ssh,
-    hostCommand("host-status", "nix-deploy-status", [host.profile]),
-    {
+  const result = await engine
+    .connect(host)
+    .run(hostCommand("host-status", "nix-deploy-status", [host.profile]), {
       timeoutMs: PROBE_TIMEOUT_MS,
       signal,
-    },
-  );
+    });
   if (result.connectionFailed) {
     return { reachable: false, reason: connectionFailureReason(result), generations: [], failedUnits: [] };
   }

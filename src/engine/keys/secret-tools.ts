@@ -49,7 +49,7 @@ export async function hostKeyChecks(
   signal?: AbortSignal,
 ): Promise<SecretCheck[]> {
   if (tools.length === 0) return [];
-  const result = await engine.remote.run(host.ssh, hostCommand("ssh-host-key", "nix-deploy-ssh-host-key"), {
+  const result = await engine.connect(host).run(hostCommand("ssh-host-key", "nix-deploy-ssh-host-key"), {
     timeoutMs: 20_000,
     signal,
   });

@@ -48,7 +48,9 @@ export async function uploadKey(
 ): Promise<void> {
   const args = [key.destDir, key.name, key.user, key.group, key.permissions];
   if (key.action) args.push(key.action.verb, key.action.unit);
-  const result = await engine.remote.run(host.ssh, hostCommand("upload-key", "nix-deploy-upload-key", args), {
+  // Root writes the key and sets its owner; a login user gains it through the host's escalation.
+  const result = await engine.connect(host).run(hostCommand("upload-key", "nix-deploy-upload-key", args), {
+    root: true,
     input: content,
     timeoutMs: 120_000,
     signal,
