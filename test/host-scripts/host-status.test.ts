@@ -46,6 +46,24 @@ esac`,
     expect(status.nixVersion).toBe("nix (Nix) 2.24.9");
   });
 
+  it("lists the generations from the profile's links when nix-env may not lock the profile", () => {
+    const profile = join(box.dir, "system");
+    symlinkSync("/nix/store/aaa-nixos-system", `${profile}-1-link`);
+    symlinkSync("/nix/store/bbb-nixos-system", `${profile}-2-link`);
+    symlinkSync("system-2-link", profile);
+    // A login user other than root: nix-env cannot take the profile's lock.
+    box.stub("nix-env", 'echo "error: opening lock file: Permission denied" >&2; exit 1');
+    const result = box.run("host-status", "nix-deploy-status", [profile]);
+    expect(result.status).toBe(0);
+    const status = parseStatusOutput(result, profile);
+    expect(status.generations.map(({ number, current, path }) => ({ number, current, path }))).toEqual([
+      { number: 1, current: false, path: "/nix/store/aaa-nixos-system" },
+      { number: 2, current: true, path: "/nix/store/bbb-nixos-system" },
+    ]);
+    for (const generation of status.generations)
+      expect(generation.date).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  });
+
   it("commands that fail leave their sections empty; the script still succeeds", () => {
     for (const command of ["nix-env", "systemctl", "nix"]) box.stub(command, "exit 1");
     const result = box.run("host-status", "nix-deploy-status", [join(box.dir, "none")]);
