@@ -201,7 +201,7 @@ describe.skipIf(skip)("onboarding a machine on the simulated fleet", () => {
       /a user name is lower-case letters/,
     );
     expect(await fail("add_host", { ...base, disk: "/dev/sda" })).toMatch(
-      /\/dev\/sda is a kernel name: it can change between boots[\s\S]*\/dev\/disk\/by-id/,
+      /\/dev\/sda is a kernel name, which can change between boots[\s\S]*\/dev\/disk\/by-id/,
     );
     expect(await fail("add_host", { ...base, disk: `${DISK}-part1` })).toMatch(/is a partition/);
     expect(await fail("add_host", { ...base, name: "samsung" })).toMatch(

@@ -33,7 +33,10 @@ describe.skipIf(skipFleetReason())("onboarding machines", () => {
     const flakeFile = join(fleet.flakeDir, "flake.nix");
     writeFileSync(
       flakeFile,
-      readFileSync(flakeFile, "utf8").replace('hosts = [ "p620"', 'hosts = [ "fresh" "spare" "p620"'),
+      readFileSync(flakeFile, "utf8").replace(
+        'p620 = host "p620";',
+        'fresh = host "fresh";\n        spare = host "spare";\n        p620 = host "p620";',
+      ),
     );
     for (const name of ["fresh", "spare"])
       writeFileSync(

@@ -11,6 +11,7 @@ import {
   chmodSync,
   chownSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   readFileSync,
   writeFileSync,
@@ -58,7 +59,11 @@ export function writeHostAccounts(hostDir: string, access: SimHostAccess): Array
   const home = join(hostDir, "deploy-home");
   mkdirSync(home, { recursive: true, mode: 0o700 });
   chownSync(home, DEPLOY_UID, DEPLOY_UID);
-  const machine = (file: string) => readFileSync(file, "utf8").replace(/\n?$/, "\n");
+  // The host's own /etc layer (hardware.ts) may already add users (alice): start from it.
+  const machine = (file: string) => {
+    const own = join(hostDir, "etc-upper", file.replace(/^\/etc\//, ""));
+    return readFileSync(existsSync(own) ? own : file, "utf8").replace(/\n?$/, "\n");
+  };
   const without = (text: string) =>
     text
       .split("\n")

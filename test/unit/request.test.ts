@@ -113,7 +113,7 @@ describe("the /nix-deploy request grammar", () => {
 
     expect(errorOf("Add host p620")).toMatch(/p620 is a host of the fleet already \| deploy to it/);
     expect(errorOf('Add host x";rm')).toMatch(/cannot name a host/);
-    expect(errorOf("Install newbox on disk /dev/sda")).toMatch(/kernel name: it can change between boots/);
+    expect(errorOf("Install newbox on disk /dev/sda")).toMatch(/kernel name, which can change between boots/);
     expect(errorOf("Install newbox on disk /dev/nvme0n1")).toMatch(/\/dev\/disk\/by-id/);
   });
 });

@@ -58,7 +58,7 @@ export function checkDisk(disk: string): void {
   );
   if (kernelName)
     throw new UserError(
-      `${disk} is a kernel name: it can change between boots and when disks are added, and the wrong disk would be erased`,
+      `${disk} is a kernel name, which can change between boots and when disks are added, and the wrong disk would be erased`,
       "give the disk's /dev/disk/by-id/... name (host_facts lists them, or `ls -l /dev/disk/by-id` on the machine)",
     );
   if (!/^\/dev\/disk\/by-id\/[A-Za-z0-9._:+-]{1,200}$/.test(disk))

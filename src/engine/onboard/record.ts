@@ -62,11 +62,14 @@ export function saveOnboarding(env: NodeJS.ProcessEnv, record: OnboardingRecord)
 /** This flake's onboarding runs (every flake's when undefined), newest first. */
 export function listOnboarding(env: NodeJS.ProcessEnv, flake?: string): OnboardingRecord[] {
   const wanted = flake === undefined ? undefined : realPathOf(flake);
-  return listJsonFiles(onboardingDir(env))
-    .map((file) => onboardingRecordSchema.safeParse(readJson<unknown>(file)))
-    .flatMap((parsed) => (parsed.success ? [parsed.data] : []))
-    .filter((r) => wanted === undefined || realPathOf(r.flake) === wanted)
-    .sort((a, b) => b.id.localeCompare(a.id));
+  return (
+    listJsonFiles(onboardingDir(env))
+      .map((file) => onboardingRecordSchema.safeParse(readJson<unknown>(file)))
+      .flatMap((parsed) => (parsed.success ? [parsed.data] : []))
+      .filter((r) => wanted === undefined || realPathOf(r.flake) === wanted)
+      // Newest first by the time it started (ids share a second: their suffix is random).
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id))
+  );
 }
 
 /** One run by id, or this flake's newest with "latest". */

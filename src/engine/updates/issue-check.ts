@@ -18,7 +18,7 @@ import { assessRisk, nextStepFor, riskAssessmentSchema } from "./risk.js";
  */
 export const packageNameSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/, "a package name: letters, digits and . _ + -, e.g. systemd")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/, "a package name (letters, digits and . _ + -), e.g. systemd")
   .describe("package name as the closure diff prints it, e.g. systemd");
 
 const versionSchema = z
