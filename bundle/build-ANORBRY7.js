@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{buildLocally,derivationOf,failingDerivation,testBuild,testBuildOptionsSchema,testBuildResultSchema}from"./chunk-N7IQBGOJ.js";import"./chunk-CY4ZZ232.js";import"./chunk-7CRMIRVJ.js";import"./chunk-KKI6LPWE.js";import"./chunk-PEQ2YSER.js";import"./chunk-6GJ2OLKU.js";import"./chunk-UZFD4UUY.js";import"./chunk-GCSEQIML.js";import"./chunk-XW3ZPYZB.js";export{buildLocally,derivationOf,failingDerivation,testBuild,testBuildOptionsSchema,testBuildResultSchema};

@@ -1,0 +1,2 @@
+import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
+import{changingPackageSchema,checkIssuesForUpdate,issueCheckResultSchema,packageNameSchema}from"./chunk-RJ4O4VZP.js";import"./chunk-2A67WDW6.js";import"./chunk-UJ54TSEL.js";import"./chunk-KKI6LPWE.js";import"./chunk-XMFTS6JJ.js";import"./chunk-W6BJLHVV.js";import"./chunk-JFUJNYKZ.js";import"./chunk-XW3ZPYZB.js";export{changingPackageSchema,checkIssuesForUpdate,issueCheckResultSchema,packageNameSchema};

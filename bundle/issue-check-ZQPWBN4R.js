@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{changingPackageSchema,checkIssuesForUpdate,issueCheckResultSchema,packageNameSchema}from"./chunk-JKSHQPZ3.js";import"./chunk-2A67WDW6.js";import"./chunk-UJ54TSEL.js";import"./chunk-KKI6LPWE.js";import"./chunk-UZFD4UUY.js";import"./chunk-W6BJLHVV.js";import"./chunk-GCSEQIML.js";import"./chunk-XW3ZPYZB.js";export{changingPackageSchema,checkIssuesForUpdate,issueCheckResultSchema,packageNameSchema};

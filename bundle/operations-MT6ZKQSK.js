@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{backup,backupInput,backupResultSchema,flakeBackups,restore,restoreFromBackup,restoreInput,restoreResultSchema}from"./chunk-AM2OCGSK.js";import"./chunk-FNOPOJ5L.js";import"./chunk-GEFU6VDL.js";import"./chunk-KKI6LPWE.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-GCSEQIML.js";import"./chunk-XW3ZPYZB.js";export{backup,backupInput,backupResultSchema,flakeBackups,restore,restoreFromBackup,restoreInput,restoreResultSchema};

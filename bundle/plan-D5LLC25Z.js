@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{loadPlan,makePlan,phasesFor,planResultSchema}from"./chunk-24Q6GQAI.js";import"./chunk-3UUQAYS5.js";import"./chunk-7CRMIRVJ.js";import"./chunk-EHQT5DQ2.js";import"./chunk-6GJ2OLKU.js";import"./chunk-UZFD4UUY.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-GCSEQIML.js";import"./chunk-XW3ZPYZB.js";export{loadPlan,makePlan,phasesFor,planResultSchema};

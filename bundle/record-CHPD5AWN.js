@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{listOnboarding,loadOnboarding,newOnboardingId,onboardingCheckSchema,onboardingDir,onboardingRecordSchema,saveOnboarding,showOnboarding}from"./chunk-NDCE32NW.js";import"./chunk-KKI6LPWE.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-GCSEQIML.js";import"./chunk-XW3ZPYZB.js";export{listOnboarding,loadOnboarding,newOnboardingId,onboardingCheckSchema,onboardingDir,onboardingRecordSchema,saveOnboarding,showOnboarding};

@@ -1,0 +1,2 @@
+import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
+import{listOnboarding,loadOnboarding,newOnboardingId,onboardingCheckSchema,onboardingDir,onboardingRecordSchema,saveOnboarding,showOnboarding}from"./chunk-EUYD7YAQ.js";import"./chunk-KKI6LPWE.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-JFUJNYKZ.js";import"./chunk-XW3ZPYZB.js";export{listOnboarding,loadOnboarding,newOnboardingId,onboardingCheckSchema,onboardingDir,onboardingRecordSchema,saveOnboarding,showOnboarding};
