@@ -24,6 +24,9 @@ const phaseSchema = z.object({
 });
 export type PlanPhase = z.infer<typeof phaseSchema>;
 
+/** More hosts than this in one deployment, and the plan proposes a canary. */
+const CANARY_ABOVE = 5;
+
 export const planResultSchema = z.object({
   planId: z.string(),
   action: z.enum([
@@ -191,6 +194,11 @@ export async function makePlan(
     .map(
       (h) =>
         `${h.name} is this machine's hostname and has no inventory entry, so it would be reached over ssh as ${h.ssh.destination}; to deploy this machine without ssh, ask the user to add "hosts": { "${h.name}": { "local": true } } to nix-deploy.json`,
+    );
+  // Many hosts at once spread a bad configuration as far as it can go: propose a canary first.
+  if (parsed.action === "deploy" && !parsed.dryRun && hosts.length > CANARY_ABOVE)
+    proposals.push(
+      `${hosts.length} hosts: deploy them in waves, e.g. deploy with strategy "canary" (${hosts[0]} first; the rest only if it succeeds) or strategy "batches" with batchSize "25%"`,
     );
   const phases = phasesFor(parsed);
   const planId = `plan-${new Date().toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;

@@ -30,6 +30,10 @@ const INSTALL_CLI = onboard(
 
 const ADD_HOST_TEST = "test/e2e/add-host.test.ts";
 const ACCESS = "test/e2e/deploy-access.test.ts";
+const WAVES = "test/e2e/waves.test.ts";
+const WAVES_CANARY = `${WAVES} > a canary that fails leaves every other host untouched`;
+const WAVES_BATCHES = `${WAVES} > batches stop at the failed batch, and onFailure rollback returns the earlier batches`;
+const WAVES_CLI = `${WAVES} > the CLI takes the same rollout, and stops without touching the rest`;
 
 const fast = (title: string) => `${FAST} > ${title}`;
 const ADD_HOST = `${ADD_HOST_TEST} > add_host.name, system, boot, gpu, disk, user, services, target, port, tags, dryRun: each GPU vendor, with and without home-manager and services, shown, written, checked, evaluated, then deployed`;
@@ -144,6 +148,10 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
     flake: FLAKE,
   },
   deploy: {
+    strategy: WAVES_CANARY,
+    canary: WAVES_CANARY,
+    batchSize: [WAVES_BATCHES, WAVES_CLI],
+    onFailure: WAVES_BATCHES,
     hosts: fast("deploy.hosts: only the selected hosts are deployed"),
     mode: fast("deploy.mode: the mode decides the checks before any host"),
     goal: [

@@ -15,7 +15,7 @@ import { failureLines, generations, hostLine, keyLines, seconds, width } from ".
 export default command({
   name: "deploy",
   synopsis:
-    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--ask-sudo-password] [--resume ID|latest]",
+    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--ask-sudo-password] [--strategy canary|batches] [--canary HOST]... [--batch-size N|N%] [--on-failure stop|rollback] [--resume ID|latest]",
   summary:
     "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
   options: {
@@ -40,6 +40,34 @@ export default command({
       field: "substituteOnDestination",
     },
     "install-bootloader": INSTALL_BOOTLOADER_OPTION,
+    strategy: {
+      type: "string",
+      value: "STRATEGY",
+      description:
+        "parallel (default), canary (--canary hosts first, then the rest) or batches (--batch-size at a time)",
+      field: "strategy",
+      complete: ["parallel", "canary", "batches"],
+    },
+    canary: {
+      type: "string",
+      multiple: true,
+      value: "HOST|@TAG",
+      description: "with --strategy canary: the first wave (repeatable; default the first host)",
+      field: "canary",
+    },
+    "batch-size": {
+      type: "string",
+      value: "N|N%",
+      description: "with --strategy batches: hosts per wave (default 25%)",
+      field: "batchSize",
+    },
+    "on-failure": {
+      type: "string",
+      value: "stop|rollback",
+      description: "when a wave fails: stop (default), or also roll back the hosts of earlier waves",
+      field: "onFailure",
+      complete: ["stop", "rollback"],
+    },
     "build-host": {
       type: "string",
       value: "HOST",
@@ -72,6 +100,10 @@ export default command({
     confirmTimeoutSec: numberOption(values["confirm-timeout"]),
     substituteOnDestination: flag(values["substitute-on-destination"]),
     installBootloader: flag(values["install-bootloader"]),
+    strategy: values.strategy,
+    canary: values.canary,
+    batchSize: values["batch-size"],
+    onFailure: values["on-failure"],
     buildHost: values["build-host"],
     signingKey: values["signing-key"],
     resume: values.resume,
@@ -107,6 +139,7 @@ export default command({
         ...failureLines(h, w),
         ...(h.notes ?? []).map((n) => hostLine(h.host, `  note: ${n}`, w)),
       ]),
+      ...(result.waves ?? []).map((w) => `wave ${w.name}: ${w.outcome} (${w.hosts.join(", ")})`),
       `deployment ${result.deploymentId} ${result.status}: ${result.summary}`,
       `next: ${result.next}`,
     ];

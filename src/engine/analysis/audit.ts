@@ -58,8 +58,11 @@ function portsOf(fw: EvaluatedFirewall, proto: "tcp" | "udp"): string[] {
   );
 }
 
-/** What the audit reads of each host's evaluated configuration, all hosts of a chunk at once. */
-const AUDITED = {
+/**
+ * What the audit reads of each host's evaluated configuration, all hosts of a chunk at once. A
+ * deployment evaluates these beside each host's system, so that its audit evaluates nothing again.
+ */
+export const AUDITED = {
   firewall: `c: (${FIREWALL_APPLY}) c.config.networking.firewall`,
   services: `c: (${SERVICES_APPLY}) c.config.systemd.services`,
 };
@@ -215,6 +218,11 @@ export type SecurityAuditInput = FileScope & {
   base?: string;
   evaluate?: boolean;
   limit?: number;
+  /**
+   * The hosts as the calling deployment already evaluated them (with AUDITED among the
+   * attributes): the audit reads the current configuration from it instead of evaluating again.
+   */
+  evaluation?: HostEvaluation;
 };
 
 export const securityAudit = operation<SecurityAuditInput, SecurityAuditResult>(
@@ -255,7 +263,7 @@ export const securityAudit = operation<SecurityAuditInput, SecurityAuditResult>(
       const baseLabel = "commit" in at ? `${baseRef} (${at.commit.slice(0, 7)})` : baseRef;
       let done = 0;
       const options = { attributes: AUDITED, signal: hooks.signal };
-      const current = new HostEvaluation(engine, flake, selected, options);
+      const current = input.evaluation ?? new HostEvaluation(engine, flake, selected, options);
       const past = "flakeRef" in at ? new HostEvaluation(engine, at.flakeRef, selected, options) : undefined;
       hosts.push(
         ...(await mapLimit(selected, engine.parallelism, async (host) => {

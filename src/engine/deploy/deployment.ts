@@ -9,6 +9,7 @@
  */
 
 import { dirname, resolve } from "node:path";
+import { AUDITED } from "../analysis/audit.js";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { discoverFleet, type Fleet, type Host, selectFlakeHosts, selectHost } from "../fleet/hosts.js";
@@ -17,10 +18,12 @@ import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
 import { checkSigningKeyFile, servedFlake, signingKeyRoots } from "../trust.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
+import { evalChunkOf, HostEvaluation, SYSTEM_DERIVATION } from "./evaluation.js";
 import { deployHostRecorded, ValidationBlocked } from "./host-steps.js";
 import { type DeploymentRecord, DeploymentStore, newDeploymentId } from "./record.js";
 import type { DeployOptions, DeployResult, HostDetails, HostResult, ValidationCheck } from "./schemas.js";
 import { validateForMode } from "./validation.js";
+import { PARALLEL, planWaves, rollOut, rolloutOf } from "./waves.js";
 
 export const deploy = operation<DeployOptions, DeployResult>(async (engine, options, hooks) => {
   const store = new DeploymentStore(engine.env);
@@ -37,6 +40,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     selectors: request.selectors,
   });
   const hosts = selectFlakeHosts(fleet, request.selectors);
+  const waves = planWaves(fleet, hosts, request.rollout ?? PARALLEL);
   // Every named build host must exist before anything starts.
   for (const host of hosts) buildHostOf(fleet, host, request.buildHost);
   if (request.signingKey) {
@@ -60,6 +64,21 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     `deployment ${record.id}: ${hosts.map((h) => h.name).join(", ")} (${request.mode}, ${request.goal}${request.dryRun ? ", dry run" : ""})`,
   );
 
+  // Every host is evaluated once, together with others in chunks (see evaluation.ts): its system
+  // derivation for the build and, in standard mode, what the security audit reads; the hosts
+  // without a build host are built here from those derivations.
+  const evaluation = new HostEvaluation(
+    engine,
+    request.flake,
+    hosts.map((host) => host.name),
+    {
+      attributes: request.mode === "standard" ? { ...SYSTEM_DERIVATION, ...AUDITED } : SYSTEM_DERIVATION,
+      builtHere: new Set(hosts.filter((h) => !buildHostOf(fleet, h, request.buildHost)).map((h) => h.name)),
+      chunk: evalChunkOf(engine.env),
+      signal: hooks.signal,
+    },
+  );
+
   // Validation (by mode) runs while the hosts build and are probed; nothing reaches a host before
   // it has passed, and a failed check blocks every host.
   if (!record.checks) hooks.progress(`validating (${request.mode})`);
@@ -71,6 +90,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
         request.mode,
         hosts.map((h) => h.name),
         hooks.signal,
+        evaluation,
       ).then((checks) => {
         record.checks = checks;
         store.save(record);
@@ -82,15 +102,19 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
   };
 
   const details: Record<string, HostDetails> = {};
-  const results = await mapLimit(hosts, engine.parallelism, (host) =>
-    deployHostRecorded(engine, host, record, details, {
-      builder: buildHostOf(fleet, host, request.buildHost),
-      gate,
-      save: () => store.save(record),
-      step: (message) => hooks.progress(`${host.name}: ${message}`),
-      signal: hooks.signal,
-    }),
-  );
+  const deployWave = (wave: readonly Host[]) =>
+    mapLimit(wave, engine.parallelism, (host) =>
+      deployHostRecorded(engine, host, record, details, {
+        builder: buildHostOf(fleet, host, request.buildHost),
+        evaluation,
+        gate,
+        save: () => store.save(record),
+        step: (message) => hooks.progress(`${host.name}: ${message}`),
+        signal: hooks.signal,
+      }),
+    );
+  const rollout = await rollOut(engine, hosts, waves, deployWave, request, hooks);
+  const results = rollout.results;
 
   const checks = await validation;
   const blocked = checks.find((c) => c.status === "fail");
@@ -121,6 +145,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     dryRun: request.dryRun,
     checks,
     summary: summarize(results),
+    ...(waves.length > 1 ? { waves: rollout.waves } : {}),
     hosts: results,
     next: nextStep(results, record),
   };
@@ -195,6 +220,7 @@ function newDeployment(engine: Engine, options: DeployOptions): DeploymentRecord
       confirmTimeoutSec: options.confirmTimeoutSec ?? DEFAULT_CONFIRM_TIMEOUT_SEC,
       substituteOnDestination: options.substituteOnDestination ?? false,
       installBootloader: options.installBootloader || undefined,
+      rollout: rolloutOf(options),
       buildHost: options.buildHost,
       signingKey: options.signingKey && resolve(options.signingKey),
     },
@@ -213,6 +239,10 @@ const RESUME_FIXED = [
   "substituteOnDestination",
   "buildHost",
   "signingKey",
+  "strategy",
+  "canary",
+  "batchSize",
+  "onFailure",
 ] as const satisfies ReadonlyArray<keyof DeployOptions>;
 
 /**

@@ -27,6 +27,19 @@ export function evalChunkSize(freeBytes: number, override?: number): number {
   return Math.max(1, Math.floor((freeBytes - GIB) / (512 * MIB)));
 }
 
+/** NIX_DEPLOY_EVAL_CHUNK: hosts per evaluator process, instead of the size free memory gives. */
+export function evalChunkOf(env: NodeJS.ProcessEnv): number | undefined {
+  const value = env.NIX_DEPLOY_EVAL_CHUNK;
+  if (value === undefined || value === "") return undefined;
+  const chunk = Number(value);
+  if (!Number.isInteger(chunk) || chunk < 1)
+    throw new UserError(
+      `NIX_DEPLOY_EVAL_CHUNK must be a whole number of hosts, at least 1 (got ${JSON.stringify(value)})`,
+      "unset it to size chunks by free memory, or set it to e.g. 4",
+    );
+  return chunk;
+}
+
 /** `items` cut into consecutive runs of at most `size`. */
 export function chunksOf<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
@@ -70,6 +83,8 @@ export interface HostEvaluationOptions {
   attributes?: Readonly<Record<string, string>>;
   /** Hosts per evaluator process; by default sized from free memory (see evalChunkSize). */
   chunk?: number;
+  /** The hosts `build` may be asked for (default all): the others are evaluated, never built here. */
+  builtHere?: ReadonlySet<string>;
   signal?: AbortSignal;
 }
 
@@ -172,7 +187,8 @@ export class HostEvaluation {
     const { engine, options } = this;
     const derivations = new Map<string, string>();
     const results = new Map<string, Promise<string>>();
-    for (const host of chunk.hosts) {
+    const { builtHere } = this.options;
+    for (const host of chunk.hosts.filter((h) => !builtHere || builtHere.has(h))) {
       await this.derivation(host).then(
         (drv) => derivations.set(host, drv),
         (error) => results.set(host, awaitedLater(Promise.reject(error))),

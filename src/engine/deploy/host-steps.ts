@@ -9,9 +9,10 @@ import { describeError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
 import { deployKeys } from "../keys/deploy.js";
 import { newNonce } from "./activation.js";
-import { buildLocally, realiseOnHost } from "./build.js";
+import { realiseOnHost } from "./build.js";
 import { describePackageChange } from "./changes.js";
 import { copyClosure } from "./copy.js";
+import type { HostEvaluation } from "./evaluation.js";
 import { checkHealth } from "./health.js";
 import { acquireHostLock } from "./host-lock.js";
 import { detectChanges, dryActivate, probeBeforeDeploy } from "./host-operations.js";
@@ -32,6 +33,8 @@ export class ValidationBlocked extends Error {
 export interface HostContext {
   /** Builds the system, which is then copied from there; undefined builds on this machine. */
   builder?: Host;
+  /** The deployment's hosts evaluated and built together here (when there is no builder). */
+  evaluation: HostEvaluation;
   /** Resolves once validation passed; throws ValidationBlocked when it failed. */
   gate(): Promise<void>;
   save(): void;
@@ -132,7 +135,7 @@ async function deployHost(
     const newSystem = await phase("build", () =>
       builder
         ? realiseOnHost(engine, request.flake, host.name, builder, context.signal)
-        : buildLocally(engine, request.flake, host.name, context.signal),
+        : context.evaluation.build(host.name),
     );
     hostRecord.newSystem = newSystem;
 

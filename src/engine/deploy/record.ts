@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { deploymentsDir, listJsonFiles, processAlive, readJson, writeFileAtomic } from "../state.js";
-import type { ValidationCheck } from "./schemas.js";
+import type { Rollout, ValidationCheck } from "./schemas.js";
 
 /** The state of a deployment, on disk so that an interrupted one can be resumed. */
 
@@ -47,6 +47,8 @@ export interface DeploymentRequest {
   substituteOnDestination?: boolean;
   /** Activations run with NIXOS_INSTALL_BOOTLOADER=1; kept so that a resumed deployment does too. */
   installBootloader?: boolean;
+  /** Waves the hosts are deployed in; absent (older records, or none asked for) is one wave. */
+  rollout?: Rollout;
   /** The build host named for this deployment (else each host's inventory buildHost). */
   buildHost?: string;
   /** The signing key named for this deployment (a path, never the key), over the inventory's. */

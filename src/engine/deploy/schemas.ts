@@ -28,6 +28,42 @@ export const installBootloaderSchema = z
   .optional()
   .describe("install or reinstall the boot loader while activating (switch and boot goals)");
 
+export const rolloutStrategySchema = z.enum(["parallel", "canary", "batches"]);
+export const rolloutOnFailureSchema = z.enum(["stop", "rollback"]);
+
+/** The deploy input's rollout fields. */
+export const rolloutInput = {
+  strategy: rolloutStrategySchema
+    .optional()
+    .describe(
+      "parallel (default): every host at once; canary: the canary hosts first, then the rest; batches: batchSize hosts at a time. A rollout stops at the first wave with a failed host",
+    ),
+  canary: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      "with strategy canary: the first wave, host names or @tag among the deployed hosts (default: the first host)",
+    ),
+  batchSize: z
+    .string()
+    .regex(/^[1-9][0-9]{0,5}%?$/, "a number of hosts (3) or a percentage of them (25%)")
+    .optional()
+    .describe('with strategy batches: hosts per wave, "3" or "25%" (default 25%)'),
+  onFailure: rolloutOnFailureSchema
+    .optional()
+    .describe(
+      "when a wave fails: stop (default) leaves earlier waves on their new system; rollback returns them to their previous generation too",
+    ),
+};
+
+export interface Rollout {
+  strategy: z.infer<typeof rolloutStrategySchema>;
+  canary?: string[];
+  batchSize?: string;
+  onFailure: z.infer<typeof rolloutOnFailureSchema>;
+}
+
 export const deployOptionsSchema = z.object({
   hosts: optionalHostSelectorSchema,
   mode: deployModeSchema.optional().describe("standard (default), fast, or emergency"),
@@ -51,6 +87,7 @@ export const deployOptionsSchema = z.object({
     .describe(
       "a Nix secret key file (in /etc/nix, ~/.config/nix or ~/.ssh) to sign each closure with before it is copied, for hosts whose nix-daemon does not trust the login user (default: the inventory's signingKey)",
     ),
+  ...rolloutInput,
   substituteOnDestination: z
     .boolean()
     .optional()
@@ -96,6 +133,16 @@ export const deployResultSchema = z.object({
     .array(validationCheckSchema)
     .describe("validation before any host: syntax, anti-patterns, security audit (by mode)"),
   summary: z.string(),
+  waves: z
+    .array(
+      z.object({
+        name: z.string(),
+        hosts: z.array(z.string()),
+        outcome: z.enum(["succeeded", "failed", "not started", "rolled back"]),
+      }),
+    )
+    .optional()
+    .describe("a rollout in waves: each wave's hosts and how it ended (the rollout stops at a failed wave)"),
   hosts: z.array(deployHostResultSchema),
   next: nextSchema,
 });

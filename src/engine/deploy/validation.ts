@@ -3,6 +3,7 @@ import { scanAntipatterns, validateSyntax } from "../analysis/scan.js";
 import type { Engine } from "../engine.js";
 import { describeError } from "../errors.js";
 import { quietHooks } from "../hooks.js";
+import type { HostEvaluation } from "./evaluation.js";
 import type { DeployMode } from "./record.js";
 import type { ValidationCheck } from "./schemas.js";
 
@@ -20,6 +21,7 @@ export async function validateForMode(
   mode: DeployMode,
   hosts: string[],
   signal?: AbortSignal,
+  evaluation?: HostEvaluation,
 ): Promise<ValidationCheck[]> {
   if (mode === "emergency") return [];
   const checks: ValidationCheck[] = [];
@@ -54,7 +56,7 @@ export async function validateForMode(
   await timed("security audit", async () => {
     const result = await securityAudit(
       engine,
-      { flake, hosts, limit: FINDINGS_PER_CHECK },
+      { flake, hosts, limit: FINDINGS_PER_CHECK, evaluation },
       quietHooks({ signal }),
     );
     // The audit warns and never blocks: a new risk is for the person to weigh, not a syntax error.

@@ -4,45 +4,12 @@
  * wave in which a host fails, so a bad configuration reaches as few machines as possible; hosts of
  * earlier waves keep their new system unless the rollout asks for them to be rolled back too.
  */
-import { z } from "zod";
-import { UserError } from "../errors.js";
+import type { Engine } from "../engine.js";
+import { describeError, UserError } from "../errors.js";
 import { type Fleet, type Host, selectHosts } from "../fleet/hosts.js";
-
-export const rolloutStrategySchema = z.enum(["parallel", "canary", "batches"]);
-export const rolloutOnFailureSchema = z.enum(["stop", "rollback"]);
-
-/** The deploy input's rollout fields. */
-export const rolloutInput = {
-  strategy: rolloutStrategySchema
-    .optional()
-    .describe(
-      "parallel (default): every host at once; canary: the canary hosts first, then the rest; batches: batchSize hosts at a time. A rollout stops at the first wave with a failed host",
-    ),
-  canary: z
-    .array(z.string().min(1))
-    .min(1)
-    .optional()
-    .describe(
-      "with strategy canary: the first wave, host names or @tag among the deployed hosts (default: the first host)",
-    ),
-  batchSize: z
-    .string()
-    .regex(/^[1-9][0-9]{0,5}%?$/, "a number of hosts (3) or a percentage of them (25%)")
-    .optional()
-    .describe('with strategy batches: hosts per wave, "3" or "25%" (default 25%)'),
-  onFailure: rolloutOnFailureSchema
-    .optional()
-    .describe(
-      "when a wave fails: stop (default) leaves earlier waves on their new system; rollback returns them to their previous generation too",
-    ),
-};
-
-export interface Rollout {
-  strategy: z.infer<typeof rolloutStrategySchema>;
-  canary?: string[];
-  batchSize?: string;
-  onFailure: z.infer<typeof rolloutOnFailureSchema>;
-}
+import type { Hooks } from "../hooks.js";
+import type { DeploymentRequest } from "./record.js";
+import type { HostResult, Rollout, rolloutInput } from "./schemas.js";
 
 export interface Wave {
   /** "all", "canary", "rest", or "batch 2 of 4". */
@@ -121,4 +88,111 @@ export function planWaves(fleet: Fleet, hosts: readonly Host[], rollout: Rollout
     name: `batch ${i + 1} of ${count}`,
     hosts: names.slice(i * size, (i + 1) * size),
   }));
+}
+
+/** One wave of all the hosts: what a deployment without a strategy does. */
+export const PARALLEL: Rollout = { strategy: "parallel", onFailure: "stop" };
+
+export interface WaveOutcome extends Wave {
+  outcome: "succeeded" | "failed" | "not started" | "rolled back";
+}
+
+const failedOutcome = (r: HostResult) => r.outcome === "failed" || r.outcome === "rolled-back";
+
+/**
+ * Deploys the waves one after the other, each with `deployWave`, and stops at the first wave in
+ * which a host failed: later waves are not started (their hosts stay pending, so resuming the
+ * deployment continues them). With onFailure "rollback", the hosts that earlier waves deployed
+ * return to the generation they had, under the same magic rollback as any rollback.
+ */
+export async function rollOut(
+  engine: Engine,
+  hosts: readonly Host[],
+  waves: readonly Wave[],
+  deployWave: (hosts: readonly Host[]) => Promise<HostResult[]>,
+  request: DeploymentRequest,
+  hooks: Hooks,
+): Promise<{ results: HostResult[]; waves: WaveOutcome[] }> {
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  const results = new Map<string, HostResult>();
+  const outcomes: WaveOutcome[] = [];
+  let failed: WaveOutcome | undefined;
+  for (const [i, wave] of waves.entries()) {
+    if (failed) {
+      outcomes.push({ ...wave, outcome: "not started" });
+      for (const name of wave.hosts) results.set(name, notStarted(name, failed.name));
+      continue;
+    }
+    if (waves.length > 1)
+      hooks.progress(`wave ${i + 1} of ${waves.length} (${wave.name}): ${wave.hosts.join(", ")}`);
+    const done = await deployWave(wave.hosts.map((name) => byName.get(name) as Host));
+    for (const result of done) results.set(result.host, result);
+    const outcome: WaveOutcome = { ...wave, outcome: done.some(failedOutcome) ? "failed" : "succeeded" };
+    outcomes.push(outcome);
+    if (outcome.outcome === "failed") failed = outcome;
+  }
+  if (failed && request.rollout?.onFailure === "rollback" && !request.dryRun) {
+    for (const wave of outcomes.filter((w) => w.outcome === "succeeded")) {
+      const deployed = wave.hosts.filter((name) => results.get(name)?.outcome === "deployed");
+      const returned = await Promise.all(
+        deployed.map((name) =>
+          returnHost(engine, results.get(name) as HostResult, failed.name, request, hooks),
+        ),
+      );
+      for (const result of returned) results.set(result.host, result);
+      if (returned.every((r) => r.outcome === "rolled-back")) wave.outcome = "rolled back";
+    }
+  }
+  return { results: hosts.map((h) => results.get(h.name) as HostResult), waves: outcomes };
+}
+
+function notStarted(host: string, failedWave: string): HostResult {
+  return {
+    host,
+    outcome: "pending",
+    packageChanges: [],
+    packageChangeCount: 0,
+    unitChanges: [],
+    durationMs: 0,
+    notes: [`not started: the rollout stopped when wave "${failedWave}" failed`],
+  };
+}
+
+/** A host of an earlier wave back on the generation it had before this deployment. */
+async function returnHost(
+  engine: Engine,
+  result: HostResult,
+  failedWave: string,
+  request: DeploymentRequest,
+  hooks: Hooks,
+): Promise<HostResult> {
+  const { rollback } = await import("./rollback.js");
+  const back = await rollback(
+    engine,
+    {
+      flake: request.flake,
+      hosts: [result.host],
+      generation: result.generationBefore,
+      confirmTimeoutSec: request.confirmTimeoutSec,
+    },
+    { ...hooks, progress: (message) => hooks.progress(`${result.host}: ${message}`) },
+  ).catch((error: unknown) => ({ hosts: [{ outcome: "failed", error: describeError(error) }] }));
+  const host = back.hosts[0] as { outcome: string; generationAfter?: number; error?: string };
+  return host.outcome === "switched"
+    ? {
+        ...result,
+        outcome: "rolled-back",
+        generationAfter: host.generationAfter,
+        notes: [
+          ...(result.notes ?? []),
+          `returned to generation ${host.generationAfter} because wave "${failedWave}" failed`,
+        ],
+      }
+    : {
+        ...result,
+        notes: [
+          ...(result.notes ?? []),
+          `could not return to generation ${result.generationBefore} after wave "${failedWave}" failed: ${host.error ?? host.outcome}`,
+        ],
+      };
 }

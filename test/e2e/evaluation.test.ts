@@ -1,0 +1,83 @@
+/**
+ * One evaluation for many hosts, on the simulated fleet: a deployment of four hosts with chunks of
+ * two starts two evaluator processes, builds from their derivations without evaluating again, and
+ * evaluates no host twice. The deployer's nix is a wrapper that records each call's arguments.
+ */
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { skipFleetReason } from "../fleet/harness.js";
+import { deployVia, useFleetAndServer } from "./client.js";
+
+const skip = skipFleetReason();
+
+describe.skipIf(skip)("evaluating a deployment's hosts together", () => {
+  let calls = "";
+  const context = useFleetAndServer(undefined, () => {
+    calls = join(context.fleet.dir, "nix-calls");
+    const wrapper = join(context.fleet.dir, "nix-recording");
+    // One line per call: its arguments, tab-separated; then the real nix.
+    writeFileSync(wrapper, `#!/bin/sh\n(IFS='\t'; printf '%s\\n' "$*") >> '${calls}'\nexec nix "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    return { NIX_DEPLOY_NIX: wrapper, NIX_DEPLOY_EVAL_CHUNK: "2" };
+  });
+
+  it("starts one evaluator per chunk of hosts and builds from its derivations", async () => {
+    for (const host of ["p510", "p620", "razer", "samsung"])
+      context.fleet.editHost(host, (t) => t.replace('packages = [ "', 'packages = [ "redis" "'));
+    await context.fleet.commit("redis everywhere");
+    writeFileSync(calls, "");
+    const result = await deployVia(context.server, { hosts: ["all"], mode: "fast" });
+    expect(result.hosts.map((h) => h.error).filter(Boolean)).toEqual([]);
+    expect(result.hosts.map((h) => h.outcome)).toEqual(["deployed", "deployed", "deployed", "deployed"]);
+    const lines = readFileSync(calls, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t"));
+    const evaluations = lines.filter(
+      (args) => args.includes("--apply") && args.some((a) => a.endsWith("#nixosConfigurations")),
+    );
+    // The host names (one attrNames evaluation), then two chunks of two hosts each.
+    expect(evaluations.map((args) => args.at(-1))).toEqual([
+      "builtins.attrNames",
+      expect.stringContaining("builtins.fromJSON"),
+      expect.stringContaining("builtins.fromJSON"),
+    ]);
+    // No build names a flake attribute (which would evaluate the host again): only derivations.
+    const builds = lines.filter((args) => args.includes("build"));
+    expect(builds.length).toBeGreaterThan(0);
+    for (const args of builds) {
+      expect(args.some((a) => a.includes("#"))).toBe(false);
+      expect(args.filter((a) => a.endsWith(".drv") || a.endsWith(".drv^out")).length).toBeGreaterThan(0);
+    }
+  });
+
+  it("in standard mode, the security audit reads the same evaluation: no host of the flake is evaluated twice", async () => {
+    for (const host of ["p510", "p620", "razer", "samsung"])
+      context.fleet.editHost(host, (t) => t.replace('packages = [ "', 'packages = [ "grafana" "'));
+    await context.fleet.commit("grafana everywhere");
+    writeFileSync(calls, "");
+    const result = await deployVia(context.server, { hosts: ["all"] });
+    expect(result.hosts.map((h) => h.error).filter(Boolean)).toEqual([]);
+    expect(result.checks.find((c) => c.check === "security audit")?.detail).toMatch(
+      /4 hosts evaluated against HEAD \([0-9a-f]{7}\): 0 new open ports/,
+    );
+    const lines = readFileSync(calls, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t"));
+    const hostEvaluations = lines.filter(
+      (args) => args.includes("--apply") && args.at(-1)?.includes("builtins.fromJSON"),
+    );
+    // The working tree's hosts: two chunks, each with the system and what the audit reads.
+    const current = hostEvaluations.filter((args) =>
+      args.includes(`${context.fleet.flakeDir}#nixosConfigurations`),
+    );
+    expect(current).toHaveLength(2);
+    for (const args of current) expect(args.at(-1)).toMatch(/drvPath[\s\S]*networking\.firewall/);
+    // The audit's base (the last commit) is another flake, evaluated for the comparison alone.
+    const others = hostEvaluations.filter((args) => !current.includes(args));
+    for (const args of others)
+      expect(args.find((a) => a.endsWith("#nixosConfigurations"))).toMatch(/^git\+file:.*\?rev=/);
+  });
+});
