@@ -66,6 +66,16 @@ function hostScripts(): Record<string, string> {
   return texts;
 }
 
+const COMPLETIONS = join(ROOT, "src", "cli", "completions");
+
+/** The shell completion scripts by shell, which src/cli/completion.ts reads from NIX_DEPLOY_COMPLETIONS. */
+function completionScripts(): Record<string, string> {
+  const texts: Record<string, string> = {};
+  for (const file of readdirSync(COMPLETIONS).sort())
+    texts[file.slice("completion.".length)] = readFileSync(join(COMPLETIONS, file), "utf8");
+  return texts;
+}
+
 /**
  * The hash of what the bundle is made of: the sources (host scripts included), this script,
  * tsconfig.json, the module type and overrides of package.json, esbuild's version, and the lock
@@ -77,7 +87,7 @@ export function inputsHash(packages: readonly string[]): string {
   const locked = (JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as LockFile).packages;
   const parts: Array<[string, string]> = [
     ...filesUnder(join(ROOT, "src"))
-      .filter((file) => file.endsWith(".ts") || file.endsWith(".sh"))
+      .filter((file) => /\.(ts|sh|bash|zsh|fish)$/.test(file))
       .map((file): [string, string] => [relative(ROOT, file), readFileSync(file, "utf8")]),
     ["scripts/bundle.ts", readFileSync(join(ROOT, "scripts", "bundle.ts"), "utf8")],
     ["tsconfig.json", readFileSync(join(ROOT, "tsconfig.json"), "utf8")],
@@ -167,7 +177,10 @@ export async function buildBundle(outdir: string): Promise<void> {
     },
     // A string (the scripts' JSON), which esbuild puts where it is used; an object would become a
     // module that every other module initialises.
-    define: { NIX_DEPLOY_HOST_SCRIPTS: JSON.stringify(JSON.stringify(hostScripts())) },
+    define: {
+      NIX_DEPLOY_HOST_SCRIPTS: JSON.stringify(JSON.stringify(hostScripts())),
+      NIX_DEPLOY_COMPLETIONS: JSON.stringify(JSON.stringify(completionScripts())),
+    },
     logLevel: "warning",
     write: true,
     metafile: true,

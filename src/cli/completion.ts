@@ -3,6 +3,8 @@
  * `nix-deploy __complete WORDS...` for the candidates, so commands, flags, flag values and the
  * fleet's host names and @tags come from one place (the command table and the flake).
  */
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { createEngine } from "../engine/engine.js";
 import { fleetTargets } from "../prompts/complete.js";
 import { type AnyCommand, GLOBAL_OPTIONS } from "./command.js";
@@ -54,31 +56,19 @@ export async function completionCandidates(
   return [];
 }
 
-export function completionScript(shell: Shell, commands: readonly AnyCommand[]): string {
-  const names = commands.map((c) => c.name).join(" ");
-  switch (shell) {
-    case "bash":
-      return `# nix-deploy completion for bash: source it, or put it in /etc/bash_completion.d/
-_nix_deploy() {
-  local IFS=$'\\n'
-  COMPREPLY=( $(nix-deploy __complete "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null) )
-}
-complete -o default -F _nix_deploy nix-deploy
-`;
-    case "zsh":
-      return `#compdef nix-deploy
-# nix-deploy completion for zsh: put it on your $fpath as _nix-deploy
-_nix_deploy() {
-  local -a candidates
-  candidates=( \${(f)"$(nix-deploy __complete "\${words[@]:1:CURRENT-1}" 2>/dev/null)"} )
-  compadd -a candidates
-}
-compdef _nix_deploy nix-deploy
-`;
-    case "fish":
-      return `# nix-deploy completion for fish: put it in ~/.config/fish/completions/nix-deploy.fish
-# commands: ${names}
-complete -c nix-deploy -f -a '(nix-deploy __complete (commandline -opc)[2..-1] (commandline -ct) 2>/dev/null)'
-`;
-  }
+/**
+ * The bundle (scripts/bundle.ts) carries the completion scripts inside its code as this constant,
+ * the JSON of their texts by shell; run from src/ or dist/ it is not defined and the files are read.
+ */
+declare const NIX_DEPLOY_COMPLETIONS: string | undefined;
+
+/**
+ * The completion script for `shell`: a file in ./completions/ (completion.bash, .zsh, .fish), which
+ * `npm run build` copies beside the compiled code; a dist/ compiled by a plain tsc reads the source.
+ */
+export function completionScript(shell: Shell): string {
+  if (typeof NIX_DEPLOY_COMPLETIONS === "string") return JSON.parse(NIX_DEPLOY_COMPLETIONS)[shell];
+  const beside = fileURLToPath(new URL(`./completions/completion.${shell}`, import.meta.url));
+  const source = fileURLToPath(new URL(`../../src/cli/completions/completion.${shell}`, import.meta.url));
+  return readFileSync(existsSync(beside) ? beside : source, "utf8");
 }

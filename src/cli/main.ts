@@ -295,6 +295,6 @@ function completions(args: string[]): ExitCode {
       ),
       EXIT.usage,
     );
-  process.stdout.write(completionScript(shell as (typeof SHELLS)[number], commands));
+  process.stdout.write(completionScript(shell as (typeof SHELLS)[number]));
   return EXIT.ok;
 }
