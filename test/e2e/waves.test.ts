@@ -95,5 +95,13 @@ describe.skipIf(skip)("rollouts in waves", () => {
     const after = await systems();
     expect(after.p510).not.toBe(before.p510);
     expect(after.razer).toBe(before.razer);
+    // The report shows the rollout's waves.
+    const report = await execa("node", [CLI, "report", "latest"], {
+      env: { ...process.env, ...context.fleet.env, NIX_DEPLOY_FLAKE: context.fleet.flakeDir },
+      reject: false,
+    });
+    expect(report.stdout).toContain(
+      "## Rollout\n\n1. batch 1 of 2: succeeded (p510, p620)\n2. batch 2 of 2: failed (razer, samsung)",
+    );
   });
 });

@@ -3,7 +3,12 @@ import { z } from "zod";
 import { describePackageChange } from "../deploy/changes.js";
 import type { ResourceFigures } from "../deploy/health.js";
 import { type DeploymentRecord, DeploymentStore } from "../deploy/record.js";
-import { type DeployResult, type HostDetails, validationCheckSchema } from "../deploy/schemas.js";
+import {
+  type DeployResult,
+  deployResultSchema,
+  type HostDetails,
+  validationCheckSchema,
+} from "../deploy/schemas.js";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { packageFile } from "../package.js";
@@ -37,6 +42,7 @@ export const reportSchema = z.object({
   finishedAt: z.string(),
   totalMs: z.number(),
   checks: z.array(validationCheckSchema),
+  waves: deployResultSchema.shape.waves,
   hosts: z.array(
     hostResultSchema(z.string(), {
       generationBefore: z.number().optional(),
@@ -118,6 +124,7 @@ export function buildReport(record: DeploymentRecord): Report {
     finishedAt: record.updatedAt,
     totalMs: Math.max(0, finished - started),
     checks: record.checks ?? [],
+    ...(stored?.result?.waves ? { waves: stored.result.waves } : {}),
     hosts,
     recommendations,
   };
@@ -274,6 +281,9 @@ export function renderReportMarkdown(report: Report): string {
           )
           .join("\n")
       : `- none (${report.mode} mode)`,
+    waves: report.waves
+      ? `\n## Rollout\n\n${report.waves.map((w, i) => `${i + 1}. ${w.name}: ${w.outcome} (${w.hosts.join(", ")})`).join("\n")}\n`
+      : "",
     host_sections: report.hosts.map(hostSection).join("\n"),
     recommendations: report.recommendations.length
       ? report.recommendations.map((r) => `- ${r}`).join("\n")
