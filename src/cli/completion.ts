@@ -3,9 +3,9 @@
  * `nix-deploy __complete WORDS...` for the candidates, so commands, flags, flag values and the
  * fleet's host names and @tags come from one place (the command table and the flake).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { createEngine } from "../engine/engine.js";
+import { packageFile } from "../engine/package.js";
 import { fleetTargets } from "../prompts/complete.js";
 import { type AnyCommand, GLOBAL_OPTIONS } from "./command.js";
 
@@ -63,12 +63,10 @@ export async function completionCandidates(
 declare const NIX_DEPLOY_COMPLETIONS: string | undefined;
 
 /**
- * The completion script for `shell`: a file in ./completions/ (completion.bash, .zsh, .fish), which
- * `npm run build` copies beside the compiled code; a dist/ compiled by a plain tsc reads the source.
+ * The completion script for `shell`: src/cli/completions/completion.bash, .zsh or .fish, read from
+ * the package (src/ and dist/ run from a checkout that has it; the bundle carries the texts).
  */
 export function completionScript(shell: Shell): string {
   if (typeof NIX_DEPLOY_COMPLETIONS === "string") return JSON.parse(NIX_DEPLOY_COMPLETIONS)[shell];
-  const beside = fileURLToPath(new URL(`./completions/completion.${shell}`, import.meta.url));
-  const source = fileURLToPath(new URL(`../../src/cli/completions/completion.${shell}`, import.meta.url));
-  return readFileSync(existsSync(beside) ? beside : source, "utf8");
+  return readFileSync(packageFile(`src/cli/completions/completion.${shell}`), "utf8");
 }

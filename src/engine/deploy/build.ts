@@ -6,6 +6,7 @@ import { operation } from "../hooks.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { hostSelectorAllByDefault, nextSchema } from "../schemas.js";
+import { evaluationFailed } from "./evaluation.js";
 
 export const testBuildOptionsSchema = z.object({
   hosts: hostSelectorAllByDefault,
@@ -122,11 +123,7 @@ export async function derivationOf(
 ): Promise<string> {
   const installable = `${hostInstallable(flake, host)}.drvPath`;
   const result = await engine.nix.run(["eval", "--no-write-lock-file", "--raw", installable], { signal });
-  if (result.exitCode !== 0)
-    throw new UserError(
-      `evaluating ${host} failed:\n${nixErrorExcerpt(result.stderr)}`,
-      `fix the error, then check with: nix eval ${installable}`,
-    );
+  if (result.exitCode !== 0) throw evaluationFailed(host, flake, result.stderr);
   return result.stdout.trim();
 }
 

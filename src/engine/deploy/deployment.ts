@@ -42,7 +42,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
   const hosts = selectFlakeHosts(fleet, request.selectors);
   const waves = planWaves(fleet, hosts, request.rollout ?? PARALLEL);
   // Every named build host must exist before anything starts.
-  for (const host of hosts) buildHostOf(fleet, host, request.buildHost);
+  const builders = new Map(hosts.map((host) => [host.name, buildHostOf(fleet, host, request.buildHost)]));
   if (request.signingKey) {
     const key = checkSigningKeyFile(
       request.signingKey,
@@ -73,7 +73,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     hosts.map((host) => host.name),
     {
       attributes: request.mode === "standard" ? { ...SYSTEM_DERIVATION, ...AUDITED } : SYSTEM_DERIVATION,
-      builtHere: new Set(hosts.filter((h) => !buildHostOf(fleet, h, request.buildHost)).map((h) => h.name)),
+      builtHere: new Set(hosts.filter((h) => !builders.get(h.name)).map((h) => h.name)),
       chunk: evalChunkOf(engine.env),
       signal: hooks.signal,
     },
@@ -105,7 +105,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
   const deployWave = (wave: readonly Host[]) =>
     mapLimit(wave, engine.parallelism, (host) =>
       deployHostRecorded(engine, host, record, details, {
-        builder: buildHostOf(fleet, host, request.buildHost),
+        builder: builders.get(host.name),
         evaluation,
         gate,
         save: () => store.save(record),

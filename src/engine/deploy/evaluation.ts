@@ -249,7 +249,8 @@ function awaitedLater<T>(result: Promise<T>): Promise<T> {
   return result;
 }
 
-function evaluationFailed(host: string, flake: string, stderr: string): UserError {
+/** A host whose configuration does not evaluate, with the command that shows the error again. */
+export function evaluationFailed(host: string, flake: string, stderr: string): UserError {
   return new UserError(
     `evaluating ${host} failed:\n${nixErrorExcerpt(stderr)}`,
     `fix the error, then check with: nix eval ${hostInstallable(flake, host)}.drvPath`,
