@@ -97,3 +97,24 @@ export async function mapLimit<T, R>(
   await Promise.all(workers);
   return results;
 }
+
+/** At most `limit` pieces of work at once; the others wait their turn in order. */
+export class Semaphore {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await work();
+    } finally {
+      // The permit passes straight to the next in line, so the count stays right.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}

@@ -6,6 +6,7 @@
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { DeploymentStore } from "../../src/engine/deploy/record.js";
 import { skipFleetReason } from "../fleet/harness.js";
 import { deployVia, useFleetAndServer } from "./client.js";
 
@@ -13,11 +14,27 @@ const skip = skipFleetReason();
 
 describe.skipIf(skip)("evaluating a deployment's hosts together", () => {
   let calls = "";
+  let spans = "";
   const context = useFleetAndServer(undefined, () => {
     calls = join(context.fleet.dir, "nix-calls");
     const wrapper = join(context.fleet.dir, "nix-recording");
-    // One line per call: its arguments, tab-separated; then the real nix.
-    writeFileSync(wrapper, `#!/bin/sh\n(IFS='\t'; printf '%s\\n' "$*") >> '${calls}'\nexec nix "$@"\n`);
+    spans = join(context.fleet.dir, "nix-spans");
+    // One line per call: its arguments, tab-separated; then the real nix, its start and end marked
+    // in the spans file (`+build`, `-build`) to see how many run at once.
+    writeFileSync(
+      wrapper,
+      [
+        "#!/bin/sh",
+        `(IFS='\t'; printf '%s\\n' "$*") >> '${calls}'`,
+        `for a in "$@"; do case $a in eval|build|copy) kind=$a; break ;; esac; done`,
+        `echo "+$kind" >> '${spans}'`,
+        'nix "$@"',
+        "status=$?",
+        `echo "-$kind" >> '${spans}'`,
+        'exit "$status"',
+        "",
+      ].join("\n"),
+    );
     chmodSync(wrapper, 0o755);
     return { NIX_DEPLOY_NIX: wrapper, NIX_DEPLOY_EVAL_CHUNK: "2" };
   });
@@ -79,5 +96,46 @@ describe.skipIf(skip)("evaluating a deployment's hosts together", () => {
     const others = hostEvaluations.filter((args) => !current.includes(args));
     for (const args of others)
       expect(args.find((a) => a.endsWith("#nixosConfigurations"))).toMatch(/^git\+file:.*\?rev=/);
+  });
+
+  it("deploy.limits: evaluator processes, chunks, copies and activations at once are the call's", async () => {
+    for (const host of ["p510", "p620", "razer", "samsung"])
+      context.fleet.editHost(host, (t) => t.replace('packages = [ "', 'packages = [ "nginx" "'));
+    await context.fleet.commit("nginx everywhere");
+    writeFileSync(calls, "");
+    writeFileSync(spans, "");
+    // The server's environment says chunks of two: the call's one wins.
+    const result = await deployVia(context.server, {
+      hosts: ["all"],
+      mode: "fast",
+      limits: { build: 1, copy: 1, activate: 1, evalChunk: 1 },
+    });
+    expect(result.hosts.map((h) => h.outcome)).toEqual(["deployed", "deployed", "deployed", "deployed"]);
+    const chunks = readFileSync(calls, "utf8")
+      .trim()
+      .split("\n")
+      .filter((l) => l.includes("builtins.fromJSON"));
+    expect(chunks).toHaveLength(4);
+    // Never more than one evaluator or build process at a time.
+    let running = 0;
+    let most = 0;
+    for (const line of readFileSync(spans, "utf8").trim().split("\n")) {
+      if (line === "+eval" || line === "+build") most = Math.max(most, ++running);
+      if (line === "-eval" || line === "-build") running--;
+    }
+    expect(most).toBe(1);
+    // One copy and one activation at a time, by the phases in the deployment's record.
+    const record = new DeploymentStore(context.fleet.env).load(result.deploymentId);
+    for (const name of ["copy", "activate"]) {
+      const spansOf = Object.values(record?.hosts ?? {})
+        .flatMap((h) => h.phases.filter((p) => p.name === name))
+        .map((p) => [Date.parse(p.startedAt), Date.parse(p.startedAt) + (p.durationMs ?? 0)] as const)
+        .sort((a, b) => a[0] - b[0]);
+      expect(spansOf, name).toHaveLength(4);
+      for (let i = 1; i < spansOf.length; i++)
+        expect(spansOf[i]?.[0], name).toBeGreaterThanOrEqual(
+          (spansOf[i - 1] as readonly number[])[1] as number,
+        );
+    }
   });
 });

@@ -5,6 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
+import { parseResources } from "../../src/engine/deploy/health.js";
+import { splitSections } from "../../src/engine/fleet/status.js";
 import { parsePending, parseState } from "../../src/engine/host/protocol.js";
 import { hostScript } from "../../src/engine/host/scripts.js";
 import { sandboxPerTest } from "./run.js";
@@ -196,6 +198,19 @@ describe("activation.sh", () => {
       expect(existsSync(join(box.runDir, gone)), gone).toBe(false);
     for (const kept of ["live run", "starting", "fresh", "decided", "a-file"])
       expect(existsSync(join(box.runDir, kept)), kept).toBe(true);
+  });
+
+  it("pending with the profile (the probe before a deployment): the list, then the rollback point and the resources", () => {
+    state("live run", { "supervisor.pid": String(box.sleeper("live run")) });
+    symlinkSync("system-7-link", profile());
+    const probed = box.run("activation", "nix-deploy-pending", ["pending", profile()]);
+    expect(probed.status).toBe(0);
+    expect(parsePending(probed.stdout).pending).toEqual(["live run"]);
+    expect(parseState(probed.stdout).generation).toBe(7);
+    const resources = parseResources(splitSections(probed.stdout));
+    expect(resources.memTotalBytes).toBeGreaterThan(0);
+    expect(resources.nixDiskFreeBytes).toBeGreaterThan(0);
+    expect(resources.cpus).toBeGreaterThanOrEqual(1);
   });
 
   it("pending with no state directory at all: nothing, exit 0", () => {

@@ -36,6 +36,8 @@ const WAVES_BATCHES = `${WAVES} > batches stop at the failed batch, and onFailur
 const WAVES_CLI = `${WAVES} > the CLI takes the same rollout, and stops without touching the rest`;
 
 const fast = (title: string) => `${FAST} > ${title}`;
+const LIMITS =
+  "test/e2e/evaluation.test.ts > deploy.limits: evaluator processes, chunks, copies and activations at once are the call's";
 const ADD_HOST = `${ADD_HOST_TEST} > add_host.name, system, boot, gpu, disk, user, services, target, port, tags, dryRun: each GPU vendor, with and without home-manager and services, shown, written, checked, evaluated, then deployed`;
 const BACKUP = `${ADD_HOST_TEST} > backup.path, reason, keep, list and restore.backup: files back byte for byte; a damaged backup is named, nothing lost`;
 const fleet = (title: string) => `${FLEET} > ${title}`;
@@ -152,6 +154,11 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
     canary: WAVES_CANARY,
     batchSize: [WAVES_BATCHES, WAVES_CLI],
     onFailure: WAVES_BATCHES,
+    limits: LIMITS,
+    "limits.build": LIMITS,
+    "limits.copy": LIMITS,
+    "limits.activate": LIMITS,
+    "limits.evalChunk": LIMITS,
     hosts: fast("deploy.hosts: only the selected hosts are deployed"),
     mode: fast("deploy.mode: the mode decides the checks before any host"),
     goal: [

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   chunksOf,
-  evalChunkOf,
   evalChunkSize,
   HostEvaluation,
   hostsApply,
@@ -28,14 +27,6 @@ describe("evaluation chunks", () => {
   it("refuses an evalChunk that is not a whole number of hosts", () => {
     expect(() => evalChunkSize(8 * GIB, 0)).toThrow(/evalChunk must be a whole number of hosts, at least 1/);
     expect(() => evalChunkSize(8 * GIB, 1.5)).toThrow(/got 1.5/);
-  });
-
-  it("takes NIX_DEPLOY_EVAL_CHUNK, and refuses one that is no number of hosts", () => {
-    expect(evalChunkOf({})).toBeUndefined();
-    expect(evalChunkOf({ NIX_DEPLOY_EVAL_CHUNK: "4" })).toBe(4);
-    expect(() => evalChunkOf({ NIX_DEPLOY_EVAL_CHUNK: "lots" })).toThrow(
-      /NIX_DEPLOY_EVAL_CHUNK must be a whole number of hosts, at least 1 \(got "lots"\)/,
-    );
   });
 
   it("cuts hosts into consecutive chunks", () => {

@@ -12,10 +12,44 @@ import {
 } from "../command.js";
 import { failureLines, generations, hostLine, keyLines, seconds, width } from "../format.js";
 
+/** The deployment's limits (engine deploy/limits.ts), one flag each; the tool takes them as `limits`. */
+const LIMIT_OPTIONS = {
+  "build-limit": {
+    type: "string",
+    value: "N",
+    description: "evaluator and build processes at once (default 2, or NIX_DEPLOY_BUILD_LIMIT)",
+  },
+  "copy-limit": {
+    type: "string",
+    value: "N",
+    description: "closures copied at once (default 10, or NIX_DEPLOY_COPY_LIMIT)",
+  },
+  "activate-limit": {
+    type: "string",
+    value: "N",
+    description: "hosts activating at once (default 10, or NIX_DEPLOY_ACTIVATE_LIMIT)",
+  },
+  "eval-chunk": {
+    type: "string",
+    value: "N",
+    description: "hosts per evaluator process (default by free memory, or NIX_DEPLOY_EVAL_CHUNK)",
+  },
+} as const;
+
+function limitsOf(values: Record<string, unknown>) {
+  const limits = {
+    build: numberOption(values["build-limit"] as string | undefined),
+    copy: numberOption(values["copy-limit"] as string | undefined),
+    activate: numberOption(values["activate-limit"] as string | undefined),
+    evalChunk: numberOption(values["eval-chunk"] as string | undefined),
+  };
+  return Object.values(limits).some((v) => v !== undefined) ? limits : undefined;
+}
+
 export default command({
   name: "deploy",
   synopsis:
-    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--ask-sudo-password] [--strategy canary|batches] [--canary HOST]... [--batch-size N|N%] [--on-failure stop|rollback] [--resume ID|latest]",
+    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--ask-sudo-password] [--strategy canary|batches] [--canary HOST]... [--batch-size N|N%] [--on-failure stop|rollback] [--build-limit N] [--copy-limit N] [--activate-limit N] [--eval-chunk N] [--resume ID|latest]",
   summary:
     "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
   options: {
@@ -82,6 +116,7 @@ export default command({
         "sign each closure with this Nix secret key before copying it (hosts that do not trust the login user)",
       field: "signingKey",
     },
+    ...LIMIT_OPTIONS,
     resume: {
       type: "string",
       value: "ID",
@@ -106,6 +141,7 @@ export default command({
     onFailure: values["on-failure"],
     buildHost: values["build-host"],
     signingKey: values["signing-key"],
+    limits: limitsOf(values),
     resume: values.resume,
   }),
   confirm: (input) =>

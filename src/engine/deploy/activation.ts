@@ -12,7 +12,7 @@ import {
   type SupervisorState,
 } from "../host/protocol.js";
 import { hostScript } from "../host/scripts.js";
-import { connectionFailureReason } from "../remote/ssh.js";
+import { connectionFailureReason, type RemoteResult } from "../remote/ssh.js";
 
 /**
  * Activation with magic rollback, run by a supervisor on the host itself so that it does not depend
@@ -93,23 +93,27 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Waits (bounded) until no activation on the host is undecided, so that a deployment neither races an
  * earlier one's supervisor (a killed deployer's, or another machine's) nor takes the system it is
  * about to revert as its rollback point. Says what it waited for and which stale directories it
- * removed, in notes for the deployment's result.
+ * removed, in notes for the deployment's result. Given the host's profile, the last answer also holds
+ * the host's state once settled (its system, generation and resources: see activation.sh pending).
  */
 export async function settleEarlierActivations(
   engine: Engine,
   host: Host,
   boundSec: number,
   signal?: AbortSignal,
-): Promise<{ waited: boolean; notes: string[] }> {
+  profile?: string,
+): Promise<{ waited: boolean; notes: string[]; last: RemoteResult }> {
   const deadline = Date.now() + boundSec * 1000;
   const pruned: string[] = [];
   let waitedFor: string | undefined;
   while (true) {
-    const result = await engine.connect(host).run(activationCommand("pending"), {
-      timeoutMs: 15_000,
-      root: true,
-      signal,
-    });
+    const result = await engine
+      .connect(host)
+      .run(activationCommand("pending", profile === undefined ? [] : [profile]), {
+        timeoutMs: 15_000,
+        root: true,
+        signal,
+      });
     const listed = parsePending(result.exitCode === 0 ? result.stdout : "");
     pruned.push(...listed.pruned);
     const { pending } = listed;
@@ -121,7 +125,7 @@ export async function settleEarlierActivations(
         notes.push(
           `removed the state of activations whose supervisor had gone without a verdict (${pruned.join(", ")})`,
         );
-      return { waited: waitedFor !== undefined, notes };
+      return { waited: waitedFor !== undefined, notes, last: result };
     }
     waitedFor = pending.join(", ");
     if (Date.now() > deadline) {

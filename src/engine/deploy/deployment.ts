@@ -15,11 +15,12 @@ import { UserError } from "../errors.js";
 import { discoverFleet, type Fleet, type Host, selectFlakeHosts, selectHost } from "../fleet/hosts.js";
 import { operation } from "../hooks.js";
 import { loadPlan, type StoredPlan } from "../plan.js";
-import { mapLimit } from "../process.js";
+import { mapLimit, Semaphore } from "../process.js";
 import { checkSigningKeyFile, servedFlake, signingKeyRoots } from "../trust.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
-import { evalChunkOf, HostEvaluation, SYSTEM_DERIVATION } from "./evaluation.js";
+import { HostEvaluation, SYSTEM_DERIVATION } from "./evaluation.js";
 import { deployHostRecorded, ValidationBlocked } from "./host-steps.js";
+import { hostsInFlight, resolveLimits } from "./limits.js";
 import { type DeploymentRecord, DeploymentStore, newDeploymentId } from "./record.js";
 import type { DeployOptions, DeployResult, HostDetails, HostResult, ValidationCheck } from "./schemas.js";
 import { validateForMode } from "./validation.js";
@@ -41,6 +42,8 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
   });
   const hosts = selectFlakeHosts(fleet, request.selectors);
   const waves = planWaves(fleet, hosts, request.rollout ?? PARALLEL);
+  const limits = resolveLimits(request.limits, engine.env, fleet.limits);
+  const running = { copy: new Semaphore(limits.copy), activate: new Semaphore(limits.activate) };
   // Every named build host must exist before anything starts.
   const builders = new Map(hosts.map((host) => [host.name, buildHostOf(fleet, host, request.buildHost)]));
   if (request.signingKey) {
@@ -74,7 +77,8 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     {
       attributes: request.mode === "standard" ? { ...SYSTEM_DERIVATION, ...AUDITED } : SYSTEM_DERIVATION,
       builtHere: new Set(hosts.filter((h) => !builders.get(h.name)).map((h) => h.name)),
-      chunk: evalChunkOf(engine.env),
+      chunk: limits.evalChunk,
+      processes: new Semaphore(limits.build),
       signal: hooks.signal,
     },
   );
@@ -102,18 +106,21 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
   };
 
   const details: Record<string, HostDetails> = {};
+  const saver = store.saver(record);
   const deployWave = (wave: readonly Host[]) =>
-    mapLimit(wave, engine.parallelism, (host) =>
+    mapLimit(wave, hostsInFlight(limits), (host) =>
       deployHostRecorded(engine, host, record, details, {
         builder: builders.get(host.name),
         evaluation,
+        running,
         gate,
-        save: () => store.save(record),
+        save: saver.save,
+        flush: saver.flush,
         step: (message) => hooks.progress(`${host.name}: ${message}`),
         signal: hooks.signal,
       }),
     );
-  const rollout = await rollOut(engine, hosts, waves, deployWave, request, hooks);
+  const rollout = await rollOut(engine, hosts, waves, deployWave, request, hooks).finally(saver.flush);
   const results = rollout.results;
 
   const checks = await validation;
@@ -221,6 +228,7 @@ function newDeployment(engine: Engine, options: DeployOptions): DeploymentRecord
       substituteOnDestination: options.substituteOnDestination ?? false,
       installBootloader: options.installBootloader || undefined,
       rollout: rolloutOf(options),
+      limits: options.limits,
       buildHost: options.buildHost,
       signingKey: options.signingKey && resolve(options.signingKey),
     },
@@ -243,6 +251,7 @@ const RESUME_FIXED = [
   "canary",
   "batchSize",
   "onFailure",
+  "limits",
 ] as const satisfies ReadonlyArray<keyof DeployOptions>;
 
 /**

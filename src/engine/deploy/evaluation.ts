@@ -2,6 +2,7 @@ import { freemem } from "node:os";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
+import type { Semaphore } from "../process.js";
 
 /**
  * Evaluating a NixOS host costs one evaluator process with its own copy of nixpkgs (hundreds of MB
@@ -25,19 +26,6 @@ export function evalChunkSize(freeBytes: number, override?: number): number {
     return override;
   }
   return Math.max(1, Math.floor((freeBytes - GIB) / (512 * MIB)));
-}
-
-/** NIX_DEPLOY_EVAL_CHUNK: hosts per evaluator process, instead of the size free memory gives. */
-export function evalChunkOf(env: NodeJS.ProcessEnv): number | undefined {
-  const value = env.NIX_DEPLOY_EVAL_CHUNK;
-  if (value === undefined || value === "") return undefined;
-  const chunk = Number(value);
-  if (!Number.isInteger(chunk) || chunk < 1)
-    throw new UserError(
-      `NIX_DEPLOY_EVAL_CHUNK must be a whole number of hosts, at least 1 (got ${JSON.stringify(value)})`,
-      "unset it to size chunks by free memory, or set it to e.g. 4",
-    );
-  return chunk;
 }
 
 /** `items` cut into consecutive runs of at most `size`. */
@@ -83,6 +71,8 @@ export interface HostEvaluationOptions {
   attributes?: Readonly<Record<string, string>>;
   /** Hosts per evaluator process; by default sized from free memory (see evalChunkSize). */
   chunk?: number;
+  /** Evaluator and build processes at once (the deployment's build limit); default unbounded. */
+  processes?: Semaphore;
   /** The hosts `build` may be asked for (default all): the others are evaluated, never built here. */
   builtHere?: ReadonlySet<string>;
   signal?: AbortSignal;
@@ -120,6 +110,11 @@ export class HostEvaluation {
     }
   }
 
+  /** A Nix process of this evaluation, within the deployment's build limit. */
+  private nixProcess<T>(work: () => Promise<T>): Promise<T> {
+    return this.options.processes ? this.options.processes.run(work) : work();
+  }
+
   /** The host's evaluated attributes (see HostEvaluationOptions.attributes). */
   async values(host: string): Promise<HostValues> {
     const chunk = this.chunk(host);
@@ -151,16 +146,18 @@ export class HostEvaluation {
   private async evaluate(hosts: string[]): Promise<Map<string, Promise<HostValues>>> {
     const { engine, flake, options } = this;
     this.evaluatorProcesses++;
-    const result = await engine.nix.run(
-      [
-        "eval",
-        "--no-write-lock-file",
-        "--json",
-        `${flake}#nixosConfigurations`,
-        "--apply",
-        hostsApply(hosts, options.attributes ?? SYSTEM_DERIVATION),
-      ],
-      { signal: options.signal },
+    const result = await this.nixProcess(() =>
+      engine.nix.run(
+        [
+          "eval",
+          "--no-write-lock-file",
+          "--json",
+          `${flake}#nixosConfigurations`,
+          "--apply",
+          hostsApply(hosts, options.attributes ?? SYSTEM_DERIVATION),
+        ],
+        { signal: options.signal },
+      ),
     );
     if (result.exitCode === 0) {
       const values = JSON.parse(result.stdout) as Record<string, HostValues>;
@@ -223,7 +220,9 @@ export class HostEvaluation {
     if (drvs.length === 0) return { outputs: new Map(), stderr: "" };
     const { hasCaretOutputs } = await this.engine.nix.version();
     const installables = drvs.map((drv) => (hasCaretOutputs ? `${drv}^out` : drv));
-    const result = await this.engine.nix.run(["build", "--no-link", "--json", ...installables], { signal });
+    const result = await this.nixProcess(() =>
+      this.engine.nix.run(["build", "--no-link", "--json", ...installables], { signal }),
+    );
     const outputs = new Map<string, string>();
     if (result.exitCode === 0) {
       for (const entry of JSON.parse(result.stdout) as { drvPath: string; outputs: { out?: string } }[])

@@ -94,7 +94,8 @@ export async function unitLogs(
   return logs;
 }
 
-function parseResources(sections: Map<string, string[]>): ResourceFigures {
+/** The resource sections of health.sh (also printed by the probe before a deployment). */
+export function parseResources(sections: Map<string, string[]>): ResourceFigures {
   const figures: ResourceFigures = {};
   for (const line of sections.get("meminfo") ?? []) {
     const match = /^(MemTotal|MemAvailable):\s+(\d+) kB/.exec(line);

@@ -5,10 +5,13 @@
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
-import { type HostStatus, hostStatus } from "../fleet/status.js";
+import { splitSections } from "../fleet/status.js";
+import { parseState } from "../host/protocol.js";
 import { hostCommand } from "../host/scripts.js";
+import { connectionFailureReason } from "../remote/ssh.js";
 import { earlierActivationBoundSec, settleEarlierActivations } from "./activation.js";
 import { type PackageChange, parseDiffClosures, parseUnitChanges, type UnitChange } from "./changes.js";
+import { parseResources, type ResourceFigures } from "./health.js";
 
 /** Comparing two closures on the host: `nix store diff-closures` and the units, both local there. */
 const CHANGES_TIMEOUT_MS = 120_000;
@@ -48,30 +51,51 @@ export async function dryActivate(engine: Engine, host: Host, newSystem: string)
   return `${result.stdout}${result.stderr}`.split("\n").filter((l) => l.trim() !== "");
 }
 
+/** The host before the deployment changes it: the rollback point and the resource baseline. */
+export interface HostBefore {
+  currentSystem: string;
+  /** The generation the system profile points at. */
+  generation?: number;
+  resources: ResourceFigures;
+}
+
 /**
- * The host's state before the deployment changes it: its running system (the rollback point) and
- * generations. An activation still waiting for its confirmation (a killed deployer's, or another
- * machine's) decides the host's system soon, so it is waited for rather than raced; both questions
- * go over the one multiplexed connection at once, and the status is read again only if an earlier
- * activation had to finish first.
+ * The host's state before the deployment changes it: its running system (the rollback point), its
+ * generation and resources. An activation still waiting for its confirmation (a killed deployer's,
+ * or another machine's) decides the host's system soon, so it is waited for rather than raced; the
+ * answer that finds none undecided carries the state, so the probe is one round trip.
  */
 export async function probeBeforeDeploy(
   engine: Engine,
   host: Host,
   confirmTimeoutSec: number,
   signal?: AbortSignal,
-): Promise<{ status: HostStatus & { currentSystem: string }; notes: string[] }> {
-  const [earlier, firstStatus] = await Promise.all([
-    settleEarlierActivations(engine, host, earlierActivationBoundSec(confirmTimeoutSec), signal),
-    hostStatus(engine, host, signal),
-  ]);
-  const status = earlier.waited ? await hostStatus(engine, host, signal) : firstStatus;
-  if (!status.reachable)
+): Promise<{ before: HostBefore; notes: string[] }> {
+  const earlier = await settleEarlierActivations(
+    engine,
+    host,
+    earlierActivationBoundSec(confirmTimeoutSec),
+    signal,
+    host.profile,
+  );
+  const { last } = earlier;
+  if (last.connectionFailed)
     throw new UserError(
-      `${host.name} does not answer over ssh: ${status.reason}`,
+      `${host.name} does not answer over ssh: ${connectionFailureReason(last)}`,
       `check that ${host.ssh.destination} is up and reachable`,
     );
-  if (!status.currentSystem)
-    throw new UserError(`${host.name} has no /run/current-system`, "is it a NixOS host?");
-  return { status: { ...status, currentSystem: status.currentSystem }, notes: earlier.notes };
+  if (last.exitCode !== 0)
+    throw new UserError(
+      `could not read the state of ${host.name}: ${last.stderr.trim() || `exit ${last.exitCode}`}`,
+    );
+  const state = parseState(last.stdout);
+  if (!state.current) throw new UserError(`${host.name} has no /run/current-system`, "is it a NixOS host?");
+  return {
+    before: {
+      currentSystem: state.current,
+      generation: state.generation,
+      resources: parseResources(splitSections(last.stdout)),
+    },
+    notes: earlier.notes,
+  };
 }

@@ -8,17 +8,17 @@ import type { Engine } from "../engine.js";
 import { describeError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
 import { deployKeys } from "../keys/deploy.js";
+import type { Semaphore } from "../process.js";
 import { newNonce } from "./activation.js";
 import { realiseOnHost } from "./build.js";
 import { describePackageChange } from "./changes.js";
 import { copyClosure } from "./copy.js";
 import type { HostEvaluation } from "./evaluation.js";
-import { checkHealth } from "./health.js";
 import { acquireHostLock } from "./host-lock.js";
-import { detectChanges, dryActivate, probeBeforeDeploy } from "./host-operations.js";
+import { detectChanges, dryActivate, type HostBefore, probeBeforeDeploy } from "./host-operations.js";
 import type { DeploymentRecord, HostOutcome, HostRecord, PhaseRecord } from "./record.js";
 import type { HostDetails, HostResult } from "./schemas.js";
-import { switchAndVerify } from "./switch.js";
+import { type SwitchResult, switchAndVerify } from "./switch.js";
 
 /** How many package changes a host's result lists; the count covers all of them. */
 const MAX_PACKAGE_LINES = 20;
@@ -35,9 +35,14 @@ export interface HostContext {
   builder?: Host;
   /** The deployment's hosts evaluated and built together here (when there is no builder). */
   evaluation: HostEvaluation;
+  /** The deployment's limits on copies and activations at once (limits.ts). */
+  running: { copy: Semaphore; activate: Semaphore };
   /** Resolves once validation passed; throws ValidationBlocked when it failed. */
   gate(): Promise<void>;
+  /** Records a change of the host's record (written soon, with others). */
   save(): void;
+  /** Writes the record now. */
+  flush(): void;
   step(message: string): void;
   signal?: AbortSignal;
 }
@@ -92,7 +97,9 @@ async function deployHost(
   const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const entry: PhaseRecord = { name, startedAt: new Date().toISOString() };
     hostRecord.phases.push(entry);
-    context.save();
+    // A resumed deployment must know that an activation may have started on the host.
+    if (name === "activate") context.flush();
+    else context.save();
     const t0 = Date.now();
     try {
       const value = await work();
@@ -132,20 +139,28 @@ async function deployHost(
   async function deployLocked(): Promise<HostResult> {
     const { builder } = context;
     context.step(builder ? `building on ${builder.name}` : "building");
-    const newSystem = await phase("build", () =>
-      builder
-        ? realiseOnHost(engine, request.flake, host.name, builder, context.signal)
-        : context.evaluation.build(host.name),
-    );
+    // The probe (the rollback point and the resource baseline) does not depend on the build: both
+    // run at once, and a failed build waits for the probe so that nothing runs on unseen.
+    const [built, probed] = await Promise.allSettled([
+      phase("build", () =>
+        builder
+          ? realiseOnHost(engine, request.flake, host.name, builder, context.signal)
+          : context.evaluation.build(host.name),
+      ),
+      phase("probe", async () => {
+        const probe = await probeBeforeDeploy(engine, host, request.confirmTimeoutSec, context.signal);
+        notes.push(...probe.notes);
+        return probe.before;
+      }),
+    ]);
+    if (built.status === "rejected") throw built.reason;
+    if (probed.status === "rejected") throw probed.reason;
+    const newSystem = built.value;
+    const before = probed.value;
     hostRecord.newSystem = newSystem;
-
-    const before = await phase("probe", async () => {
-      const probed = await probeBeforeDeploy(engine, host, request.confirmTimeoutSec, context.signal);
-      notes.push(...probed.notes);
-      return probed.status;
-    });
     hostRecord.previousSystem = before.currentSystem;
-    hostRecord.generationBefore = before.generations.find((g) => g.current)?.number;
+    hostRecord.generationBefore = before.generation;
+    details.resourcesBefore = before.resources;
     await context.gate();
     if (before.currentSystem === newSystem) {
       context.step("no changes");
@@ -155,9 +170,7 @@ async function deployHost(
     }
 
     context.step("copying closure");
-    // The resource baseline is taken while the closure copies: both wait on the network.
-    const [baseline] = await Promise.all([
-      checkHealth(engine, host, { withLogs: false }),
+    await context.running.copy.run(() =>
       phase("copy", async () =>
         notes.push(
           ...(await copyClosure(engine, host, newSystem, {
@@ -167,30 +180,49 @@ async function deployHost(
           })),
         ),
       ),
-    ]);
-    details.resourcesBefore = baseline.resources;
-    await phase("changes", async () => {
-      const changes = await detectChanges(engine, host, before.currentSystem as string, newSystem);
-      details.packages = changes.packages;
-      details.units = changes.units;
+    );
+    // What changes is for the result and the report: it is computed on the host while the host
+    // activates (a dry run waits for it), and a failure to compare is a note, not the host's outcome.
+    const changes = phase("changes", async () => {
+      const found = await detectChanges(engine, host, before.currentSystem, newSystem);
+      details.packages = found.packages;
+      details.units = found.units;
+    }).catch((error: unknown) => {
+      notes.push(`could not list what changes: ${describeError(error)}`);
     });
 
     if (request.dryRun) {
+      await changes;
       details.dryActivation = await phase("dry-activate", () => dryActivate(engine, host, newSystem));
       hostRecord.generationAfter = hostRecord.generationBefore;
       return finish("dry-run");
     }
 
+    let switched: SwitchResult;
+    try {
+      switched = await context.running.activate.run(() => activate(newSystem, before));
+    } finally {
+      await changes;
+    }
+    hostRecord.supervisor = switched.supervisor;
+    if (host.local && switched.outcome === "confirmed")
+      notes.push("this machine: confirmed by the health check passing (there is no new login to prove)");
+    hostRecord.generationAfter = switched.generationAfter;
+    if (switched.outcome === "confirmed") await keys.upload("post-activation");
+    return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
+  }
+
+  async function activate(newSystem: string, before: HostBefore): Promise<SwitchResult> {
     await keys.upload("pre-activation");
     const goal = request.goal === "dry-activate" ? "switch" : request.goal;
-    const switched = await phase("activate", () =>
+    return phase("activate", () =>
       switchAndVerify(
         engine,
         host,
         {
           newSystem,
           goal,
-          previousSystem: before.currentSystem as string,
+          previousSystem: before.currentSystem,
           previousGeneration: hostRecord.generationBefore,
           confirmTimeoutSec: request.confirmTimeoutSec,
           installBootloader: request.installBootloader,
@@ -200,12 +232,6 @@ async function deployHost(
         { signal: context.signal, onStep: context.step },
       ),
     );
-    hostRecord.supervisor = switched.supervisor;
-    if (host.local && switched.outcome === "confirmed")
-      notes.push("this machine: confirmed by the health check passing (there is no new login to prove)");
-    hostRecord.generationAfter = switched.generationAfter;
-    if (switched.outcome === "confirmed") await keys.upload("post-activation");
-    return finish(switched.outcome === "confirmed" ? "deployed" : switched.outcome, switched.extra);
   }
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { deploymentsDir, listJsonFiles, processAlive, readJson, writeFileAtomic } from "../state.js";
+import type { LimitsInput } from "./limits.js";
 import type { Rollout, ValidationCheck } from "./schemas.js";
 
 /** The state of a deployment, on disk so that an interrupted one can be resumed. */
@@ -48,6 +49,8 @@ export interface DeploymentRequest {
   /** Activations run with NIXOS_INSTALL_BOOTLOADER=1; kept so that a resumed deployment does too. */
   installBootloader?: boolean;
   /** Waves the hosts are deployed in; absent (older records, or none asked for) is one wave. */
+  /** The call's limits (deploy/limits.ts), kept so that a resumed deployment runs as it started. */
+  limits?: LimitsInput;
   rollout?: Rollout;
   /** The build host named for this deployment (else each host's inventory buildHost). */
   buildHost?: string;
@@ -74,6 +77,9 @@ export function newDeploymentId(): string {
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
+/** How long a record's saves wait to be written together (see DeploymentStore.saver). */
+const COALESCE_SAVES_MS = 200;
+
 export class DeploymentStore {
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
@@ -86,6 +92,27 @@ export class DeploymentStore {
   save(record: DeploymentRecord): void {
     record.updatedAt = new Date().toISOString();
     writeFileAtomic(this.file(record.id), `${JSON.stringify(record, null, 2)}\n`, { backup: false });
+  }
+
+  /**
+   * Saves of one record as its hosts move, coalesced: every phase of every host changes the record,
+   * and a fleet's many hosts would otherwise write the whole file again for each. `save` writes
+   * within DELAY_MS; `flush` writes now (before a step a resumed deployment must know of, and at
+   * the end).
+   */
+  saver(record: DeploymentRecord): { save(): void; flush(): void } {
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      this.save(record);
+    };
+    return {
+      save: () => {
+        timer ??= setTimeout(flush, COALESCE_SAVES_MS).unref();
+      },
+      flush,
+    };
   }
 
   load(id: string): DeploymentRecord | undefined {

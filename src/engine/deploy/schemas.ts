@@ -9,6 +9,7 @@ import { checkSchema, hostResultSchema, nextSchema, optionalHostSelectorSchema }
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
 import type { PackageChange, UnitChange } from "./changes.js";
 import type { ResourceFigures } from "./health.js";
+import { limitsSchema } from "./limits.js";
 
 export const deployModeSchema = z.enum(["standard", "fast", "emergency"]);
 export const deployGoalSchema = z.enum(["switch", "boot", "test", "dry-activate"]);
@@ -36,15 +37,13 @@ export const rolloutInput = {
   strategy: rolloutStrategySchema
     .optional()
     .describe(
-      "parallel (default): every host at once; canary: the canary hosts first, then the rest; batches: batchSize hosts at a time. A rollout stops at the first wave with a failed host",
+      "parallel (default), canary (canary hosts first) or batches (batchSize at a time); stops at a failed wave",
     ),
   canary: z
     .array(z.string().min(1))
     .min(1)
     .optional()
-    .describe(
-      "with strategy canary: the first wave, host names or @tag among the deployed hosts (default: the first host)",
-    ),
+    .describe("canary's first wave: hosts or @tag (default: the first host)"),
   batchSize: z
     .string()
     .regex(/^[1-9][0-9]{0,5}%?$/, "a number of hosts (3) or a percentage of them (25%)")
@@ -52,9 +51,7 @@ export const rolloutInput = {
     .describe('with strategy batches: hosts per wave, "3" or "25%" (default 25%)'),
   onFailure: rolloutOnFailureSchema
     .optional()
-    .describe(
-      "when a wave fails: stop (default) leaves earlier waves on their new system; rollback returns them to their previous generation too",
-    ),
+    .describe("on a failed wave: stop (default), or rollback the earlier waves too"),
 };
 
 export interface Rollout {
@@ -78,22 +75,23 @@ export const deployOptionsSchema = z.object({
     .min(1)
     .optional()
     .describe(
-      "build every host's system on this host of the fleet, then copy it from there to each host (default: each host's inventory buildHost, else this machine)",
+      "build on this host of the fleet and copy from there (default: the inventory's buildHost, else here)",
     ),
   signingKey: z
     .string()
     .min(1)
     .optional()
     .describe(
-      "a Nix secret key file (in /etc/nix, ~/.config/nix or ~/.ssh) to sign each closure with before it is copied, for hosts whose nix-daemon does not trust the login user (default: the inventory's signingKey)",
+      "Nix secret key file (/etc/nix, ~/.config/nix, ~/.ssh) signing closures for hosts that do not trust the login user (default: the inventory's)",
     ),
   ...rolloutInput,
+  limits: limitsSchema
+    .optional()
+    .describe("at once: build processes (2), copy and activate hosts (10); evalChunk: hosts per evaluator"),
   substituteOnDestination: z
     .boolean()
     .optional()
-    .describe(
-      "copy with nix copy --substitute-on-destination: each host first fetches what it can from its own binary caches (default false)",
-    ),
+    .describe("hosts first fetch what they can from their own binary caches"),
 });
 export type DeployOptions = z.infer<typeof deployOptionsSchema> & { flake?: string };
 

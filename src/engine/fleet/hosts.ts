@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
+import type { LimitsInput } from "../deploy/limits.js";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { type HostKey, hostKeys } from "../keys/key.js";
@@ -40,6 +41,8 @@ export interface Fleet {
   inventoryPath?: string;
   hosts: Host[];
   warnings: string[];
+  /** The inventory's deployment limits (deploy/limits.ts). */
+  limits?: LimitsInput;
 }
 
 export function assertFlakeDir(flake: string): void {
@@ -149,7 +152,7 @@ export async function discoverFleet(
         `${host.name} is in the inventory but has no nixosConfigurations.${host.name} in the flake`,
       );
   }
-  return { flake, inventoryPath, hosts, warnings };
+  return { flake, inventoryPath, hosts, warnings, limits: inventory.limits };
 }
 
 /**

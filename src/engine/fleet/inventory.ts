@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { limitsSchema } from "../deploy/limits.js";
 import { UserError } from "../errors.js";
 import { ESCALATION_PROGRAMS } from "../remote/escalation.js";
 import { checkSshOption } from "../trust.js";
@@ -161,6 +162,8 @@ export const inventorySchema = z.strictObject({
     })
     .optional(),
   hosts: z.record(hostNameSchema, hostEntrySchema).optional(),
+  /** How much of a deployment runs at once (deploy/limits.ts); a call or the environment overrides. */
+  limits: limitsSchema.optional(),
 });
 
 export type Inventory = z.infer<typeof inventorySchema>;

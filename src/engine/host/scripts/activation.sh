@@ -4,7 +4,7 @@
 # Run as `sh -c ACTIVATION nix-deploy-ACTION ACTION ARGS...`; ACTION and its arguments:
 #   launch WATCHDOG INSTALL_BOOTLOADER PROFILE NEW GOAL NONCE TIMEOUT PREVIOUS PREVIOUS_GENERATION \
 #       ACTIVATION_TIMEOUT TARGET_GENERATION
-#     Makes RUN/NONCE (0700) with the FIFO `wake` and launcher.pid, starts WATCHDOG (the text of
+#     Makes RUN/NONCE (0700) with the FIFOs `wake` and `events` and launcher.pid, starts WATCHDOG (the text of
 #     watchdog.sh) with the arguments from PROFILE on, detached: as the systemd-run unit
 #     nix-deploy-NONCE.service where systemd runs (its name in RUN/NONCE/unit), else under setsid
 #     (whose pid it writes to supervisor.pid). INSTALL_BOOTLOADER non-empty: the activation runs
@@ -19,11 +19,14 @@
 #   request-rollback NONCE PROFILE REASON
 #                                    writes REASON to RUN/NONCE/rollback-request, wakes the
 #                                    supervisor, waits up to 120 s for its verdict, prints the state
-#   pending                          prints `pending=NONCE` for each activation without a verdict
+#   pending [PROFILE]                prints `pending=NONCE` for each activation without a verdict
 #                                    whose supervisor or launcher runs (or that is under a minute
 #                                    old without a launcher pid yet), removes the directory of one
 #                                    that never will get one and prints `pruned=NONCE`, removes
-#                                    decided ones older than a day
+#                                    decided ones older than a day. With PROFILE (the probe before a
+#                                    deployment), then `current=` and `profile=` as in the state and
+#                                    the resource sections of health.sh (@@meminfo, @@disk, @@load,
+#                                    @@cpus): the rollback point and the baseline in one round trip
 #   log NONCE LINES                  prints the last LINES lines of the activation's log
 # The state, one `key=value` a line (src/engine/host/protocol.ts parses it):
 #   supervisor-process=running|gone|unknown   read first: a supervisor seen gone has written all it
@@ -78,15 +81,33 @@ report() {
   echo "profile=$(readlink "$profile")"
 }
 
-# `wait_for FILE SECONDS`: until the supervisor wrote FILE, it is gone, or SECONDS passed.
+# /proc/uptime is `SECONDS.HH ...`: hundredths as one integer (the leading 1 keeps `08` decimal).
+now() { read -r up _ < /proc/uptime; now=$((${up%.*} * 100 + 1${up#*.} - 100)); }
+
+# `wait_for FILE SECONDS`: until the supervisor wrote FILE, it is gone, or SECONDS passed. The
+# supervisor names each file it writes on the FIFO `events`, which wakes this wait at once; a ticker
+# wakes it once a second to check the clock and whether the supervisor still runs. The FIFO is
+# opened before the first check, so that an event written in between waits in it.
 wait_for() {
-  i=0
-  while [ ! -f "$dir/$1" ] && [ "$i" -lt $(($2 * 20)) ]; do
-    sleep 0.05
-    i=$((i + 1))
-    # Once a second: a supervisor that is gone will write nothing more.
-    if [ $((i % 20)) -eq 0 ] && [ "$(supervisor_process)" = gone ]; then break; fi
+  [ ! -f "$dir/$1" ] || return 0
+  # A directory made without the FIFO gets one: then only the ticker wakes the wait.
+  [ -p "$dir/events" ] || mkfifo -m 0600 "$dir/events" 2> /dev/null || return 0
+  exec 4<> "$dir/events"
+  now
+  until=$((now + $2 * 100))
+  # The ticker ends with this shell: `kill -0` on its parent fails once the parent is gone. It holds
+  # none of the session's descriptors, or its last `sleep` would keep the ssh session open.
+  { while kill -0 "$$" 2> /dev/null; do sleep 1; echo tick; done; } < /dev/null >&4 2> /dev/null &
+  ticker=$!
+  while [ ! -f "$dir/$1" ]; do
+    now
+    [ "$now" -lt "$until" ] || break
+    read -r event <&4
+    # A supervisor that is gone will write nothing more.
+    if [ "$event" = tick ] && [ "$(supervisor_process)" = gone ]; then break; fi
   done
+  kill "$ticker" 2> /dev/null
+  exec 4<&-
 }
 
 launch() {
@@ -103,7 +124,7 @@ launch() {
   trap '[ -n "$started" ] || echo not-started > "$dir/result"' EXIT
   trap 'exit 129' HUP
   trap 'exit 143' TERM
-  mkfifo -m 0600 "$dir/wake"
+  mkfifo -m 0600 "$dir/wake" "$dir/events"
   if [ -n "$install_bootloader" ]; then export NIXOS_INSTALL_BOOTLOADER=1; else unset NIXOS_INSTALL_BOOTLOADER; fi
   if [ -d /run/systemd/system ] && command -v systemd-run > /dev/null; then
     systemd-run --unit="nix-deploy-$nonce" --collect --no-ask-password --quiet --service-type=exec \
@@ -127,8 +148,7 @@ launch() {
 }
 
 pending() {
-  cd "$root" 2> /dev/null || return 0
-  for d in *; do
+  cd "$root" 2> /dev/null && for d in *; do
     [ -d "$d" ] || continue
     if runs "$d" supervisor.pid; then
       [ -f "$d/result" ] || echo "pending=$d"
@@ -140,6 +160,17 @@ pending() {
       rm -rf -- "$d" && echo "pruned=$d"
     fi
   done
+  [ -z "$1" ] || probe "$1"
+}
+
+# The rollback point and the resource baseline, after `pending`.
+probe() {
+  echo "current=$(readlink /run/current-system)"
+  echo "profile=$(readlink "$1")"
+  echo "@@meminfo"; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
+  echo "@@disk"; df -Pk /nix 2> /dev/null | tail -n 1
+  echo "@@load"; cat /proc/loadavg
+  echo "@@cpus"; nproc 2> /dev/null || getconf _NPROCESSORS_ONLN
 }
 
 case $action in
@@ -163,7 +194,7 @@ case $action in
     wait_for result 120
     report
     ;;
-  pending) pending ;;
+  pending) pending "${1:-}" ;;
   log) tail -n "$2" "$root/$1/activation.log" 2> /dev/null ;;
   *)
     echo "activation.sh: unknown action '$action' (launch, status, confirm, request-rollback, pending, log)" >&2

@@ -17,7 +17,8 @@
 #                        rollback); empty: add NEW
 # Environment: NIX_DEPLOY_RUN_DIR moves RUN (default /run/nix-deploy; only tests set it). PATH must
 #   hold nix-env and coreutils: a transient unit gets them from the launcher's --setenv.
-# Reads (RUN/NONCE must exist and hold the FIFO `wake`):
+# Reads (RUN/NONCE must exist and hold the FIFO `wake`; the FIFO `events`, when there, hears of each
+# file written below):
 #   confirm            the nonce, written by `activation.sh confirm`: keep the new system
 #   rollback-request   a reason, written by `activation.sh request-rollback`: revert now
 # Writes into RUN/NONCE, each file whole (written beside and renamed), one line each:
@@ -35,7 +36,11 @@
 # for the whole window and reverts right after it.
 profile=$1 new=$2 goal=$3 nonce=$4 timeout=$5 previous=$6 previous_generation=$7 activation_timeout=$8 target_generation=$9
 dir=${NIX_DEPLOY_RUN_DIR:-/run/nix-deploy}/$nonce
-put() { printf '%s\n' "$2" > "$dir/$1.tmp" && mv "$dir/$1.tmp" "$dir/$1"; }
+# Each file written is named on the FIFO `events`, which wakes a waiting `activation.sh` at once.
+put() {
+  printf '%s\n' "$2" > "$dir/$1.tmp" && mv "$dir/$1.tmp" "$dir/$1"
+  [ ! -p "$dir/events" ] || echo "$1" 1<> "$dir/events"
+}
 echo "$$" > "$dir/supervisor.pid"
 exec 3<> "$dir/wake"
 timer=

@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{loadPlan,makePlan,phasesFor,planResultSchema}from"./chunk-46PMWOFH.js";import"./chunk-XPRCMGO2.js";import"./chunk-KOENJSEQ.js";import"./chunk-EHQT5DQ2.js";import"./chunk-IIXFN2OX.js";import"./chunk-XMFTS6JJ.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-JFUJNYKZ.js";import"./chunk-XW3ZPYZB.js";export{loadPlan,makePlan,phasesFor,planResultSchema};
