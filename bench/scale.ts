@@ -29,6 +29,8 @@ const SIZES = (process.env.BENCH_SCALE_SIZES ?? "1,10,20,30").split(",").map(Num
 const FLEET_SIZE = Math.max(...SIZES);
 const MIB = 1024 ** 2;
 const PAGE = 4096;
+/** Clock ticks of /proc/PID/stat and /proc/stat (USER_HZ, 100 on Linux). */
+const TICK_MS = 10;
 
 /** Alternates a package in or out of each named host, so that each deploy has a real change. */
 const withPostgres = new Set<string>();
@@ -48,6 +50,8 @@ interface ProcEntry {
   ppid: number;
   rssBytes: number;
   comm: string;
+  /** utime + stime + cutime + cstime in ms: its own CPU and that of the children it reaped. */
+  cpuMs: number;
 }
 
 function readProcesses(): Map<number, ProcEntry> {
@@ -67,6 +71,7 @@ function readProcesses(): Map<number, ProcEntry> {
       ppid: Number(fields[1]),
       rssBytes: Number(fields[21]) * PAGE,
       comm: stat.slice(stat.indexOf("(") + 1, close),
+      cpuMs: [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) * TICK_MS,
     });
   }
   return processes;
@@ -77,15 +82,22 @@ function readProcesses(): Map<number, ProcEntry> {
  * unshare and nsenter subtrees, started by the same process), plus the ssh masters it left in the
  * background (ControlPersist forks them away from their parent; they name the control directory).
  */
-function deployerRss(excluded: ReadonlySet<number>, controlDir: string): { own: number; children: number } {
+function deployerRss(
+  excluded: ReadonlySet<number>,
+  controlDir: string,
+): { own: number; children: number; masters: Map<number, number> } {
   const processes = readProcesses();
   const children = new Map<number, number[]>();
   for (const [pid, p] of processes) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
   const roots = [process.pid];
+  const masters = new Map<number, number>();
   for (const [pid, p] of processes) {
     if (p.comm !== "ssh" || p.ppid === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(controlDir)) roots.push(pid);
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(controlDir)) {
+        roots.push(pid);
+        masters.set(pid, p.cpuMs);
+      }
     } catch {
       // exited meanwhile
     }
@@ -101,7 +113,40 @@ function deployerRss(excluded: ReadonlySet<number>, controlDir: string): { own: 
     stack.push(...(children.get(pid) ?? []));
   }
   const own = processes.get(process.pid)?.rssBytes ?? 0;
-  return { own, children: total - own };
+  return { own, children: total - own, masters };
+}
+
+/**
+ * CPU the simulated hosts have spent so far (ms): every process of their trees, live or zombie,
+ * with the children each has reaped. Sessions end and are reaped by their sshd, so their CPU stays
+ * counted in it; a process reaped by one that then exits moves into that one's parent.
+ */
+function hostsCpuMs(fleet: SimFleet): number {
+  const processes = readProcesses();
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of processes) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+  const stack: number[] = [];
+  for (const host of fleet.hosts.values())
+    for (const pid of [host.unsharePid, host.nsenterPid]) if (pid) stack.push(pid);
+  let total = 0;
+  const seen = new Set<number>();
+  while (stack.length) {
+    const pid = stack.pop() as number;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    total += processes.get(pid)?.cpuMs ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** The machine's busy CPU (ms, all cores: everything but idle and iowait) and processes forked since boot. */
+function machineCounters(): { busyMs: number; forks: number } {
+  const stat = readFileSync("/proc/stat", "utf8");
+  const cpu = (stat.split("\n")[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  const busy = cpu.reduce((sum, v) => sum + v, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0);
+  const forks = Number(/^processes (\d+)$/m.exec(stat)?.[1] ?? 0);
+  return { busyMs: busy * TICK_MS, forks };
 }
 
 /** Samples the deployer's memory every 100 ms until stopped; keeps the peak. */
@@ -110,9 +155,13 @@ function sampleMemory(fleet: SimFleet) {
   for (const host of fleet.hosts.values())
     for (const pid of [host.unsharePid, host.nsenterPid]) if (pid) excluded.add(pid);
   const controlDir = fleet.env.NIX_DEPLOY_SSH_CONTROL_DIR as string;
-  const peak = { total: 0, own: 0, children: 0, samples: 0 };
+  const peak = { total: 0, own: 0, children: 0, samples: 0, mastersCpuMs: 0 };
+  // ssh masters live in the background, away from the deployer's tree: their CPU as last seen.
+  const mastersCpu = new Map<number, number>();
   const sample = () => {
-    const { own, children } = deployerRss(excluded, controlDir);
+    const { own, children, masters } = deployerRss(excluded, controlDir);
+    for (const [pid, ms] of masters) mastersCpu.set(pid, ms);
+    peak.mastersCpuMs = [...mastersCpu.values()].reduce((sum, ms) => sum + ms, 0);
     peak.samples++;
     if (own + children > peak.total) Object.assign(peak, { total: own + children, own, children });
   };
@@ -192,7 +241,16 @@ function phaseStats(store: DeploymentStore, id: string): { phases: PhaseStats[];
 interface SizeResult {
   hosts: number;
   wallMs: number;
+  /** The deployer's CPU: this process, its children, its ssh masters. */
   cpuMs: number;
+  /** The hosts' CPU: sshd, sessions, activation. */
+  hostsCpuMs: number;
+  /** All of the machine's busy CPU during the deploy, other work on it included. */
+  machineBusyMs: number;
+  /** Processes forked on the machine during the deploy (all of it). */
+  forks: number;
+  /** New ssh logins the hosts' sshd accepted. */
+  logins: number;
   chunk: number;
   nix: string[];
   memory: { total: number; own: number; children: number; samples: number };
@@ -205,8 +263,8 @@ interface SizeResult {
 function cpuOfSelfAndChildren(): number {
   const stat = readFileSync("/proc/self/stat", "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime, stime, cutime, cstime (fields 14-17), in clock ticks of 10 ms.
-  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) * 10;
+  // utime, stime, cutime, cstime (fields 14-17), in clock ticks.
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) * TICK_MS;
 }
 
 async function deployTo(fleet: SimFleet, hosts: string[], wrapper: { binDir: string; log: string }) {
@@ -221,9 +279,12 @@ async function deployTo(fleet: SimFleet, hosts: string[], wrapper: { binDir: str
   const engine = createEngine({ flake: fleet.flakeDir, env, logFile: false });
   const chunk = evalChunkSize(freemem(), evalChunkOf(env));
   const logged = existsSync(wrapper.log) ? readFileSync(wrapper.log, "utf8").split("\n").length - 1 : 0;
-  const baseline = deployerRss(new Set(), "\0").own;
+  const baseline = readProcesses().get(process.pid)?.rssBytes ?? 0;
   const memory = sampleMemory(fleet);
   const cpu0 = cpuOfSelfAndChildren();
+  const hosts0 = hostsCpuMs(fleet);
+  const machine0 = machineCounters();
+  const accepted0 = acceptedLogins(fleet, hosts);
   const started = performance.now();
   let result: Awaited<ReturnType<typeof deploy>>;
   try {
@@ -232,8 +293,10 @@ async function deployTo(fleet: SimFleet, hosts: string[], wrapper: { binDir: str
     await engine.close();
   }
   const wallMs = performance.now() - started;
-  const cpuMs = cpuOfSelfAndChildren() - cpu0;
   const peak = memory.stop();
+  const cpuMs = cpuOfSelfAndChildren() - cpu0 + peak.mastersCpuMs;
+  const hostsCpu = hostsCpuMs(fleet) - hosts0;
+  const machine1 = machineCounters();
   const notDeployed = result.hosts.filter((h) => h.outcome !== "deployed");
   if (result.status !== "succeeded" || notDeployed.length)
     throw new Error(`bench deploy of ${hosts.length} hosts did not deploy every host: ${result.summary}`);
@@ -242,6 +305,10 @@ async function deployTo(fleet: SimFleet, hosts: string[], wrapper: { binDir: str
     hosts: hosts.length,
     wallMs,
     cpuMs,
+    hostsCpuMs: hostsCpu,
+    machineBusyMs: machine1.busyMs - machine0.busyMs,
+    forks: machine1.forks - machine0.forks,
+    logins: acceptedLogins(fleet, hosts) - accepted0,
     chunk,
     nix: invocations(wrapper.log, logged),
     memory: peak,
@@ -251,6 +318,16 @@ async function deployTo(fleet: SimFleet, hosts: string[], wrapper: { binDir: str
     hostMedianMs,
     parallelism: engine.parallelism,
   };
+}
+
+/** ssh logins the hosts' sshd accepted so far (their logs). */
+function acceptedLogins(fleet: SimFleet, hosts: readonly string[]): number {
+  let logins = 0;
+  for (const name of hosts) {
+    const log = join(fleet.hosts.get(name)?.dir ?? "", "sshd.log");
+    if (existsSync(log)) logins += (readFileSync(log, "utf8").match(/^Accepted /gm) ?? []).length;
+  }
+  return logins;
 }
 
 function count(list: string[], what: string): number {
@@ -268,8 +345,13 @@ async function main(): Promise<void> {
   const fleet = await startFleet({ hosts: names, heavyEvaluation: true });
   const fleetStartMs = performance.now() - startedFleet;
   const results: Array<SizeResult & { parallelism: number }> = [];
+  let backgroundBusy = 0;
   try {
     const wrapper = await nixWrapper(fleet.dir);
+    // What the machine's other work costs while nothing is deployed (the machine may be shared).
+    const idle0 = machineCounters();
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    backgroundBusy = (machineCounters().busyMs - idle0.busyMs) / 5000;
     // One untimed deploy first: the page cache and the store's first lookups are not one size's cost.
     await deployTo(fleet, [names[names.length - 1] as string], wrapper);
     for (const size of SIZES) results.push(await deployTo(fleet, names.slice(0, size), wrapper));
@@ -278,18 +360,36 @@ async function main(): Promise<void> {
   }
   const one = results.find((r) => r.hosts === 1) ?? (results[0] as (typeof results)[number]);
   const mib = (bytes: number) => `${(bytes / MIB).toFixed(0)} MiB`;
+  const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const cores = Number((await execa("nproc")).stdout.trim());
   const lines = [
-    `fleet size on the simulated fleet: fast-mode deploy of a real change, one run per size`,
-    `  machine: ${(await execa("nproc")).stdout.trim()} cores, ${mib(totalmem())} RAM; ${FLEET_SIZE} light hosts started in ${(fleetStartMs / 1000).toFixed(1)} s; evaluation ~1 s CPU and ~200 MB per evaluator process`,
+    "fleet size on the simulated fleet: fast-mode deploy of a real change, one run per size",
+    `  machine: ${cores} cores, ${mib(totalmem())} RAM, busy ${backgroundBusy.toFixed(2)} cores with other work before the run; ` +
+      `${FLEET_SIZE} light hosts started in ${sec(fleetStartMs)}; evaluation ~1 s CPU and ~200 MB per evaluator process`,
     `  engine parallelism ${one.parallelism}; chunk = hosts per evaluator process (from free memory, or NIX_DEPLOY_EVAL_CHUNK)`,
     "",
-    "  hosts   wall      x one   chunk  nix eval  nix build  nix (all)  peak memory (node + children)   per host above one   CPU (deployer)",
+    "  hosts  wall     x one   chunk  evals  builds  nix runs  peak memory (node + children)  growth/host  CPU deployer  CPU hosts  CPU machine  logins  forks",
   ];
   for (const r of results) {
     const perHost =
-      r.hosts > one.hosts ? `${mib((r.memory.total - one.memory.total) / (r.hosts - one.hosts))}` : "";
+      r.hosts > one.hosts ? mib((r.memory.total - one.memory.total) / (r.hosts - one.hosts)) : "";
     lines.push(
-      `  ${String(r.hosts).padStart(5)}   ${`${(r.wallMs / 1000).toFixed(1)} s`.padEnd(8)}  ${`${(r.wallMs / one.wallMs).toFixed(2)}x`.padEnd(6)}  ${String(r.chunk).padStart(5)}  ${String(count(r.nix, "eval")).padStart(8)}  ${String(count(r.nix, "build")).padStart(9)}  ${String(r.nix.length).padStart(9)}  ${`${mib(r.memory.total)} (${mib(r.memory.own)} + ${mib(r.memory.children)})`.padEnd(30)}  ${perHost.padEnd(19)}  ${(r.cpuMs / 1000).toFixed(1)} s`,
+      [
+        String(r.hosts).padStart(7),
+        sec(r.wallMs).padStart(7),
+        `${(r.wallMs / one.wallMs).toFixed(2)}x`.padStart(7),
+        String(r.chunk).padStart(6),
+        String(count(r.nix, "eval")).padStart(6),
+        String(count(r.nix, "build")).padStart(7),
+        String(r.nix.length).padStart(9),
+        `${mib(r.memory.total)} (${mib(r.memory.own)} + ${mib(r.memory.children)})`.padStart(30),
+        perHost.padStart(12),
+        sec(r.cpuMs).padStart(13),
+        sec(r.hostsCpuMs).padStart(10),
+        sec(r.machineBusyMs).padStart(12),
+        String(r.logins).padStart(7),
+        String(r.forks).padStart(6),
+      ].join(" "),
     );
   }
   const largest = results[results.length - 1] as (typeof results)[number];
@@ -299,12 +399,15 @@ async function main(): Promise<void> {
     `  ${largest.hosts} hosts against one: ${(largest.wallMs / one.wallMs).toFixed(2)}x (goal ≤ 3x); ` +
       `evaluator processes ${evaluations} for ceil(${largest.hosts} / ${largest.chunk}) = ${Math.ceil(largest.hosts / largest.chunk)} (goal: no more); ` +
       `peak memory ${mib(largest.memory.total)} (goal < 1024 MiB; node alone before the deploy: ${mib(largest.baselineBytes)})`,
+    `  per host at ${largest.hosts}: ${sec((largest.wallMs - one.wallMs) / (largest.hosts - 1))} wall, ` +
+      `${sec(largest.cpuMs / largest.hosts)} deployer CPU, ${sec(largest.hostsCpuMs / largest.hosts)} host CPU, ` +
+      `${(largest.logins / largest.hosts).toFixed(1)} ssh logins, ${(largest.forks / largest.hosts).toFixed(0)} processes forked on the machine`,
     "",
     "  where the time went (from each deployment's record): per phase, median / longest per host, and span over the fleet",
   );
   for (const r of results) {
     lines.push(
-      `  ${r.hosts} host${r.hosts === 1 ? "" : "s"}: host median ${(r.hostMedianMs / 1000).toFixed(1)} s, syntax check ${(r.syntaxMs / 1000).toFixed(1)} s; nix: ${summarize(r.nix)}`,
+      `  ${r.hosts} host${r.hosts === 1 ? "" : "s"}: host median ${sec(r.hostMedianMs)}, syntax check ${sec(r.syntaxMs)}; nix: ${summarize(r.nix)}`,
     );
     for (const p of r.phases)
       lines.push(
