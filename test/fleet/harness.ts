@@ -41,6 +41,23 @@ const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), "fixture");
 export const FLEET_HOSTS = ["p620", "p510", "razer", "samsung"] as const;
 
+/**
+ * Names of light hosts for fleet-size runs: n01, n02, ... (zero-padded to two digits, or more for
+ * larger fleets). startFleet adds any host it is asked for beyond FLEET_HOSTS to the fixture flake
+ * and the inventory as a light host: an sshd and a small system, no hardware stand-ins.
+ */
+export function lightHostNames(count: number, prefix = "n"): string[] {
+  const width = Math.max(2, String(count).length);
+  return Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(width, "0")}`);
+}
+
+/**
+ * Elements of the list the fixture nixpkgs computes once per evaluator process with
+ * `heavyEvaluation` (nixpkgs/weight.nix): about 1 s of CPU and 200 MB in one `nix eval` on a
+ * 2-core machine with Nix 2.8, like importing a small nixpkgs.
+ */
+export const HEAVY_EVALUATION_ELEMENTS = 500_000;
+
 /** Why the fleet cannot run here, or undefined when it can: root, nix, sshd and unshare are needed. */
 export function fleetUnavailableReason(): string | undefined {
   if (process.getuid?.() !== 0)
@@ -169,9 +186,21 @@ export async function startFleet(
     systemd?: boolean;
     installers?: readonly string[];
     access?: Record<string, SimHostAccess>;
+    /**
+     * Makes evaluating the fixture flake cost real work, once per evaluator process and shared by
+     * every host evaluated in it (about 1 s of CPU and 200 MB, like a small nixpkgs): for the
+     * fleet-size benchmark. Off by default, where an evaluation costs next to nothing.
+     */
+    heavyEvaluation?: boolean;
   } = {},
 ): Promise<SimFleet> {
   const names = options.hosts ?? FLEET_HOSTS;
+  const generated = names.filter((name) => !(FLEET_HOSTS as readonly string[]).includes(name));
+  for (const name of generated)
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(name))
+      throw new Error(
+        `a generated host's name must be lower-case letters, digits and -, not ${JSON.stringify(name)}`,
+      );
   const installers = options.installers ?? [];
   const dir = mkdtempSync(join(tmpdir(), "nix-deploy-fleet-"));
   // Hosts' login users other than root reach their own files below it (sshd reads authorized_keys
@@ -266,6 +295,9 @@ export async function startFleet(
     // The fixture nixpkgs and the fleet flake, both git repositories as real flakes are.
     cpSync(join(FIXTURE, "nixpkgs"), fleet.nixpkgsDir, { recursive: true });
     fillPlaceholders(join(fleet.nixpkgsDir, "flake.nix"), { SYSTEM: system });
+    fillPlaceholders(join(fleet.nixpkgsDir, "weight.nix"), {
+      ELEMENTS: String(options.heavyEvaluation ? HEAVY_EVALUATION_ELEMENTS : 0),
+    });
     await run("git", ["init", "-q", "-b", "main"], fleet.nixpkgsDir);
     await run("git", ["add", "-A"], fleet.nixpkgsDir);
     await run("git", ["commit", "-q", "-m", "fixture nixpkgs"], fleet.nixpkgsDir);
@@ -275,6 +307,7 @@ export async function startFleet(
       SYSTEM: system,
       NIXPKGS_URL: `git+file://${fleet.nixpkgsDir}`,
     });
+    addLightHosts(fleet.flakeDir, generated);
     await run("git", ["init", "-q", "-b", "main"], fleet.flakeDir);
     await run("git", ["add", "-A"], fleet.flakeDir);
     await run("nix", ["flake", "lock"], fleet.flakeDir);
@@ -377,6 +410,38 @@ export async function startFleet(
   }
 }
 
+/**
+ * Adds light hosts to the fleet flake: hosts/NAME.nix (an sshd and a few packages, as samsung) and
+ * one `NAME = host "NAME";` line each in flake.nix, where the fixture lists its hosts.
+ */
+function addLightHosts(flakeDir: string, names: readonly string[]): void {
+  if (names.length === 0) return;
+  const flakeFile = join(flakeDir, "flake.nix");
+  const flake = readFileSync(flakeFile, "utf8");
+  const anchor = '        samsung = host "samsung";\n';
+  if (!flake.includes(anchor)) throw new Error("the fixture flake.nix no longer lists samsung as expected");
+  writeFileSync(
+    flakeFile,
+    flake.replace(anchor, `${anchor}${names.map((name) => `        ${name} = host "${name}";\n`).join("")}`),
+  );
+  for (const name of names)
+    writeFileSync(
+      join(flakeDir, "hosts", `${name}.nix`),
+      [
+        `# ${name}: a light host of a fleet-size run`,
+        "{",
+        '  packages = [ "htop" "linux" "systemd" ];',
+        "  services = {",
+        '    sshd = { package = "openssh"; serviceConfig = { Restart = "always"; }; };',
+        "  };",
+        "  firewall = { allowedTCPPorts = [ 22 ]; };",
+        "  activation = { fail = false; failedUnits = [ ]; };",
+        "}",
+        "",
+      ].join("\n"),
+    );
+}
+
 /** An installer's sshd reads its key from its own /etc/ssh, where an installation replaces it. */
 function hostKeyFile(hostDir: string, installer: boolean): string {
   return installer
@@ -385,6 +450,7 @@ function hostKeyFile(hostDir: string, installer: boolean): string {
 }
 
 function tagsOf(name: string): string[] {
+  if (!(FLEET_HOSTS as readonly string[]).includes(name)) return ["light"];
   return name === "p510" ? ["server"] : name === "p620" ? ["workstation", "server"] : ["laptop"];
 }
 
