@@ -15,7 +15,7 @@ import { failureLines, generations, hostLine, keyLines, seconds, width } from ".
 export default command({
   name: "deploy",
   synopsis:
-    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--ask-sudo-password] [--strategy canary|batches] [--canary HOST]... [--batch-size N|N%] [--on-failure stop|rollback] [--resume ID|latest]",
+    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--cache URL|none] [--ask-sudo-password] [--strategy canary|batches] [--canary HOST]... [--batch-size N|N%] [--on-failure stop|rollback] [--resume ID|latest]",
   summary:
     "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
   options: {
@@ -82,6 +82,13 @@ export default command({
         "sign each closure with this Nix secret key before copying it (hosts that do not trust the login user)",
       field: "signingKey",
     },
+    cache: {
+      type: "string",
+      value: "URL|none",
+      description:
+        "push each closure once to this binary cache of the inventory, hosts substitute from it; none skips the inventory's",
+      field: "cache",
+    },
     resume: {
       type: "string",
       value: "ID",
@@ -106,6 +113,7 @@ export default command({
     onFailure: values["on-failure"],
     buildHost: values["build-host"],
     signingKey: values["signing-key"],
+    cache: values.cache,
     resume: values.resume,
   }),
   confirm: (input) =>

@@ -18,6 +18,7 @@ import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit } from "../process.js";
 import { checkSigningKeyFile, servedFlake, signingKeyRoots } from "../trust.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
+import { CachePushes, chooseCache, hostCache } from "./cache.js";
 import { evalChunkOf, HostEvaluation, SYSTEM_DERIVATION } from "./evaluation.js";
 import { deployHostRecorded, ValidationBlocked } from "./host-steps.js";
 import { type DeploymentRecord, DeploymentStore, newDeploymentId } from "./record.js";
@@ -54,6 +55,10 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     );
     for (const host of hosts) host.signingKey = key;
   }
+  // The input may only pick among the inventory's caches, or none (see cache.ts).
+  const cacheChoice = chooseCache(fleet.caches ?? [], request.cache);
+  for (const host of hosts) host.cache = hostCache(cacheChoice, host.cache);
+  const cachePushes = new CachePushes();
   for (const host of hosts) record.hosts[host.name] ??= { outcome: "pending", phases: [] };
   store.save(record);
   engine.log.info(
@@ -106,6 +111,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     mapLimit(wave, engine.parallelism, (host) =>
       deployHostRecorded(engine, host, record, details, {
         builder: builders.get(host.name),
+        cachePushes,
         evaluation,
         gate,
         save: () => store.save(record),
@@ -223,6 +229,7 @@ function newDeployment(engine: Engine, options: DeployOptions): DeploymentRecord
       rollout: rolloutOf(options),
       buildHost: options.buildHost,
       signingKey: options.signingKey && resolve(options.signingKey),
+      cache: options.cache,
     },
     hosts: {},
   };
@@ -239,6 +246,7 @@ const RESUME_FIXED = [
   "substituteOnDestination",
   "buildHost",
   "signingKey",
+  "cache",
   "strategy",
   "canary",
   "batchSize",

@@ -87,6 +87,13 @@ export const deployOptionsSchema = z.object({
     .describe(
       "a Nix secret key file (in /etc/nix, ~/.config/nix or ~/.ssh) to sign each closure with before it is copied, for hosts whose nix-daemon does not trust the login user (default: the inventory's signingKey)",
     ),
+  cache: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'binary cache each closure is pushed to once, for hosts to substitute from: one the inventory declares, or "none" (default: the inventory\'s)',
+    ),
   ...rolloutInput,
   substituteOnDestination: z
     .boolean()
