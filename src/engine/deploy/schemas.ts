@@ -92,7 +92,7 @@ export const deployOptionsSchema = z.object({
     .min(1)
     .optional()
     .describe(
-      'binary cache each closure is pushed to once, for hosts to substitute from: one the inventory declares, or "none" (default: the inventory\'s)',
+      'an inventory binary cache to push closures to once, hosts substitute from it; "none" skips it',
     ),
   ...rolloutInput,
   substituteOnDestination: z
