@@ -77,11 +77,25 @@ describe.skipIf(skip)(
         expect(readFileSync(narinfo, "utf8")).toMatch(/^Sig: fleet-cache-1:/m);
       }
 
-      // "none" deploys razer, which does not list the cache, by copying as without one.
+      // razer does not list the cache: the copy falls back to sending the paths from here, and says so.
+      const fallback = await deployVia(server, { hosts: ["razer"], mode: "fast" });
+      expect(fallback.hosts[0]).toMatchObject({ outcome: "deployed" });
+      expect(fallback.hosts[0]?.notes).toContainEqual(
+        expect.stringMatching(
+          /^pushed to file:\/\/\S+ once, but razer did not substitute \d+ path\(s\) from it: they were copied from here/,
+        ),
+      );
+      expect(await currentSystem(fleet, "razer")).toBe(fallback.hosts[0]?.newSystem);
+
+      // "none" skips the cache: razer is copied to as without one, and the cache is not written.
+      fleet.editHost("razer", (t) => t.replace('packages = [ "', 'packages = [ "redis" "'));
+      await fleet.commit("redis on razer");
       const direct = await deployVia(server, { hosts: ["razer"], mode: "fast", cache: "none" });
       expect(direct.hosts[0]).toMatchObject({ outcome: "deployed" });
       expect(direct.hosts[0]?.notes ?? []).not.toContainEqual(expect.stringMatching(/pushed to/));
       expect(await currentSystem(fleet, "razer")).toBe(direct.hosts[0]?.newSystem);
+      const skipped = basename(direct.hosts[0]?.newSystem as string).slice(0, 32);
+      expect(existsSync(join(fleet.cache?.dir as string, `${skipped}.narinfo`))).toBe(false);
     });
 
     it("preflight: a host that does not list the cache or trust its key fails, naming the nix.settings line to add", async () => {
