@@ -11,7 +11,8 @@
  *   - the evaluation chunk size (evalChunkSize; NIX_DEPLOY_EVAL_CHUNK overrides);
  *   - where the time went: each phase's median and longest duration per host, and the span from
  *     its first start to its last end over the fleet, from the deployment's record.
- * The engine's default parallelism is used (NIX_DEPLOY_PARALLEL overrides).
+ * The deployment's default limits are used (NIX_DEPLOY_COPY_LIMIT, NIX_DEPLOY_ACTIVATE_LIMIT,
+ * NIX_DEPLOY_BUILD_LIMIT, NIX_DEPLOY_EVAL_CHUNK override them).
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { freemem, totalmem } from "node:os";
@@ -19,7 +20,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { execa } from "execa";
 import { deploy } from "../src/engine/deploy/deployment.js";
-import { evalChunkOf, evalChunkSize } from "../src/engine/deploy/evaluation.js";
+import { evalChunkSize } from "../src/engine/deploy/evaluation.js";
+import { hostsInFlight, resolveLimits } from "../src/engine/deploy/limits.js";
 import { DeploymentStore } from "../src/engine/deploy/record.js";
 import { createEngine } from "../src/engine/engine.js";
 import { fleetUnavailableReason, lightHostNames, type SimFleet, startFleet } from "../test/fleet/harness.js";
@@ -277,7 +279,8 @@ async function deployTo(fleet: SimFleet, hosts: string[], wrapper: { binDir: str
   };
   // A new engine per deploy, as each CLI run is: it starts its own ssh masters.
   const engine = createEngine({ flake: fleet.flakeDir, env, logFile: false });
-  const chunk = evalChunkSize(freemem(), evalChunkOf(env));
+  const limits = resolveLimits(undefined, env, undefined);
+  const chunk = evalChunkSize(freemem(), limits.evalChunk);
   const logged = existsSync(wrapper.log) ? readFileSync(wrapper.log, "utf8").split("\n").length - 1 : 0;
   const baseline = readProcesses().get(process.pid)?.rssBytes ?? 0;
   const memory = sampleMemory(fleet);
@@ -316,7 +319,7 @@ async function deployTo(fleet: SimFleet, hosts: string[], wrapper: { binDir: str
     syntaxMs: result.checks.find((c) => c.check === "syntax")?.durationMs ?? 0,
     phases,
     hostMedianMs,
-    parallelism: engine.parallelism,
+    parallelism: hostsInFlight(limits),
   };
 }
 
@@ -366,7 +369,7 @@ async function main(): Promise<void> {
     "fleet size on the simulated fleet: fast-mode deploy of a real change, one run per size",
     `  machine: ${cores} cores, ${mib(totalmem())} RAM, busy ${backgroundBusy.toFixed(2)} cores with other work before the run; ` +
       `${FLEET_SIZE} light hosts started in ${sec(fleetStartMs)}; evaluation ~1 s CPU and ~200 MB per evaluator process`,
-    `  engine parallelism ${one.parallelism}; chunk = hosts per evaluator process (from free memory, or NIX_DEPLOY_EVAL_CHUNK)`,
+    `  hosts in flight ${one.parallelism}; chunk = hosts per evaluator process (from free memory, or NIX_DEPLOY_EVAL_CHUNK)`,
     "",
     "  hosts  wall     x one   chunk  evals  builds  nix runs  peak memory (node + children)  growth/host  CPU deployer  CPU hosts  CPU machine  logins  forks",
   ];

@@ -26,10 +26,11 @@ export function cliVocabulary(commands: readonly AnyCommand[]): (text: string) =
     // `resume: "ID"` → `--resume ID`, `fix: true` → `--fix`, `redeploy: true` → `--redeploy`. A
     // bare field is translated only when camelCase (`dryRun` → `--dry-run`): plain words such as
     // "mode" or "hosts" are English in a sentence. Field names are identifiers: patterns are linear.
+    // A field after '.' is an inventory path (`hosts.a.cache: ...`), not the tool's input.
     const value = '("[^"\\n]{0,200}"|true|false|[A-Za-z0-9_.-]{1,200})';
     translations.push({
       pattern: new RegExp(
-        `\\b${escape(field)}(?:: ?${value})${/[A-Z]/.test(field) ? "?" : ""}(?![A-Za-z0-9_])`,
+        `(?<![A-Za-z0-9_.])${escape(field)}(?:: ?${value})${/[A-Z]/.test(field) ? "?" : ""}(?![A-Za-z0-9_])`,
         "g",
       ),
       replace: (_match, value) => {

@@ -33,6 +33,8 @@ export interface SimHostAccess {
   trustedUsers?: string[];
   /** Public keys (`name:base64`) the host's Nix accepts signatures of, besides none. */
   trustedPublicKeys?: string[];
+  /** Binary caches the host's Nix substitutes from (nix.settings.substituters). */
+  substituters?: string[];
   /** The deployer runs inside this host's namespaces and deploys it as `local`: no ssh. */
   local?: boolean;
 }
@@ -42,7 +44,7 @@ export function hostNixConf(access: SimHostAccess): string {
   return [
     "experimental-features = nix-command flakes",
     "sandbox = false",
-    "substituters =",
+    `substituters = ${(access.substituters ?? []).join(" ")}`,
     `trusted-users = ${(access.trustedUsers ?? ["root", DEPLOY_USER]).join(" ")}`,
     `trusted-public-keys = ${(access.trustedPublicKeys ?? []).join(" ")}`,
     "",

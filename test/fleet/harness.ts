@@ -114,6 +114,8 @@ export interface SimFleet {
   clientKey: string;
   knownHosts: string;
   hosts: Map<string, SimHost>;
+  /** The fleet's binary cache (startFleet's `cache`): a file:// store every host can read. */
+  cache?: { url: string; dir: string };
   /** Environment for every process that talks to the fleet: nix settings, state dir, ssh control dir. */
   env: Record<string, string>;
   /** ssh options that reach a host as root with the deployer's key (before `root@127.0.0.1`). */
@@ -192,6 +194,11 @@ export async function startFleet(
      * fleet-size benchmark. Off by default, where an evaluation costs next to nothing.
      */
     heavyEvaluation?: boolean;
+    /**
+     * A binary cache directory under the fleet's, visible inside every host: the hosts named in
+     * `trustedBy` (default all) list it among their substituters and trust `publicKey`.
+     */
+    cache?: { publicKey?: string; trustedBy?: readonly string[] };
   } = {},
 ): Promise<SimFleet> {
   const names = options.hosts ?? FLEET_HOSTS;
@@ -214,8 +221,10 @@ export async function startFleet(
     execa(file, args, { cwd, env: { ...process.env, ...env } });
 
   const hosts = new Map<string, SimHost>();
+  const cacheDir = join(dir, "cache");
   const fleet: SimFleet = {
     dir,
+    ...(options.cache ? { cache: { url: `file://${cacheDir}`, dir: cacheDir } } : {}),
     flakeDir: join(dir, "fleet"),
     nixpkgsDir: join(dir, "nixpkgs"),
     clientKey: join(dir, "home", ".ssh", "id_ed25519"),
@@ -312,6 +321,7 @@ export async function startFleet(
     await run("git", ["add", "-A"], fleet.flakeDir);
     await run("nix", ["flake", "lock"], fleet.flakeDir);
 
+    if (fleet.cache) mkdirSync(fleet.cache.dir, { recursive: true });
     mkdirSync(dirname(fleet.clientKey), { recursive: true, mode: 0o700 });
     await newKey(fleet.clientKey, "nix-deploy-deployer");
     const peerKey = join(dir, "peer", "id_ed25519");
@@ -340,7 +350,7 @@ export async function startFleet(
         prepareHardware(hostDir, installer ? "installer" : name, installer);
         // The host's own nix.conf, as NixOS generates one: ssh sessions do not carry the deployer's
         // NIX_CONFIG, and the fixture's builders are /bin/sh, which a build sandbox does not have.
-        const access = options.access?.[name] ?? {};
+        const access = withCache(options.access?.[name] ?? {}, name, fleet.cache?.url, options.cache);
         mkdirSync(join(hostDir, "etc", "nix"), { recursive: true });
         writeFileSync(join(hostDir, "etc", "nix", "nix.conf"), hostNixConf(access));
         const mounts = writeHostAccounts(hostDir, access);
@@ -440,6 +450,21 @@ function addLightHosts(flakeDir: string, names: readonly string[]): void {
         "",
       ].join("\n"),
     );
+}
+
+/** A host's access with the fleet's cache among its substituters and its key trusted, if it trusts it. */
+function withCache(
+  access: SimHostAccess,
+  name: string,
+  url: string | undefined,
+  cache: { publicKey?: string; trustedBy?: readonly string[] } | undefined,
+): SimHostAccess {
+  if (!url || !cache || (cache.trustedBy && !cache.trustedBy.includes(name))) return access;
+  return {
+    ...access,
+    substituters: [...(access.substituters ?? []), url],
+    trustedPublicKeys: [...(access.trustedPublicKeys ?? []), ...(cache.publicKey ? [cache.publicKey] : [])],
+  };
 }
 
 /** An installer's sshd reads its key from its own /etc/ssh, where an installation replaces it. */

@@ -186,6 +186,10 @@ export const FIELD_TESTS: Record<string, Record<string, string | string[]>> = {
       fleet("deploy.substituteOnDestination reaches nix copy, and a resumed deployment keeps it"),
     ],
     buildHost: `${ACCESS} > deploy.buildHost: deploys with a build host: built there, copied straight from there to the host, never built here`,
+    cache: [
+      "test/e2e/cache.test.ts > deploy.cache: changed hosts deploy through the cache, which holds each system once; none skips it",
+      "test/e2e/cache.test.ts > refuses a cache the tool input names but the inventory does not declare, listing the declared ones",
+    ],
     signingKey: `${ACCESS} > deploy.signingKey: an untrusted login user's copy is caught by preflight with the remedy; signed with a key the host trusts, it deploys`,
     flake: FLAKE,
   },

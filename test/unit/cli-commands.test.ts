@@ -104,6 +104,9 @@ describe("the CLI speaks CLI", () => {
       "deploy again in standard mode to all hosts",
       "the goal was switch; the inputs moved",
       "deployed p620 and rolled back razer",
+      // An inventory field's path in an error is the inventory's word, not a flag.
+      'hosts.a.cache: the cache "https://x" is refused',
+      "defaults.signingKey: expected string",
     ])
       expect(say(text)).toBe(text);
   });

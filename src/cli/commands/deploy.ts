@@ -49,7 +49,7 @@ function limitsOf(values: Record<string, unknown>) {
 export default command({
   name: "deploy",
   synopsis:
-    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--ask-sudo-password] [--strategy canary|batches] [--canary HOST]... [--batch-size N|N%] [--on-failure stop|rollback] [--build-limit N] [--copy-limit N] [--activate-limit N] [--eval-chunk N] [--resume ID|latest]",
+    "deploy HOSTS...|@tag|--all [--mode standard|fast|emergency] [--goal switch|boot|test|dry-activate] [--dry-run] [--confirm-timeout S] [--substitute-on-destination] [--install-bootloader] [--build-host HOST] [--signing-key FILE] [--cache URL|none] [--ask-sudo-password] [--strategy canary|batches] [--canary HOST]... [--batch-size N|N%] [--on-failure stop|rollback] [--build-limit N] [--copy-limit N] [--activate-limit N] [--eval-chunk N] [--resume ID|latest]",
   summary:
     "build, skip unchanged hosts, copy, activate under magic rollback, check health; rolls back on failure",
   options: {
@@ -117,6 +117,13 @@ export default command({
       field: "signingKey",
     },
     ...LIMIT_OPTIONS,
+    cache: {
+      type: "string",
+      value: "URL|none",
+      description:
+        "push each closure once to this binary cache of the inventory, hosts substitute from it; none skips the inventory's",
+      field: "cache",
+    },
     resume: {
       type: "string",
       value: "ID",
@@ -142,6 +149,7 @@ export default command({
     buildHost: values["build-host"],
     signingKey: values["signing-key"],
     limits: limitsOf(values),
+    cache: values.cache,
     resume: values.resume,
   }),
   confirm: (input) =>

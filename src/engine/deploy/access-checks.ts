@@ -3,6 +3,7 @@ import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
 import { checkPrivateFile } from "../trust.js";
+import { parseNixSettings } from "./cache.js";
 import { untrustedRemedy } from "./copy.js";
 
 /** A preflight checklist entry (see preflight.ts). */
@@ -43,20 +44,15 @@ async function escalationCheck(engine: Engine, host: Host, signal?: AbortSignal)
   }
 }
 
-/** The host's Nix settings as its login user sees them: `nix config show`, `nix show-config` before 2.20. */
+/** The host's Nix settings as its login user sees them: `nix show-config` (before 2.20), else `nix config show`. */
 async function hostNixSettings(engine: Engine, host: Host, signal?: AbortSignal) {
   const connection = engine.connect(host);
   const base = ["nix", "--extra-experimental-features", "nix-command"];
-  let result = await connection.run([...base, "config", "show"], { timeoutMs: 20_000, signal });
+  let result = await connection.run([...base, "show-config"], { timeoutMs: 20_000, signal });
   if (result.exitCode !== 0)
-    result = await connection.run([...base, "show-config"], { timeoutMs: 20_000, signal });
+    result = await connection.run([...base, "config", "show"], { timeoutMs: 20_000, signal });
   if (result.exitCode !== 0) return undefined;
-  const settings = new Map<string, string[]>();
-  for (const line of result.stdout.split("\n")) {
-    const match = /^([a-z-]+) = (.*)$/.exec(line.trim());
-    if (match) settings.set(match[1] as string, (match[2] as string).split(/\s+/).filter(Boolean));
-  }
-  return settings;
+  return parseNixSettings(result.stdout);
 }
 
 async function copyTrustCheck(engine: Engine, host: Host, signal?: AbortSignal): Promise<AccessCheck> {

@@ -1,17 +1,19 @@
 import type { Engine } from "../engine.js";
-import { UserError } from "../errors.js";
+import { describeError, UserError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
 import { nixErrorExcerpt } from "../nix.js";
 import { sshOptionArgs } from "../remote/ssh.js";
 import { withRetry } from "../retry.js";
 import { checkPrivateFile } from "../trust.js";
+import { CachePushes, cacheLabel, copiedPaths } from "./cache.js";
 
 /**
  * Getting a built system into a host's store. From this machine: `nix copy --to ssh://HOST`, signed
  * first when the inventory names a signing key (a login user the host's nix-daemon does not trust
  * may only add signed paths). From a build host: straight from there to the host when the build
  * host can reach it, as nixos-rebuild-ng does, else through this machine's store. A local host
- * shares this machine's store: nothing to copy.
+ * shares this machine's store: nothing to copy. With a binary cache (inventory `cache`), the closure
+ * is pushed there once for the deployment and the host substitutes from it (./cache.ts).
  */
 
 export interface CopyOptions {
@@ -19,6 +21,8 @@ export interface CopyOptions {
   signal?: AbortSignal;
   /** The build host whose store holds the path (it was built there), when not this machine. */
   from?: Host;
+  /** The deployment's pushes to binary caches: with a host cache, each closure is pushed once. */
+  cachePushes?: CachePushes;
 }
 
 /** Copies `path`'s closure to the host; returns notes on the way it went, for the result. */
@@ -36,7 +40,12 @@ export async function copyClosure(
     const builderStore = engine.connect(options.from).store();
     // A build host that is this machine left the path in this store already.
     if (builderStore) {
-      if (target && !host.signingKey && (await copyFromBuildHost(engine, options.from, host, path, options)))
+      if (
+        target &&
+        !host.signingKey &&
+        !host.cache &&
+        (await copyFromBuildHost(engine, options.from, host, path, options))
+      )
         return [`copied from ${options.from.name} straight to ${host.name}`];
       await runNixCopy(engine, ["copy", "--no-check-sigs", "--from", builderStore.uri, path], {
         env: builderStore.env,
@@ -49,7 +58,8 @@ export async function copyClosure(
     }
   }
   if (!target) return notes;
-  if (host.signingKey) await signClosure(engine, host.signingKey, path, options.signal);
+  const cached = host.cache ? await pushToCache(engine, host, host.cache, path, options, notes) : false;
+  if (host.signingKey && !cached) await signClosure(engine, host.signingKey, path, options.signal);
   const sshOptions = target.env.NIX_SSHOPTS ?? "";
   const spaced = sshOptions.split(" ").find((o) => o !== "" && /\s/.test(o));
   if (spaced)
@@ -57,13 +67,13 @@ export async function copyClosure(
       `the ssh option "${spaced}" contains whitespace, which nix copy cannot pass on`,
       "use paths without spaces for keys and known_hosts files",
     );
-  await runNixCopy(
+  const copied = await runNixCopy(
     engine,
     [
       "copy",
       "--to",
       target.uri,
-      ...(options.substituteOnDestination ? ["--substitute-on-destination"] : []),
+      ...(options.substituteOnDestination || cached ? ["--substitute-on-destination"] : []),
       path,
     ],
     {
@@ -75,7 +85,55 @@ export async function copyClosure(
       user: host.user,
     },
   );
+  if (cached && host.cache) notes.push(substitutionNote(host.name, cacheLabel(host.cache), copied.stderr));
   return notes;
+}
+
+/**
+ * Pushes the closure to the host's cache, once for the deployment (signed first when the host has a
+ * signing key; a cache URL with secret-key= is signed by nix as it writes). False, with a note,
+ * when the push failed: the host is then copied to from here as without a cache.
+ */
+async function pushToCache(
+  engine: Engine,
+  host: Host,
+  cache: string,
+  path: string,
+  options: CopyOptions,
+  notes: string[],
+): Promise<boolean> {
+  const pushes = options.cachePushes ?? new CachePushes();
+  try {
+    await pushes.once(cache, path, host.signingKey, async () => {
+      if (host.signingKey) await signClosure(engine, host.signingKey, path, options.signal);
+      await runNixCopy(engine, ["copy", "--to", cache, path], {
+        env: {},
+        signal: options.signal,
+        failure: `pushing the system to the cache ${cacheLabel(cache)} failed`,
+        remedy: "check that this machine can write to the cache",
+        host: host.name,
+      });
+      engine.log.info({ cache: cacheLabel(cache), path }, "pushed to the cache");
+    });
+    return true;
+  } catch (error) {
+    engine.log.warn({ host: host.name, error: describeError(error) }, "cache push failed; copying directly");
+    notes.push(
+      `pushing to ${cacheLabel(cache)} failed, so the system was copied to ${host.name} from here: ${describeError(error).split("\n")[0]}`,
+    );
+    return false;
+  }
+}
+
+/** What the copy to the host says about the cache: substituted from it, or copied from here. */
+function substitutionNote(host: string, cache: string, stderr: string): string {
+  const { copied, reported } = copiedPaths(stderr);
+  if (copied === 0)
+    return reported
+      ? `pushed to ${cache} once; ${host} substituted from it`
+      : `pushed to ${cache} once; ${host} substituted what it could from it`;
+  // Some paths came from the cache and some from here: the host lacks a setting, or the cache a path.
+  return `pushed to ${cache} once, but ${host} did not substitute ${copied} path(s) from it: they were copied from here (preflight names the nix.settings ${host} lacks)`;
 }
 
 async function runNixCopy(
@@ -89,7 +147,7 @@ async function runNixCopy(
     host: string;
     user?: string;
   },
-): Promise<void> {
+): Promise<{ stderr: string }> {
   const result = await withRetry(() => engine.nix.run(args, { signal: context.signal, env: context.env }), {
     attempts: 3,
     baseDelayMs: 1000,
@@ -101,7 +159,7 @@ async function runNixCopy(
     onRetry: (attempt, delay) =>
       engine.log.warn({ host: context.host, attempt, delay }, "copy failed, retrying"),
   });
-  if (result.exitCode === 0) return;
+  if (result.exitCode === 0) return result;
   if (UNSIGNED.test(result.stderr) && context.user)
     throw new UserError(
       `${context.host} refused the system: ${context.user} is not a trusted user of its nix-daemon, and the paths carry no signature it trusts`,

@@ -18,6 +18,7 @@ import { loadPlan, type StoredPlan } from "../plan.js";
 import { mapLimit, Semaphore } from "../process.js";
 import { checkSigningKeyFile, servedFlake, signingKeyRoots } from "../trust.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
+import { CachePushes, chooseCache, hostCache } from "./cache.js";
 import { HostEvaluation, SYSTEM_DERIVATION } from "./evaluation.js";
 import { deployHostRecorded, ValidationBlocked } from "./host-steps.js";
 import { hostsInFlight, resolveLimits } from "./limits.js";
@@ -57,6 +58,10 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     );
     for (const host of hosts) host.signingKey = key;
   }
+  // The input may only pick among the inventory's caches, or none (see cache.ts).
+  const cacheChoice = chooseCache(fleet.caches ?? [], request.cache);
+  for (const host of hosts) host.cache = hostCache(cacheChoice, host.cache);
+  const cachePushes = new CachePushes();
   for (const host of hosts) record.hosts[host.name] ??= { outcome: "pending", phases: [] };
   store.save(record);
   engine.log.info(
@@ -111,6 +116,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     mapLimit(wave, hostsInFlight(limits), (host) =>
       deployHostRecorded(engine, host, record, details, {
         builder: builders.get(host.name),
+        cachePushes,
         evaluation,
         running,
         gate,
@@ -231,6 +237,7 @@ function newDeployment(engine: Engine, options: DeployOptions): DeploymentRecord
       limits: options.limits,
       buildHost: options.buildHost,
       signingKey: options.signingKey && resolve(options.signingKey),
+      cache: options.cache,
     },
     hosts: {},
   };
@@ -247,6 +254,7 @@ const RESUME_FIXED = [
   "substituteOnDestination",
   "buildHost",
   "signingKey",
+  "cache",
   "strategy",
   "canary",
   "batchSize",

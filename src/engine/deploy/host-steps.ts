@@ -11,6 +11,7 @@ import { deployKeys } from "../keys/deploy.js";
 import type { Semaphore } from "../process.js";
 import { newNonce } from "./activation.js";
 import { realiseOnHost } from "./build.js";
+import type { CachePushes } from "./cache.js";
 import { describePackageChange } from "./changes.js";
 import { copyClosure } from "./copy.js";
 import type { HostEvaluation } from "./evaluation.js";
@@ -33,6 +34,8 @@ export class ValidationBlocked extends Error {
 export interface HostContext {
   /** Builds the system, which is then copied from there; undefined builds on this machine. */
   builder?: Host;
+  /** The deployment's pushes to binary caches, one per closure (cache.ts). */
+  cachePushes?: CachePushes;
   /** The deployment's hosts evaluated and built together here (when there is no builder). */
   evaluation: HostEvaluation;
   /** The deployment's limits on copies and activations at once (limits.ts). */
@@ -177,6 +180,7 @@ async function deployHost(
             substituteOnDestination: request.substituteOnDestination,
             signal: context.signal,
             from: builder,
+            cachePushes: context.cachePushes,
           })),
         ),
       ),

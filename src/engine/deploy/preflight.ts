@@ -12,8 +12,9 @@ import { mapLimit } from "../process.js";
 import { connectionFailureReason } from "../remote/ssh.js";
 import { checkSchema, checkStatusSchema, hostSelectorAllByDefault } from "../schemas.js";
 import { processAlive, readJson } from "../state.js";
-import { accessChecks } from "./access-checks.js";
+import { accessChecks, publicKeyOf } from "./access-checks.js";
 import { derivationOf } from "./build.js";
+import { cacheSecretKey, cacheTrustChecks, parseNixSettings } from "./cache.js";
 import type { LockHolder } from "./host-lock.js";
 
 const preflightCheckSchema = checkSchema.extend({ remedy: z.string().optional() });
@@ -167,10 +168,12 @@ async function remoteChecks(
   minFree: number,
   signal?: AbortSignal,
 ): Promise<Check[]> {
-  const result = await engine.connect(host).run(hostCommand("preflight", "nix-deploy-preflight"), {
-    timeoutMs: 20_000,
-    signal,
-  });
+  const result = await engine
+    .connect(host)
+    .run(hostCommand("preflight", "nix-deploy-preflight", host.cache ? ["settings"] : []), {
+      timeoutMs: 20_000,
+      signal,
+    });
   if (result.connectionFailed) {
     return [
       {
@@ -181,7 +184,7 @@ async function remoteChecks(
       },
     ];
   }
-  const [version = "", disk = ""] = result.stdout.trim().split("\n");
+  const [version = "", disk = "", ...settings] = result.stdout.split("\n");
   const checks: Check[] = [
     host.local
       ? { check: "ssh", status: "pass", detail: "this machine: reached without ssh" }
@@ -206,7 +209,21 @@ async function remoteChecks(
     );
   }
   checks.push(...(await accessChecks(engine, host, signal)));
+  if (host.cache) checks.push(...cacheChecks(host, host.cache, settings.join("\n")));
   return checks;
+}
+
+/** Whether the host will substitute from its cache (cache.ts), from the settings preflight.sh printed. */
+function cacheChecks(host: Host, cache: string, settingsText: string): Check[] {
+  const settings = parseNixSettings(settingsText);
+  const secretKey = host.signingKey ?? cacheSecretKey(cache);
+  let publicKey: string | undefined;
+  try {
+    publicKey = secretKey ? publicKeyOf(secretKey) : undefined;
+  } catch (error) {
+    return [{ check: "cache key", status: "fail", detail: describeError(error) }];
+  }
+  return cacheTrustChecks(host.name, cache, settings.size ? settings : undefined, publicKey);
 }
 
 function lockCheck(host: Host, env: NodeJS.ProcessEnv): Check {

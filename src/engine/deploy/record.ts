@@ -56,6 +56,8 @@ export interface DeploymentRequest {
   buildHost?: string;
   /** The signing key named for this deployment (a path, never the key), over the inventory's. */
   signingKey?: string;
+  /** The deploy input's cache ("none", or one the inventory declares); absent: the inventory's. */
+  cache?: string;
 }
 
 export interface DeploymentRecord {

@@ -84,6 +84,13 @@ export const deployOptionsSchema = z.object({
     .describe(
       "Nix secret key file (/etc/nix, ~/.config/nix, ~/.ssh) signing closures for hosts that do not trust the login user (default: the inventory's)",
     ),
+  cache: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'an inventory binary cache to push closures to once, hosts substitute from it; "none" skips it',
+    ),
   ...rolloutInput,
   limits: limitsSchema
     .optional()

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
+import { declaredCaches } from "../deploy/cache.js";
 import type { LimitsInput } from "../deploy/limits.js";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
@@ -28,6 +29,8 @@ export interface Host {
   buildHost?: string;
   /** A Nix secret key file the closure is signed with before the copy. */
   signingKey?: string;
+  /** A binary cache the closure is pushed to once, for the host to substitute from (inventory `cache`). */
+  cache?: string;
   /** The system profile whose generations are the host's systems. */
   profile: string;
   tags: string[];
@@ -40,6 +43,8 @@ export interface Fleet {
   flake: string;
   inventoryPath?: string;
   hosts: Host[];
+  /** The binary caches the inventory declares: the only ones a deployment may be asked to use. */
+  caches?: string[];
   warnings: string[];
   /** The inventory's deployment limits (deploy/limits.ts). */
   limits?: LimitsInput;
@@ -124,6 +129,7 @@ export async function discoverFleet(
       // As colmena: root needs no escalation, whatever the inventory names.
       sudo: user === "root" ? [] : [...(entry.sudo ?? defaults.sudo ?? DEFAULT_ESCALATION)],
       buildHost: entry.buildHost ?? defaults.buildHost,
+      cache: entry.cache ?? defaults.cache,
       signingKey:
         signingKey &&
         checkSigningKeyFile(
@@ -152,7 +158,14 @@ export async function discoverFleet(
         `${host.name} is in the inventory but has no nixosConfigurations.${host.name} in the flake`,
       );
   }
-  return { flake, inventoryPath, hosts, warnings, limits: inventory.limits };
+  return {
+    flake,
+    inventoryPath,
+    hosts,
+    warnings,
+    limits: inventory.limits,
+    caches: declaredCaches(inventory),
+  };
 }
 
 /**

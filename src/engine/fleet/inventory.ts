@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { cacheUrlProblem } from "../deploy/cache.js";
 import { limitsSchema } from "../deploy/limits.js";
 import { UserError } from "../errors.js";
 import { ESCALATION_PROGRAMS } from "../remote/escalation.js";
@@ -124,12 +125,21 @@ const escalationSchema = z
     `the escalation command is one of ${ESCALATION_PROGRAMS.join(", ")} followed by its options, e.g. ["sudo", "-n"], or [] for none`,
   );
 
+/** A binary cache store URL closures are pushed to once, for hosts to substitute from. */
+export const cacheUrlSchema = z.string().superRefine((url, ctx) => {
+  const problem = cacheUrlProblem(url);
+  if (problem)
+    ctx.addIssue({ code: "custom", message: `the cache ${JSON.stringify(url)} is refused: ${problem}` });
+});
+
 const connectionFields = {
   /** The ssh login user (also `user@` in target). */
   user: userSchema.optional(),
   sudo: escalationSchema.optional(),
   /** A Nix secret key file: the closure is signed with it before it is copied (`nix store sign`). */
   signingKey: z.string().min(1).optional(),
+  /** A binary cache the closure is pushed to once; the host substitutes from it (deploy/cache.ts). */
+  cache: cacheUrlSchema.optional(),
   /** A host of the fleet that builds this host's system; the result goes from there to the host. */
   buildHost: hostNameSchema.optional(),
   port: z.number().int().min(1).max(65535).optional(),

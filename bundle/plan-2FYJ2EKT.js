@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{loadPlan,makePlan,phasesFor,planResultSchema}from"./chunk-D7SRLZH7.js";import"./chunk-X57J5ZHK.js";import"./chunk-7CDCX7GG.js";import"./chunk-EHQT5DQ2.js";import"./chunk-OLWWD6BV.js";import"./chunk-XMFTS6JJ.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-JFUJNYKZ.js";import"./chunk-XW3ZPYZB.js";export{loadPlan,makePlan,phasesFor,planResultSchema};
