@@ -138,4 +138,21 @@ describe.skipIf(skip)("evaluating a deployment's hosts together", () => {
         );
     }
   });
+
+  it("hosts built on a build host are evaluated in the deployment's chunks too, never on their own", async () => {
+    for (const host of ["p620", "razer"])
+      context.fleet.editHost(host, (t) => t.replace('packages = [ "', 'packages = [ "fail2ban" "'));
+    await context.fleet.commit("fail2ban on two");
+    writeFileSync(calls, "");
+    const result = await deployVia(context.server, {
+      hosts: ["p620", "razer"],
+      mode: "fast",
+      buildHost: "p510",
+    });
+    expect(result.hosts.map((h) => h.outcome)).toEqual(["deployed", "deployed"]);
+    const lines = readFileSync(calls, "utf8").trim().split("\n");
+    // One chunk of both hosts; no evaluation of a single host's drvPath beside it.
+    expect(lines.filter((l) => l.includes("builtins.fromJSON"))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes("drvPath") && !l.includes("builtins.fromJSON"))).toEqual([]);
+  });
 });

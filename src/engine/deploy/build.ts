@@ -157,8 +157,10 @@ export async function realiseOnHost(
   host: string,
   builder: Host,
   signal?: AbortSignal,
+  /** The host's system derivation when it is already evaluated (a deployment's chunk): no second evaluation. */
+  evaluated?: Promise<string>,
 ): Promise<string> {
-  const drvPath = await derivationOf(engine, flake, host, signal);
+  const drvPath = await (evaluated ?? derivationOf(engine, flake, host, signal));
   const connection = engine.connect(builder);
   const store = connection.store();
   if (store) {

@@ -8,6 +8,7 @@
  * A host whose new system equals the running one is skipped before any copy.
  */
 
+import { setMaxListeners } from "node:events";
 import { dirname, resolve } from "node:path";
 import { AUDITED } from "../analysis/audit.js";
 import type { Engine } from "../engine.js";
@@ -36,6 +37,9 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
       `installBootloader does nothing with the ${request.goal} goal: only switch and boot install a boot loader`,
       "use goal switch or boot, or leave installBootloader out",
     );
+  // Every host's steps listen on the deployment's signal (an ssh, a nix, a wait each): past ten,
+  // Node would warn of a leak where there is none.
+  if (hooks.signal) setMaxListeners(0, hooks.signal);
   const fleet = await discoverFleet(engine, {
     flake: request.flake,
     signal: hooks.signal,

@@ -147,7 +147,14 @@ async function deployHost(
     const [built, probed] = await Promise.allSettled([
       phase("build", () =>
         builder
-          ? realiseOnHost(engine, request.flake, host.name, builder, context.signal)
+          ? realiseOnHost(
+              engine,
+              request.flake,
+              host.name,
+              builder,
+              context.signal,
+              context.evaluation.derivation(host.name),
+            )
           : context.evaluation.build(host.name),
       ),
       phase("probe", async () => {
