@@ -6,7 +6,8 @@ import { operation } from "../hooks.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { hostSelectorAllByDefault, nextSchema } from "../schemas.js";
-import { evaluationFailed } from "./evaluation.js";
+import { evaluationFailed, evaluationLimits, HostEvaluation } from "./evaluation.js";
+import { resolveLimits } from "./limits.js";
 
 export const testBuildOptionsSchema = z.object({
   hosts: hostSelectorAllByDefault,
@@ -48,6 +49,17 @@ export const testBuild = operation<TestBuildOptions, TestBuildResult>(async (eng
   const fleet = await discoverFleet(engine, { flake: options.flake, signal: hooks.signal });
   const hosts = selectFlakeHosts(fleet, options.hosts ?? ["all"]);
   const builder = options.buildHost ? selectHost(fleet, options.buildHost, "build host") : undefined;
+  // The hosts are evaluated together, in chunks, as a deployment evaluates them (evaluation.ts).
+  const evaluation = new HostEvaluation(
+    engine,
+    fleet.flake,
+    hosts.map((h) => h.name),
+    {
+      ...evaluationLimits(resolveLimits(undefined, engine.env, fleet.limits)),
+      builtHere: builder ? new Set() : undefined,
+      signal: hooks.signal,
+    },
+  );
   const results = await mapLimit(hosts, engine.parallelism, async (host) => {
     const started = Date.now();
     hooks.progress(`${host.name}: building${builder ? ` on ${builder.name}` : ""}`);
@@ -56,10 +68,17 @@ export const testBuild = operation<TestBuildOptions, TestBuildResult>(async (eng
         ? await fetchFromBuildHost(
             engine,
             builder,
-            await realiseOnHost(engine, fleet.flake, host.name, builder, hooks.signal),
+            await realiseOnHost(
+              engine,
+              fleet.flake,
+              host.name,
+              builder,
+              hooks.signal,
+              evaluation.derivation(host.name),
+            ),
             hooks.signal,
           )
-        : await buildLocally(engine, fleet.flake, host.name, hooks.signal);
+        : await evaluation.build(host.name);
       const [info] = await engine.nix.pathInfo([storePath], { closureSize: true });
       hooks.progress(`${host.name}: built`);
       return {
@@ -93,23 +112,6 @@ export const testBuild = operation<TestBuildOptions, TestBuildResult>(async (eng
       : "deploy when ready; deploy skips hosts whose system did not change",
   };
 });
-
-/** Builds one host's system on this machine and returns its store path. */
-export async function buildLocally(
-  engine: Engine,
-  flake: string,
-  host: string,
-  signal?: AbortSignal,
-): Promise<string> {
-  const installable = hostInstallable(flake, host);
-  const [built] = await engine.nix.build([installable], {
-    signal,
-    what: `building ${host}`,
-    remedy: `fix the error, then check with: nix build ${installable}`,
-  });
-  if (!built?.outputs.out) throw new Error(`nix build printed no output path for ${host}`);
-  return built.outputs.out;
-}
 
 /**
  * A host's system derivation, evaluated without building. Never writes a lock: on the user's own

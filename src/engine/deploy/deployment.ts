@@ -20,7 +20,7 @@ import { mapLimit, Semaphore } from "../process.js";
 import { checkSigningKeyFile, servedFlake, signingKeyRoots } from "../trust.js";
 import { DEFAULT_CONFIRM_TIMEOUT_SEC } from "./activation.js";
 import { CachePushes, chooseCache, hostCache } from "./cache.js";
-import { HostEvaluation, SYSTEM_DERIVATION } from "./evaluation.js";
+import { evaluationLimits, HostEvaluation, SYSTEM_DERIVATION } from "./evaluation.js";
 import { deployHostRecorded, ValidationBlocked } from "./host-steps.js";
 import { hostsInFlight, resolveLimits } from "./limits.js";
 import { type DeploymentRecord, DeploymentStore, newDeploymentId } from "./record.js";
@@ -86,8 +86,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
     {
       attributes: request.mode === "standard" ? { ...SYSTEM_DERIVATION, ...AUDITED } : SYSTEM_DERIVATION,
       builtHere: new Set(hosts.filter((h) => !builders.get(h.name)).map((h) => h.name)),
-      chunk: limits.evalChunk,
-      processes: new Semaphore(limits.build),
+      ...evaluationLimits(limits),
       signal: hooks.signal,
     },
   );

@@ -2,7 +2,8 @@ import { freemem } from "node:os";
 import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
-import type { Semaphore } from "../process.js";
+import { Semaphore } from "../process.js";
+import type { DeployLimits } from "./limits.js";
 
 /**
  * Evaluating a NixOS host costs one evaluator process with its own copy of nixpkgs (hundreds of MB
@@ -26,6 +27,11 @@ export function evalChunkSize(freeBytes: number, override?: number): number {
     return override;
   }
   return Math.max(1, Math.floor((freeBytes - GIB) / (512 * MIB)));
+}
+
+/** The evaluation options a deployment's limits give: hosts per evaluator, processes at once. */
+export function evaluationLimits(limits: DeployLimits): Pick<HostEvaluationOptions, "chunk" | "processes"> {
+  return { chunk: limits.evalChunk, processes: new Semaphore(limits.build) };
 }
 
 /** `items` cut into consecutive runs of at most `size`. */

@@ -2,8 +2,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { z } from "zod";
-import { buildLocally, derivationOf } from "../deploy/build.js";
 import { describePackageChange, type PackageChange, parseDiffClosures } from "../deploy/changes.js";
+import { evaluationLimits, HostEvaluation } from "../deploy/evaluation.js";
+import { resolveLimits } from "../deploy/limits.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
@@ -106,15 +107,17 @@ export const preview = operation<PreviewOptions, Preview>(async (engine, options
     // Nix only warns about a name that is no input (`--update-input nosuch`), and the preview
     // would then report every input up to date: a wrong name is an error, before any build.
     if (options.inputs) await assertFlakeInputs(engine, copy, options.inputs, hooks.signal);
-    const realise = (host: string) =>
-      evalOnly
-        ? derivationOf(engine, copy, host, hooks.signal)
-        : buildLocally(engine, copy, host, hooks.signal);
+    // Each lock's hosts are evaluated together, in chunks, as a deployment evaluates them.
+    const limits = evaluationLimits(resolveLimits(undefined, engine.env, fleet.limits));
+    const names = hosts.map((h) => h.name);
+    let evaluation = new HostEvaluation(engine, copy, names, { ...limits, signal: hooks.signal });
+    const realise = (host: string) => (evalOnly ? evaluation.derivation(host) : evaluation.build(host));
 
     hooks.progress(`${evalOnly ? "evaluating" : "building"} ${hosts.length} host(s) with the current lock`);
     const before = await mapLimit(hosts, engine.parallelism, (h) => settle(realise(h.name)));
     hooks.progress(`updating ${options.inputs?.join(", ") ?? "all inputs"} in a scratch copy`);
     await engine.nix.updateLock(copy, options.inputs ?? [], { signal: hooks.signal });
+    evaluation = new HostEvaluation(engine, copy, names, { ...limits, signal: hooks.signal });
     const lockAfter = readFileSync(lockFile, "utf8");
     const inputs = movedInputs(lockBefore, lockAfter);
 
