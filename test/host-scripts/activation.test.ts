@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parseResources } from "../../src/engine/deploy/health.js";
 import { splitSections } from "../../src/engine/fleet/status.js";
-import { parsePending, parseState } from "../../src/engine/host/protocol.js";
+import { parsePending, parseState, splitLaunchOutput } from "../../src/engine/host/protocol.js";
 import { hostScript } from "../../src/engine/host/scripts.js";
 import { sandboxPerTest } from "./run.js";
 
@@ -39,7 +39,7 @@ describe("activation.sh", () => {
         });
         return join(box.dir, name);
       };
-      const launch = (newSystem: string, installBootloader = "") =>
+      const launch = (newSystem: string, installBootloader = "", health: string[] = []) =>
         box.run("activation", "nix-deploy-launch", [
           "launch",
           hostScript("watchdog"),
@@ -53,9 +53,27 @@ describe("activation.sh", () => {
           "",
           "60",
           "",
+          ...health,
         ]);
 
       beforeEach(() => box.stub("nix-env", "exit 0"));
+
+      it("with a health script: runs it with the units after a successful activation, in the same answer", () => {
+        const health = 'echo "@@critical"; for unit in "$@"; do echo "$unit active"; done';
+        const launched = launch(system("new", 0), "", [health, "sshd.service", "nginx.service"]);
+        box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
+        const { state, health: output } = splitLaunchOutput(launched.stdout);
+        expect(state).toMatchObject({ supervisor: "setsid", activationStatus: 0 });
+        expect(output).toBe("@@critical\nsshd.service active\nnginx.service active\n");
+      });
+
+      it("with a health script and a failed activation: no health check, the rollback's state alone", () => {
+        const launched = launch(system("broken", 3), "", ['echo "@@critical"', "sshd.service"]);
+        box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
+        expect(splitLaunchOutput(launched.stdout)).toEqual({
+          state: expect.objectContaining({ activationStatus: 3 }),
+        });
+      });
 
       it("starts the supervisor, waits for the activation's status, confirms, and reports the verdict", () => {
         const launched = launch(system("new", 0));

@@ -10,6 +10,7 @@ import {
   parseState,
   RUN_DIR,
   type SupervisorState,
+  splitLaunchOutput,
 } from "../host/protocol.js";
 import { hostScript } from "../host/scripts.js";
 import { connectionFailureReason, type RemoteResult } from "../remote/ssh.js";
@@ -151,7 +152,8 @@ export async function activateWithMagicRollback(
   engine: Engine,
   request: ActivationRequest,
   nonce: string,
-  health: () => Promise<HealthVerdict>,
+  /** The health verdict; given health.sh's output when the launch brought it along. */
+  health: (output?: string) => Promise<HealthVerdict>,
   options: { signal?: AbortSignal; onStep?: (step: string) => void } = {},
 ): Promise<ActivationOutcome> {
   const { host } = request;
@@ -170,10 +172,14 @@ export async function activateWithMagicRollback(
       request.previousGeneration === undefined ? "" : String(request.previousGeneration),
       String(request.activationTimeoutSec),
       request.targetGeneration === undefined ? "" : String(request.targetGeneration),
+      // The health check right after a successful activation, in the same round trip.
+      hostScript("health"),
+      ...host.criticalServices,
     ]),
     { timeoutMs: (request.activationTimeoutSec + 30) * 1000, signal: options.signal, root: true },
   );
-  let state = parseState(launch.stdout);
+  const { state: launched, health: launchHealth } = splitLaunchOutput(launch.stdout);
+  let state = launched;
   if (!state.supervisor) {
     // Nothing was activated: the launcher stops before the supervisor on any error.
     outcome.rollbackReason = launch.connectionFailed
@@ -231,7 +237,7 @@ export async function activateWithMagicRollback(
     let next: SupervisorState | undefined;
     if (state.activationStatus === 0 && !verdict) {
       options.onStep?.("checking health");
-      verdict = await health();
+      verdict = await health(launchHealth);
       if (verdict.ok) {
         // A new login, not the multiplexed one: if it fails, the host reverts by itself. This
         // machine has no login to prove: the health check passing is the confirmation.

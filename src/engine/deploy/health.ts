@@ -27,29 +27,37 @@ export interface HealthReport {
   logs: Record<string, string[]>;
 }
 
+/**
+ * The host's health: health.sh's output read over ssh, or `output` when the activation's launch
+ * already brought it (activation.sh launch with HEALTH), with the journal of troubled units.
+ */
 export async function checkHealth(
   engine: Engine,
   host: Host,
-  options: { signal?: AbortSignal; withLogs?: boolean } = {},
+  options: { signal?: AbortSignal; withLogs?: boolean; output?: string } = {},
 ): Promise<HealthReport> {
-  // Critical service names travel as arguments of the fixed script (health.sh).
-  const result = await engine
-    .connect(host)
-    .run(hostCommand("health", "nix-deploy-health", host.criticalServices), {
-      timeoutMs: 20_000,
-      signal: options.signal,
-    });
-  if (result.connectionFailed) {
-    return {
-      reachable: false,
-      reason: connectionFailureReason(result),
-      failedUnits: [],
-      inactiveCritical: [],
-      resources: {},
-      logs: {},
-    };
+  let output = options.output;
+  if (output === undefined) {
+    // Critical service names travel as arguments of the fixed script (health.sh).
+    const result = await engine
+      .connect(host)
+      .run(hostCommand("health", "nix-deploy-health", host.criticalServices), {
+        timeoutMs: 20_000,
+        signal: options.signal,
+      });
+    if (result.connectionFailed) {
+      return {
+        reachable: false,
+        reason: connectionFailureReason(result),
+        failedUnits: [],
+        inactiveCritical: [],
+        resources: {},
+        logs: {},
+      };
+    }
+    output = result.stdout;
   }
-  const sections = splitSections(result.stdout);
+  const sections = splitSections(output);
   const failedUnits = parseFailedUnits(sections.get("failed") ?? []);
   const inactiveCritical = (sections.get("critical") ?? [])
     .map((line) => {

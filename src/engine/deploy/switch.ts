@@ -44,8 +44,8 @@ export async function switchAndVerify(
       installBootloader: request.installBootloader,
     },
     request.nonce,
-    async () => {
-      const report = await checkHealth(engine, host);
+    async (output) => {
+      const report = await checkHealth(engine, host, { output });
       details.resourcesAfter = report.resources;
       healthLogs = report.logs;
       return judgeHealth(report);

@@ -87,6 +87,16 @@ export function parseState(stdout: string): SupervisorState {
   return state;
 }
 
+/**
+ * `activation.sh launch`: the state, and after a line `@@health` what health.sh printed once the
+ * activation succeeded (undefined when it did not run).
+ */
+export function splitLaunchOutput(stdout: string): { state: SupervisorState; health?: string } {
+  const at = stdout.search(/^@@health$/m);
+  if (at < 0) return { state: parseState(stdout) };
+  return { state: parseState(stdout.slice(0, at)), health: stdout.slice(at + "@@health".length + 1) };
+}
+
 /** The generation a profile link names: `system-12-link` (or a path ending so) is 12. */
 export function profileGeneration(link: string): number | undefined {
   const generation = /-(\d+)-link$/.exec(link.trim())?.[1];

@@ -3,7 +3,7 @@
 # reads its state, confirms, asks for the rollback, lists undecided activations, tails the log.
 # Run as `sh -c ACTIVATION nix-deploy-ACTION ACTION ARGS...`; ACTION and its arguments:
 #   launch WATCHDOG INSTALL_BOOTLOADER PROFILE NEW GOAL NONCE TIMEOUT PREVIOUS PREVIOUS_GENERATION \
-#       ACTIVATION_TIMEOUT TARGET_GENERATION
+#       ACTIVATION_TIMEOUT TARGET_GENERATION [HEALTH UNIT...]
 #     Makes RUN/NONCE (0700) with the FIFOs `wake` and `events` and launcher.pid, starts WATCHDOG (the text of
 #     watchdog.sh) with the arguments from PROFILE on, detached: as the systemd-run unit
 #     nix-deploy-NONCE.service where systemd runs (its name in RUN/NONCE/unit), else under setsid
@@ -12,6 +12,8 @@
 #     ACTIVATION_TIMEOUT seconds for the activation's exit status, then prints the state (below).
 #     If it stops before the supervisor started, it writes `not-started` to RUN/NONCE/result and
 #     prints no `supervisor=` line.
+#     With HEALTH (the text of health.sh), once the activation succeeded: a line `@@health`, then
+#     what HEALTH prints for the UNITs, so that the health check costs no round trip of its own.
 #   status NONCE PROFILE             prints the state
 #   confirm NONCE PROFILE            writes NONCE to RUN/NONCE/confirm, wakes the supervisor, waits
 #                                    up to 10 s for its verdict, prints the state; exit 3 if RUN/NONCE
@@ -114,7 +116,7 @@ launch() {
   set -e
   watchdog=$1 install_bootloader=$2
   shift 2
-  profile=$1 nonce=$4 activation_timeout=$8
+  profile=$1 nonce=$4 activation_timeout=$8 health=${10:-}
   dir=$root/$nonce
   mkdir -p "$root"
   chmod 0700 "$root"
@@ -132,12 +134,13 @@ launch() {
       ${LOCALE_ARCHIVE:+"--setenv=LOCALE_ARCHIVE=$LOCALE_ARCHIVE"} \
       ${NIXOS_INSTALL_BOOTLOADER:+--setenv=NIXOS_INSTALL_BOOTLOADER=1} \
       ${NIX_DEPLOY_RUN_DIR:+"--setenv=NIX_DEPLOY_RUN_DIR=$NIX_DEPLOY_RUN_DIR"} \
-      -- sh -c "$watchdog" nix-deploy-watchdog "$@"
+      -- sh -c "$watchdog" nix-deploy-watchdog "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9"
     started=1
     echo "nix-deploy-$nonce.service" > "$dir/unit" || :
     echo supervisor=systemd-run
   else
-    setsid sh -c "$watchdog" nix-deploy-watchdog "$@" < /dev/null > "$dir/supervisor.log" 2>&1 &
+    setsid sh -c "$watchdog" nix-deploy-watchdog "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" \
+      < /dev/null > "$dir/supervisor.log" 2>&1 &
     started=1
     echo "$!" > "$dir/supervisor.pid"
     echo supervisor=setsid
@@ -145,6 +148,11 @@ launch() {
   set +e
   wait_for activation-status "$activation_timeout"
   report
+  if [ -n "$health" ] && [ "$(cat "$dir/activation-status" 2> /dev/null)" = 0 ]; then
+    shift 10
+    echo "@@health"
+    sh -c "$health" nix-deploy-health "$@"
+  fi
 }
 
 pending() {
