@@ -9,22 +9,13 @@
  * once and the hosts substitute from it: what crosses the proxies is ssh's own traffic and the
  * deployment's commands, not the closures. Prints bytes per host and the ratio.
  */
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { execa } from "execa";
 import { deploy } from "../src/engine/deploy/deployment.js";
 import { createEngine } from "../src/engine/engine.js";
-import { newSigningKey } from "../test/fleet/accounts.js";
+import { deployerNixKey, newSigningKey } from "../test/fleet/accounts.js";
 import { FLEET_HOSTS, fleetUnavailableReason, type SimFleet, startFleet } from "../test/fleet/harness.js";
 
 const HOSTS = [...FLEET_HOSTS];
@@ -124,10 +115,7 @@ async function main(): Promise<void> {
   });
   try {
     const cache = fleet.cache as { url: string; dir: string };
-    const secret = join(fleet.env.HOME as string, ".config", "nix", "cache-key");
-    mkdirSync(join(fleet.env.HOME as string, ".config", "nix"), { recursive: true, mode: 0o700 });
-    copyFileSync(key.secretFile, secret);
-    chmodSync(secret, 0o600);
+    const secret = deployerNixKey(fleet.env.HOME as string, key.secretFile, "cache-key");
     // Every host behind its proxy: the inventory's port, and the proxy's port in known_hosts.
     const inventoryFile = join(fleet.flakeDir, "nix-deploy.json");
     const inventory = JSON.parse(readFileSync(inventoryFile, "utf8"));

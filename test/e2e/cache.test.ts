@@ -3,21 +3,12 @@
  * the hosts substitute from it. On the simulated fleet, with a file:// cache every host can read;
  * razer does not list it, as a host whose configuration was never told about the cache.
  */
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PreflightResult } from "../../src/engine/deploy/preflight.js";
-import { newSigningKey } from "../fleet/accounts.js";
+import { deployerNixKey, newSigningKey } from "../fleet/accounts.js";
 import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
 import { connectStdio, currentSystem, deployVia, type StdioServer, textOf } from "./client.js";
 
@@ -39,10 +30,7 @@ describe.skipIf(skip)(
       });
       cacheUrl = (fleet.cache as { url: string }).url;
       // The key where a secret key may be (never the flake), named by the inventory beside the cache.
-      const secret = join(fleet.env.HOME as string, ".config", "nix", "cache-key");
-      mkdirSync(join(fleet.env.HOME as string, ".config", "nix"), { recursive: true, mode: 0o700 });
-      copyFileSync(key.secretFile, secret);
-      chmodSync(secret, 0o600);
+      const secret = deployerNixKey(fleet.env.HOME as string, key.secretFile, "cache-key");
       const inventoryFile = join(fleet.flakeDir, "nix-deploy.json");
       const inventory = JSON.parse(readFileSync(inventoryFile, "utf8"));
       inventory.defaults.cache = `${cacheUrl}?compression=none`;

@@ -5,16 +5,7 @@
  * the CLI, on the simulated fleet.
  */
 import { spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -22,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PreflightResult } from "../../src/engine/deploy/preflight.js";
 import type { DeployResult } from "../../src/engine/deploy/schemas.js";
 import type { PlanResult } from "../../src/engine/plan.js";
-import { newSigningKey } from "../fleet/accounts.js";
+import { deployerNixKey, newSigningKey } from "../fleet/accounts.js";
 import { type SimFleet, skipFleetReason, startFleet } from "../fleet/harness.js";
 import { connectStdio, currentSystem, deployVia, type StdioServer } from "./client.js";
 
@@ -134,10 +125,7 @@ describe.skipIf(skip)("deploy to hosts reached as a user other than root, and to
     );
 
     // The key where a secret key may be (never the flake), named by the inventory.
-    const secret = join(fleet.env.HOME as string, ".config", "nix", "signing-key");
-    mkdirSync(join(fleet.env.HOME as string, ".config", "nix"), { recursive: true, mode: 0o700 });
-    copyFileSync(key.secretFile, secret);
-    chmodSync(secret, 0o600);
+    const secret = deployerNixKey(fleet.env.HOME as string, key.secretFile, "signing-key");
     const deployed = await deployVia(server, { hosts: ["p510"], signingKey: secret });
     expect(deployed.hosts[0]).toMatchObject({ outcome: "deployed", generationAfter: 2 });
     expect(await currentSystem(fleet, "p510")).toBe(deployed.hosts[0]?.newSystem);

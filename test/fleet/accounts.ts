@@ -145,6 +145,19 @@ export function newSigningKey(dir: string, name: string): { secretFile: string; 
 }
 
 /**
+ * A copy of a secret key in the deployer's ~/.config/nix (0600 in a 0700 directory), one of the
+ * places a signing key may be named from (never the flake); returns its path.
+ */
+export function deployerNixKey(home: string, secretFile: string, name: string): string {
+  const dir = join(home, ".config", "nix");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, name);
+  copyFileSync(secretFile, path);
+  chmodSync(path, 0o600);
+  return path;
+}
+
+/**
  * The fleet's own key, which every host's root and login user hold and every host authorizes: the
  * hosts reach each other over ssh, as a build host copying straight to a target needs.
  */

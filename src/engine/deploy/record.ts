@@ -48,9 +48,9 @@ export interface DeploymentRequest {
   substituteOnDestination?: boolean;
   /** Activations run with NIXOS_INSTALL_BOOTLOADER=1; kept so that a resumed deployment does too. */
   installBootloader?: boolean;
-  /** Waves the hosts are deployed in; absent (older records, or none asked for) is one wave. */
   /** The call's limits (deploy/limits.ts), kept so that a resumed deployment runs as it started. */
   limits?: LimitsInput;
+  /** Waves the hosts are deployed in; absent (older records, or none asked for) is one wave. */
   rollout?: Rollout;
   /** The build host named for this deployment (else each host's inventory buildHost). */
   buildHost?: string;
@@ -99,7 +99,7 @@ export class DeploymentStore {
   /**
    * Saves of one record as its hosts move, coalesced: every phase of every host changes the record,
    * and a fleet's many hosts would otherwise write the whole file again for each. `save` writes
-   * within DELAY_MS; `flush` writes now (before a step a resumed deployment must know of, and at
+   * within COALESCE_SAVES_MS; `flush` writes now (before a step a resumed deployment must know of, and at
    * the end).
    */
   saver(record: DeploymentRecord): { save(): void; flush(): void } {
