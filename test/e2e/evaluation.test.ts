@@ -111,11 +111,22 @@ describe.skipIf(skip)("evaluating a deployment's hosts together", () => {
       limits: { build: 1, copy: 1, activate: 1, evalChunk: 1 },
     });
     expect(result.hosts.map((h) => h.outcome)).toEqual(["deployed", "deployed", "deployed", "deployed"]);
-    const chunks = readFileSync(calls, "utf8")
+    // Chunks of one: each host's evaluation is one process of its own, a `nix build` of its
+    // toplevel (evaluation and build in one) where nothing else reads the host's configuration.
+    const evaluations = readFileSync(calls, "utf8")
       .trim()
       .split("\n")
-      .filter((l) => l.includes("builtins.fromJSON"));
-    expect(chunks).toHaveLength(4);
+      .filter(
+        (l) =>
+          l.includes("builtins.fromJSON") ||
+          /#nixosConfigurations\.".+"\.config\.system\.build\.toplevel/.test(l),
+      );
+    expect(evaluations).toHaveLength(4);
+    for (const host of ["p510", "p620", "razer", "samsung"])
+      expect(
+        evaluations.filter((l) => l.includes(`"${host}"`)),
+        host,
+      ).toHaveLength(1);
     // Never more than one evaluator or build process at a time.
     let running = 0;
     let most = 0;

@@ -221,7 +221,7 @@ describe("activation.sh", () => {
   it("pending with the profile (the probe before a deployment): the list, then the rollback point and the resources", () => {
     state("live run", { "supervisor.pid": String(box.sleeper("live run")) });
     symlinkSync("system-7-link", profile());
-    const probed = box.run("activation", "nix-deploy-pending", ["pending", profile()]);
+    const probed = box.run("activation", "nix-deploy-pending", ["pending", profile(), hostScript("health")]);
     expect(probed.status).toBe(0);
     expect(parsePending(probed.stdout).pending).toEqual(["live run"]);
     expect(parseState(probed.stdout).generation).toBe(7);

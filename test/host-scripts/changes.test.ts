@@ -2,7 +2,7 @@
  * changes.sh run locally on two systems made of unit files, with a stand-in `nix store
  * diff-closures`; its output read as the pipeline reads it.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseDiffClosures, parseUnitChanges } from "../../src/engine/deploy/changes.js";
@@ -50,6 +50,42 @@ echo "nginx: 1.24.0 → 1.25.3, +1.2 MiB"`,
       { unit: "restarted.service", action: "restart" },
       { unit: "removed.service", action: "stop" },
     ]);
+  });
+
+  it("units linked as NixOS links them: one store file per unit, shared where unchanged", () => {
+    // The store: one file per unit version; each system's unit directory links into it.
+    const store = join(box.dir, "store");
+    mkdirSync(store);
+    const file = (name: string, text: string) => {
+      writeFileSync(join(store, name), text);
+      return join(store, name);
+    };
+    const shared = file("sshd-v1", "sshd");
+    const oldNginx = file("nginx-v1", "nginx 1");
+    const newNginx = file("nginx-v2", "nginx 2");
+    const linked = (name: string, units: Record<string, string>) => {
+      const dir = join(box.dir, name, "etc", "systemd", "system");
+      mkdirSync(dir, { recursive: true });
+      for (const [unit, target] of Object.entries(units)) symlinkSync(target, join(dir, unit));
+      return join(box.dir, name);
+    };
+    const old = linked("old", { "sshd.service": shared, "nginx.service": oldNginx });
+    const next = linked("new", { "sshd.service": shared, "nginx.service": newNginx });
+    box.stub("nix", "true");
+    const units = box.run("changes", "nix-deploy-changes", [old, next]).stdout.split("@@units\n")[1] ?? "";
+    expect(parseUnitChanges(units.split("\n"))).toEqual([{ unit: "nginx.service", action: "restart" }]);
+
+    // Both systems on one unit directory (no unit changed): nothing to compare.
+    const sharedUnits = join(box.dir, "units");
+    mkdirSync(sharedUnits);
+    symlinkSync(shared, join(sharedUnits, "sshd.service"));
+    for (const name of ["a", "b"]) {
+      mkdirSync(join(box.dir, name, "etc", "systemd"), { recursive: true });
+      symlinkSync(sharedUnits, join(box.dir, name, "etc", "systemd", "system"));
+    }
+    expect(box.run("changes", "nix-deploy-changes", [join(box.dir, "a"), join(box.dir, "b")]).stdout).toBe(
+      "@@packages\n@@units\n",
+    );
   });
 
   it("systems without units and a failing diff: Nix's error in the packages section, no units", () => {

@@ -1,5 +1,6 @@
 /** health.sh run locally, with a stand-in systemctl; the resources are this machine's. */
 import { beforeEach, describe, expect, it } from "vitest";
+import { parseResources } from "../../src/engine/deploy/health.js";
 import { splitSections } from "../../src/engine/fleet/status.js";
 import { sandboxPerTest } from "./run.js";
 
@@ -11,7 +12,13 @@ describe("health.sh", () => {
       `case "$1" in
   --failed) echo "postgresql.service loaded failed failed PostgreSQL" ;;
   is-system-running) echo degraded; exit 1 ;;
-  is-active) [ "$2" = nginx ] && { echo active; exit 0; }; [ "$2" = postgresql ] && { echo failed; exit 3; }; echo inactive; exit 3 ;;
+  is-active)
+    # As systemctl does: one line per unit, in order; 3 unless all are active.
+    shift; rc=0
+    for unit; do
+      case "$unit" in nginx) echo active ;; postgresql) echo failed; rc=3 ;; *) echo inactive; rc=3 ;; esac
+    done
+    exit $rc ;;
 esac`,
     );
   });
@@ -25,7 +32,15 @@ esac`,
     expect(sections.get("critical")).toEqual(["nginx active", "postgresql failed", "absent inactive"]);
     expect(sections.get("meminfo")?.map((l) => l.split(":")[0])).toEqual(["MemTotal", "MemAvailable"]);
     expect(sections.get("load")?.[0]).toMatch(/^\d+\.\d+ /);
-    expect(Number(sections.get("cpus")?.[0])).toBeGreaterThan(0);
+    const resources = parseResources(sections);
+    expect(resources.cpus).toBeGreaterThanOrEqual(1);
+    expect(resources.nixDiskFreeBytes ?? 1).toBeGreaterThan(0);
+  });
+
+  it("--resources: the resource sections alone, no unit asked about", () => {
+    const sections = splitSections(box.run("health", "nix-deploy-health", ["--resources"]).stdout);
+    expect([...sections.keys()]).toEqual(["meminfo", "disk", "load", "cpus"]);
+    expect(parseResources(sections).memAvailableBytes).toBeGreaterThan(0);
   });
 
   it("no critical services: an empty section", () => {

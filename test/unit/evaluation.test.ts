@@ -79,6 +79,20 @@ function writeFlake(dir: string): void {
   );
 }
 
+/** The failing hosts' results: each names the step that failed, with Nix's words. */
+function expectOwnErrors(badeval?: PromiseSettledResult<string>, badbuild?: PromiseSettledResult<string>) {
+  expect(badeval).toMatchObject({
+    status: "rejected",
+    reason: {
+      message: expect.stringMatching(/evaluating badeval failed:[\s\S]*badeval cannot be evaluated/),
+    },
+  });
+  expect(badbuild).toMatchObject({
+    status: "rejected",
+    reason: { message: expect.stringMatching(/building badbuild failed:[\s\S]*broken/) },
+  });
+}
+
 describe.skipIf(!hasNix)("evaluating many hosts together with the installed nix", () => {
   let dir: string;
   let engine: Engine;
@@ -123,16 +137,22 @@ describe.skipIf(!hasNix)("evaluating many hosts together with the installed nix"
     const [ok1, badeval, badbuild, ok2] = results;
     expect(ok1).toMatchObject({ status: "fulfilled" });
     expect(ok2).toMatchObject({ status: "fulfilled" });
-    expect(badeval).toMatchObject({
-      status: "rejected",
-      reason: {
-        message: expect.stringMatching(/evaluating badeval failed:[\s\S]*badeval cannot be evaluated/),
-      },
+    expectOwnErrors(badeval, badbuild);
+  });
+
+  it("chunks of one: one nix build per host evaluates and builds it, and errors still say which step failed", async () => {
+    const hosts = ["ok1", "badeval", "badbuild"];
+    const evaluation = new HostEvaluation(engine, `path:${dir}`, hosts, { chunk: 1 });
+    const [ok1, badeval, badbuild] = await Promise.allSettled(hosts.map((host) => evaluation.build(host)));
+    expect(ok1).toMatchObject({
+      status: "fulfilled",
+      value: expect.stringMatching(/-nixos-system-eval-test$/),
     });
-    expect(badbuild).toMatchObject({
-      status: "rejected",
-      reason: { message: expect.stringMatching(/building badbuild failed:[\s\S]*broken/) },
-    });
+    // The derivation came with the build: no evaluation of its own.
+    expect(await evaluation.derivation("ok1")).toMatch(/-nixos-system-eval-test\.drv$/);
+    expectOwnErrors(badeval, badbuild);
+    // One process for the host that built; the failed ones were redone in two steps to tell why.
+    expect(evaluation.evaluatorProcesses).toBe(5);
   });
 
   it("answers every named attribute of every host from the same evaluator process", async () => {

@@ -168,30 +168,34 @@ function assertFlakeDirectory(root: string): void {
 /** Every file of the flake in scope (what git would commit, or all outside `.git`), unsorted. */
 export async function listFlakeFiles(root: string, scope: FileScope): Promise<ListedFiles> {
   assertFlakeDirectory(root);
-  const git = await isGitRepo(root);
-  let files: string[];
-  if (git) {
-    const { simpleGit } = await import("simple-git");
-    const repo = simpleGit(root);
-    const split = (out: string) => out.split("\0").filter((f) => f !== "");
-    if (scope.changed || scope.since) {
-      const ref = scope.since ?? "HEAD";
-      let changed: string;
-      try {
-        changed = await repo.raw(["diff", "--name-only", "--relative", "-z", ref, "--"]);
-      } catch (error) {
-        throw new UserError(
-          `cannot compare with git ref ${ref}: ${(error as Error).message.split("\n")[0]}`,
-          "pass a ref that exists in the flake's repository (a branch, tag or commit), or leave `since` out",
-        );
-      }
-      const untracked = await repo.raw(["ls-files", "-o", "--exclude-standard", "-z"]);
-      files = [...new Set([...split(changed), ...split(untracked)])].filter((f) => existsSync(join(root, f)));
-    } else {
-      files = split(await repo.raw(["ls-files", "-co", "--exclude-standard", "-z"])).filter((f) =>
-        existsSync(join(root, f)),
+  const { simpleGit } = await import("simple-git");
+  const repo = simpleGit(root);
+  const split = (out: string) => out.split("\0").filter((f) => f !== "");
+  let files: string[] | undefined;
+  if (!scope.changed && !scope.since) {
+    // One git process: ls-files fails outside a work tree, which then is walked instead.
+    try {
+      files = split(await repo.raw(["ls-files", "-co", "--exclude-standard", "-z"]));
+    } catch {
+      files = undefined;
+    }
+  } else if (await isGitRepo(root)) {
+    const ref = scope.since ?? "HEAD";
+    let changed: string;
+    try {
+      changed = await repo.raw(["diff", "--name-only", "--relative", "-z", ref, "--"]);
+    } catch (error) {
+      throw new UserError(
+        `cannot compare with git ref ${ref}: ${(error as Error).message.split("\n")[0]}`,
+        "pass a ref that exists in the flake's repository (a branch, tag or commit), or leave `since` out",
       );
     }
+    const untracked = await repo.raw(["ls-files", "-o", "--exclude-standard", "-z"]);
+    files = [...new Set([...split(changed), ...split(untracked)])];
+  }
+  const git = files !== undefined;
+  if (files) {
+    files = files.filter((f) => existsSync(join(root, f)));
   } else {
     if (scope.changed || scope.since)
       throw new UserError(

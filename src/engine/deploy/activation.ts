@@ -110,7 +110,7 @@ export async function settleEarlierActivations(
   while (true) {
     const result = await engine
       .connect(host)
-      .run(activationCommand("pending", profile === undefined ? [] : [profile]), {
+      .run(activationCommand("pending", profile === undefined ? [] : [profile, hostScript("health")]), {
         timeoutMs: 15_000,
         root: true,
         signal,

@@ -86,6 +86,12 @@ export interface HostEvaluationOptions {
 
 type HostValues = Record<string, unknown>;
 
+/** One entry of `nix build --json`. */
+interface BuildEntry {
+  drvPath: string;
+  outputs: { out?: string };
+}
+
 interface Chunk {
   hosts: string[];
   values?: Promise<Map<string, Promise<HostValues>>>;
@@ -139,6 +145,11 @@ export class HostEvaluation {
   /** The host's built system (the toplevel's store path), built together with its chunk. */
   async build(host: string): Promise<string> {
     const chunk = this.chunk(host);
+    const { attributes, builtHere } = this.options;
+    const derivationOnly = attributes === undefined || attributes === SYSTEM_DERIVATION;
+    const alone = chunk.hosts.length === 1 && (!builtHere || builtHere.has(host));
+    if (!chunk.builds && !chunk.values && alone && derivationOnly)
+      chunk.builds = this.buildAlone(chunk, host);
     chunk.builds ??= this.buildChunk(chunk);
     return (await chunk.builds).get(host) as Promise<string>;
   }
@@ -218,6 +229,29 @@ export class HostEvaluation {
     return results;
   }
 
+  /**
+   * A chunk of one host that nothing else reads: one `nix build` of its toplevel evaluates and builds
+   * it in one process (one Nix start-up fewer), its derivation kept for any later question. A failure
+   * is redone in two steps, which tell an evaluation error from a build error.
+   */
+  private async buildAlone(chunk: Chunk, host: string): Promise<Map<string, Promise<string>>> {
+    this.evaluatorProcesses++;
+    const result = await this.nixProcess(() =>
+      this.engine.nix.run(
+        ["build", "--no-write-lock-file", "--no-link", "--json", hostInstallable(this.flake, host)],
+        {
+          signal: this.options.signal,
+        },
+      ),
+    );
+    const [entry] = result.exitCode === 0 ? (JSON.parse(result.stdout) as BuildEntry[]) : [];
+    if (entry?.outputs.out) {
+      chunk.values ??= Promise.resolve(new Map([[host, Promise.resolve({ drvPath: entry.drvPath })]]));
+      return new Map([[host, Promise.resolve(entry.outputs.out)]]);
+    }
+    return this.buildChunk(chunk);
+  }
+
   /** Builds derivations that are already evaluated: `nix build` of their outputs, no evaluation. */
   private async realise(
     drvs: readonly string[],
@@ -231,7 +265,7 @@ export class HostEvaluation {
     );
     const outputs = new Map<string, string>();
     if (result.exitCode === 0) {
-      for (const entry of JSON.parse(result.stdout) as { drvPath: string; outputs: { out?: string } }[])
+      for (const entry of JSON.parse(result.stdout) as BuildEntry[])
         if (entry.outputs.out) outputs.set(entry.drvPath, entry.outputs.out);
     }
     return { outputs, stderr: result.stderr };

@@ -110,16 +110,32 @@ export function parseResources(sections: Map<string, string[]>): ResourceFigures
     if (match?.[1] === "MemTotal") figures.memTotalBytes = Number(match[2]) * 1024;
     if (match?.[1] === "MemAvailable") figures.memAvailableBytes = Number(match[2]) * 1024;
   }
-  const disk = sections.get("disk")?.[0]?.trim().split(/\s+/);
-  if (disk && disk.length >= 5) {
+  // df's last line: the one after its header (a probe of an older version sent only that line).
+  const disk = sections.get("disk")?.at(-1)?.trim().split(/\s+/);
+  if (disk && disk.length >= 5 && /^\d+$/.test(disk[3] as string)) {
     figures.nixDiskFreeBytes = Number(disk[3]) * 1024;
     figures.nixDiskUsedPercent = Number(String(disk[4]).replace("%", ""));
   }
   const load = sections.get("load")?.[0]?.trim().split(/\s+/)[0];
   if (load !== undefined) figures.load1 = Number(load);
   const cpus = sections.get("cpus")?.[0]?.trim();
-  if (cpus) figures.cpus = Number(cpus);
+  const cpuCount = cpus?.startsWith("online ") ? countCpus(cpus.slice("online ".length)) : Number(cpus);
+  if (cpus && Number.isInteger(cpuCount) && cpuCount > 0) figures.cpus = cpuCount;
   return figures;
+}
+
+/** The processors in a kernel CPU list such as `0-3,6,8-9`; NaN when it is not one. */
+export function countCpus(list: string): number {
+  let count = 0;
+  for (const range of list.split(",")) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(range.trim());
+    if (!match) return Number.NaN;
+    const first = Number(match[1]);
+    const last = match[2] === undefined ? first : Number(match[2]);
+    if (last < first) return Number.NaN;
+    count += last - first + 1;
+  }
+  return count;
 }
 
 /** The health verdict: any failed unit or inactive critical service fails the deployment. */

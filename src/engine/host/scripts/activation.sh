@@ -21,14 +21,15 @@
 #   request-rollback NONCE PROFILE REASON
 #                                    writes REASON to RUN/NONCE/rollback-request, wakes the
 #                                    supervisor, waits up to 120 s for its verdict, prints the state
-#   pending [PROFILE]                prints `pending=NONCE` for each activation without a verdict
+#   pending [PROFILE [HEALTH]]       prints `pending=NONCE` for each activation without a verdict
 #                                    whose supervisor or launcher runs (or that is under a minute
 #                                    old without a launcher pid yet), removes the directory of one
 #                                    that never will get one and prints `pruned=NONCE`, removes
 #                                    decided ones older than a day. With PROFILE (the probe before a
-#                                    deployment), then `current=` and `profile=` as in the state and
-#                                    the resource sections of health.sh (@@meminfo, @@disk, @@load,
-#                                    @@cpus): the rollback point and the baseline in one round trip
+#                                    deployment), then `current=` and `profile=` as in the state, and
+#                                    with HEALTH (the text of health.sh) its resource sections
+#                                    (@@meminfo, @@disk, @@load, @@cpus): the rollback point and the
+#                                    baseline in one round trip
 #   log NONCE LINES                  prints the last LINES lines of the activation's log
 # The state, one `key=value` a line (src/engine/host/protocol.ts parses it):
 #   supervisor-process=running|gone|unknown   read first: a supervisor seen gone has written all it
@@ -47,26 +48,32 @@ action=$1
 shift
 root=${NIX_DEPLOY_RUN_DIR:-/run/nix-deploy}
 
+# Each read below is the shell's own `read`, not `cat` or `head` in a subshell: every process costs
+# the host CPU, and a deployment asks these questions several times per host.
+nl='
+'
+
 # `runs DIR FILE`: the process whose pid DIR/FILE holds runs and belongs to that activation: its
 # command line names the nonce, which is DIR's name (a pid alone may have been reused).
 runs() {
-  pid=$(cat "$1/$2" 2> /dev/null) || return 1
+  pid=
+  read -r pid 2> /dev/null < "$1/$2"
   case $pid in '' | *[!0-9]*) return 1 ;; esac
-  tr '\0' '\n' < "/proc/$pid/cmdline" 2> /dev/null | grep -qxF "${1##*/}"
+  [ -e "/proc/$pid" ] && grep -qxzF -e "${1##*/}" "/proc/$pid/cmdline" 2> /dev/null
 }
 
-# running, gone or unknown. A supervisor under systemd-run writes its pid itself: until it has, its
-# unit tells whether it is still starting or already over (it died before its first line).
+# Sets `process` to running, gone or unknown. A supervisor under systemd-run writes its pid itself:
+# until it has, its unit tells whether it is still starting or already over (it died before its
+# first line).
 supervisor_process() {
+  process=unknown
   if [ -s "$dir/supervisor.pid" ]; then
-    if runs "$dir" supervisor.pid; then echo running; else echo gone; fi
+    if runs "$dir" supervisor.pid; then process=running; else process=gone; fi
   elif [ -s "$dir/unit" ]; then
-    case $(systemctl is-active "$(cat "$dir/unit")" 2> /dev/null) in
-      inactive | failed) echo gone ;;
-      *) echo unknown ;;
+    read -r unit 2> /dev/null < "$dir/unit"
+    case $(systemctl is-active "$unit" 2> /dev/null) in
+      inactive | failed) process=gone ;;
     esac
-  else
-    echo unknown
   fi
 }
 
@@ -74,13 +81,32 @@ supervisor_process() {
 # reads it any more.
 wake() { [ -p "$dir/wake" ] && echo request 1<> "$dir/wake"; }
 
+# `text FILE`: FILE's content in `text`, newlines as spaces, at most 1000 bytes.
+text() {
+  text=
+  while IFS= read -r l || [ -n "$l" ]; do text="$text$l "; done 2> /dev/null < "$1"
+  [ "${#text}" -le 1000 ] || text=$(head -c 1000 "$1" | tr '\n' ' ')
+}
+
+# `links PROFILE`: `current` (what /run/current-system points at) and `link` (what PROFILE points
+# at), from one readlink where both exist.
+links() {
+  if both=$(readlink /run/current-system "$1" 2> /dev/null); then
+    current=${both%%"$nl"*} link=${both#*"$nl"}
+  else
+    current=$(readlink /run/current-system) link=$(readlink "$1")
+  fi
+}
+
 report() {
-  echo "supervisor-process=$(supervisor_process)"
+  supervisor_process
+  echo "supervisor-process=$process"
   for f in activation-status result rollback-reason; do
-    [ -f "$dir/$f" ] && printf '%s=%s\n' "$f" "$(head -c 1000 "$dir/$f" | tr '\n' ' ')"
+    [ -f "$dir/$f" ] && text "$dir/$f" && printf '%s=%s\n' "$f" "$text"
   done
-  echo "current=$(readlink /run/current-system)"
-  echo "profile=$(readlink "$profile")"
+  links "$profile"
+  echo "current=$current"
+  echo "profile=$link"
 }
 
 # /proc/uptime is `SECONDS.HH ...`: hundredths as one integer (the leading 1 keeps `08` decimal).
@@ -106,7 +132,10 @@ wait_for() {
     [ "$now" -lt "$until" ] || break
     read -r event <&4
     # A supervisor that is gone will write nothing more.
-    if [ "$event" = tick ] && [ "$(supervisor_process)" = gone ]; then break; fi
+    if [ "$event" = tick ]; then
+      supervisor_process
+      [ "$process" != gone ] || break
+    fi
   done
   kill "$ticker" 2> /dev/null
   exec 4<&-
@@ -118,9 +147,8 @@ launch() {
   shift 2
   profile=$1 nonce=$4 activation_timeout=$8 health=${10:-}
   dir=$root/$nonce
-  mkdir -p "$root"
-  chmod 0700 "$root"
-  mkdir -m 0700 "$dir"
+  # RUN exists after the first activation: one mkdir then.
+  mkdir -m 0700 "$dir" 2> /dev/null || { mkdir -p "$root" && chmod 0700 "$root" && mkdir -m 0700 "$dir"; }
   echo "$$" > "$dir/launcher.pid"
   started=
   trap '[ -n "$started" ] || echo not-started > "$dir/result"' EXIT
@@ -148,7 +176,9 @@ launch() {
   set +e
   wait_for activation-status "$activation_timeout"
   report
-  if [ -n "$health" ] && [ "$(cat "$dir/activation-status" 2> /dev/null)" = 0 ]; then
+  status=
+  read -r status 2> /dev/null < "$dir/activation-status"
+  if [ -n "$health" ] && [ "$status" = 0 ]; then
     shift 10
     echo "@@health"
     sh -c "$health" nix-deploy-health "$@"
@@ -156,29 +186,30 @@ launch() {
 }
 
 pending() {
+  old=unread
   cd "$root" 2> /dev/null && for d in *; do
     [ -d "$d" ] || continue
     if runs "$d" supervisor.pid; then
       [ -f "$d/result" ] || echo "pending=$d"
     elif [ -f "$d/result" ]; then
-      [ -z "$(find "./$d" -maxdepth 0 -mmin +1440)" ] || rm -rf -- "$d"
+      # The directories older than a day, listed once for all of them.
+      [ "$old" != unread ] || old=$(find . -mindepth 1 -maxdepth 1 -mmin +1440)
+      case "$nl$old$nl" in *"$nl./$d$nl"*) rm -rf -- "$d" ;; esac
     elif runs "$d" launcher.pid || { [ ! -f "$d/launcher.pid" ] && [ -z "$(find "./$d" -maxdepth 0 -mmin +1)" ]; }; then
       echo "pending=$d"
     else
       rm -rf -- "$d" && echo "pruned=$d"
     fi
   done
-  [ -z "$1" ] || probe "$1"
+  [ -z "${1:-}" ] || probe "$@"
 }
 
-# The rollback point and the resource baseline, after `pending`.
+# The rollback point and the resource baseline (health.sh's resource sections), after `pending`.
 probe() {
-  echo "current=$(readlink /run/current-system)"
-  echo "profile=$(readlink "$1")"
-  echo "@@meminfo"; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
-  echo "@@disk"; df -Pk /nix 2> /dev/null | tail -n 1
-  echo "@@load"; cat /proc/loadavg
-  echo "@@cpus"; nproc 2> /dev/null || getconf _NPROCESSORS_ONLN
+  links "$1"
+  echo "current=$current"
+  echo "profile=$link"
+  [ -z "${2:-}" ] || sh -c "$2" nix-deploy-health --resources
 }
 
 case $action in
@@ -202,7 +233,7 @@ case $action in
     wait_for result 120
     report
     ;;
-  pending) pending "${1:-}" ;;
+  pending) pending "$@" ;;
   log) tail -n "$2" "$root/$1/activation.log" 2> /dev/null ;;
   *)
     echo "activation.sh: unknown action '$action' (launch, status, confirm, request-rollback, pending, log)" >&2

@@ -1,21 +1,46 @@
 #!/bin/sh
 # A host's health after (and resources before) an activation, in one round trip.
-# Run as `sh -c HEALTH nix-deploy-health UNIT...`.
+# Run as `sh -c HEALTH nix-deploy-health UNIT...`, or `... --resources` for the resource sections
+# alone (the probe before a deployment: activation.sh pending).
 # Arguments: the critical services (systemd unit names) whose state to report; none is fine.
 # Output: sections, each a line `@@NAME` followed by its lines:
 #   @@failed    `systemctl --failed --no-legend --plain`
 #   @@state     `systemctl is-system-running`
 #   @@critical  `UNIT STATE` for each argument (`systemctl is-active`; empty state if unknown)
 #   @@meminfo   the MemTotal and MemAvailable lines of /proc/meminfo
-#   @@disk      the line of `df -Pk /nix` for the file system holding /nix
+#   @@disk      `df -Pk /nix`: a header line, then the file system holding /nix
 #   @@load      /proc/loadavg
-#   @@cpus      the number of processors online
+#   @@cpus      the number of processors online, or `online RANGES` (/sys/devices/system/cpu/online)
 # Exit status: 0 (a missing command leaves its section empty).
-echo "@@failed"; systemctl --failed --no-legend --plain 2>/dev/null
-echo "@@state"; systemctl is-system-running 2>/dev/null
-echo "@@critical"; for unit in "$@"; do printf '%s %s\n' "$unit" "$(systemctl is-active "$unit" 2>/dev/null || true)"; done
-echo "@@meminfo"; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
-echo "@@disk"; df -Pk /nix 2>/dev/null | tail -n 1
-echo "@@load"; cat /proc/loadavg
-echo "@@cpus"; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN
+#
+# Files are read with the shell's own `read`, and every unit's state comes from one systemctl: each
+# process costs the host CPU, and a fleet deployment multiplies it.
+if [ "${1:-}" = --resources ]; then
+  shift
+else
+  echo "@@failed"; systemctl --failed --no-legend --plain 2>/dev/null
+  echo "@@state"; systemctl is-system-running 2>/dev/null
+  echo "@@critical"
+  if [ "$#" -gt 0 ]; then
+    # One answer line per unit, in the order asked.
+    systemctl is-active "$@" 2>/dev/null | {
+      for unit in "$@"; do
+        state=
+        read -r state
+        printf '%s %s\n' "$unit" "$state"
+      done
+    }
+  fi
+fi
+echo "@@meminfo"
+while read -r key value unit; do
+  case $key in
+    MemTotal:) echo "$key $value $unit" ;;
+    MemAvailable:) echo "$key $value $unit"; break ;;
+  esac
+done 2>/dev/null </proc/meminfo
+echo "@@disk"; df -Pk /nix 2>/dev/null
+echo "@@load"; read -r load 2>/dev/null </proc/loadavg && echo "$load"
+echo "@@cpus"
+if read -r online 2>/dev/null </sys/devices/system/cpu/online; then echo "online $online"; else nproc 2>/dev/null; fi
 exit 0

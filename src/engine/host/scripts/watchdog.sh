@@ -84,7 +84,10 @@ now() { read -r up _ < /proc/uptime; now=$((${up%.*} * 100 + 1${up#*.} - 100)); 
 now
 deadline=$((now + timeout * 100))
 while :; do
-  if [ -f "$dir/confirm" ] && [ "$(cat "$dir/confirm")" = "$nonce" ]; then finish confirmed; fi
+  # The shell's own read: no process per wake-up (the file has no newline: read fails, yet sets it).
+  confirmed=
+  [ ! -f "$dir/confirm" ] || read -r confirmed 2> /dev/null < "$dir/confirm" || :
+  if [ "$confirmed" = "$nonce" ]; then finish confirmed; fi
   if [ -f "$dir/rollback-request" ]; then rollback "$(cat "$dir/rollback-request")"; fi
   now
   [ "$now" -lt "$deadline" ] || rollback "no confirmation within ${timeout}s"

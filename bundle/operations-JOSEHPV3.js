@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{backup,backupInput,backupResultSchema,flakeBackups,restore,restoreFromBackup,restoreInput,restoreResultSchema}from"./chunk-B36E77H5.js";import"./chunk-ZCCIM7NC.js";import"./chunk-VXG72O5Z.js";import"./chunk-KKI6LPWE.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-JFUJNYKZ.js";import"./chunk-XW3ZPYZB.js";export{backup,backupInput,backupResultSchema,flakeBackups,restore,restoreFromBackup,restoreInput,restoreResultSchema};

@@ -1,0 +1,2 @@
+import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
+import{backup,backupInput,backupResultSchema,flakeBackups,restore,restoreFromBackup,restoreInput,restoreResultSchema}from"./chunk-YBHS2LLW.js";import"./chunk-ZCCIM7NC.js";import"./chunk-SERWW6SO.js";import"./chunk-KKI6LPWE.js";import"./chunk-LQCZT22P.js";import"./chunk-W6BJLHVV.js";import"./chunk-JFUJNYKZ.js";import"./chunk-XW3ZPYZB.js";export{backup,backupInput,backupResultSchema,flakeBackups,restore,restoreFromBackup,restoreInput,restoreResultSchema};
