@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parseResources } from "../../src/engine/deploy/health.js";
 import { splitSections } from "../../src/engine/fleet/status.js";
-import { parsePending, parseState, splitLaunchOutput } from "../../src/engine/host/protocol.js";
+import { parsePending, parseState, splitActivationAnswer } from "../../src/engine/host/protocol.js";
 import { hostScript } from "../../src/engine/host/scripts.js";
 import { sandboxPerTest } from "./run.js";
 
@@ -32,14 +32,17 @@ describe("activation.sh", () => {
   describe.skipIf(systemdHere)(
     "launch (setsid; this machine runs systemd, which takes the other branch)",
     () => {
-      const system = (name: string, status: number) => {
+      const system = (name: string, status: number, before = "") => {
         mkdirSync(join(box.dir, name, "bin"), { recursive: true });
-        writeFileSync(join(box.dir, name, "bin", "switch-to-configuration"), `#!/bin/sh\nexit ${status}\n`, {
-          mode: 0o755,
-        });
+        writeFileSync(
+          join(box.dir, name, "bin", "switch-to-configuration"),
+          `#!/bin/sh\n${before}\nexit ${status}\n`,
+          { mode: 0o755 },
+        );
         return join(box.dir, name);
       };
-      const launch = (newSystem: string, installBootloader = "", health: string[] = []) =>
+      /** `extra`: CHANGES, then HEALTH and the units. */
+      const launch = (newSystem: string, installBootloader = "", extra: string[] = []) =>
         box.run("activation", "nix-deploy-launch", [
           "launch",
           hostScript("watchdog"),
@@ -53,24 +56,57 @@ describe("activation.sh", () => {
           "",
           "60",
           "",
-          ...health,
+          ...extra,
         ]);
 
       beforeEach(() => box.stub("nix-env", "exit 0"));
 
       it("with a health script: runs it with the units after a successful activation, in the same answer", () => {
         const health = 'echo "@@critical"; for unit in "$@"; do echo "$unit active"; done';
-        const launched = launch(system("new", 0), "", [health, "sshd.service", "nginx.service"]);
+        const launched = launch(system("new", 0), "", ["", health, "sshd.service", "nginx.service"]);
         box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
-        const { state, health: output } = splitLaunchOutput(launched.stdout);
+        const { state, health: output } = splitActivationAnswer(launched.stdout);
         expect(state).toMatchObject({ supervisor: "setsid", activationStatus: 0 });
         expect(output).toBe("@@critical\nsshd.service active\nnginx.service active\n");
       });
 
-      it("with a health script and a failed activation: no health check, the rollback's state alone", () => {
-        const launched = launch(system("broken", 3), "", ['echo "@@critical"', "sshd.service"]);
+      it("with a changes script: compares the running and the new system beside the activation, in the same answer", () => {
+        // The activation ends only once the comparison has: the answer then holds it.
+        const waits = `while [ ! -f "${dir()}/changes.done" ]; do sleep 0.05; done`;
+        const next = system("new", 0, waits);
+        const launched = launch(next, "", ['echo "@@packages"; echo "$1 -> $2"', "true"]);
         box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
-        expect(splitLaunchOutput(launched.stdout)).toEqual({
+        const { state, health, changes } = splitActivationAnswer(launched.stdout);
+        expect(state).toMatchObject({ activationStatus: 0 });
+        expect(health).toBe("");
+        expect(changes).toBe(`@@packages\n${join(box.dir, "old")} -> ${next}\n`);
+      });
+
+      it("a comparison still running when the activation is over is not waited for: the confirmation brings it", () => {
+        // The comparison ends only once the confirmation has come.
+        const slow = `i=0; while [ ! -f "${dir()}/confirm" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; echo "@@packages"; echo late`;
+        const launched = launch(system("new", 0), "", [slow]);
+        box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
+        box.track(Number(readFileSync(join(dir(), "changes.pid"), "utf8")));
+        expect(splitActivationAnswer(launched.stdout)).toEqual({
+          state: expect.objectContaining({ activationStatus: 0 }),
+        });
+        const confirmed = box.run("activation", "nix-deploy-confirm", [
+          "confirm",
+          NONCE,
+          profile(),
+          "changes",
+        ]);
+        expect(splitActivationAnswer(confirmed.stdout)).toEqual({
+          state: expect.objectContaining({ result: "confirmed" }),
+          changes: "@@packages\nlate\n",
+        });
+      });
+
+      it("with a health script and a failed activation: no health check, the rollback's state alone", () => {
+        const launched = launch(system("broken", 3), "", ["", 'echo "@@critical"', "sshd.service"]);
+        box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
+        expect(splitActivationAnswer(launched.stdout)).toEqual({
           state: expect.objectContaining({ activationStatus: 3 }),
         });
       });

@@ -1,4 +1,6 @@
 /** health.sh run locally, with a stand-in systemctl; the resources are this machine's. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parseResources } from "../../src/engine/deploy/health.js";
 import { splitSections } from "../../src/engine/fleet/status.js";
@@ -41,6 +43,24 @@ esac`,
     const sections = splitSections(box.run("health", "nix-deploy-health", ["--resources"]).stdout);
     expect([...sections.keys()]).toEqual(["meminfo", "disk", "load", "cpus"]);
     expect(parseResources(sections).memAvailableBytes).toBeGreaterThan(0);
+  });
+
+  it("a running system: its failed units are not listed (systemd has none then), one systemctl fewer", () => {
+    box.stub(
+      "systemctl",
+      `echo "$*" >> "${box.dir}/systemctl.calls"
+case "$1" in
+  --failed) echo "never.service loaded failed failed asked for" ;;
+  is-system-running) echo running ;;
+  is-active) echo active ;;
+esac`,
+    );
+    const sections = splitSections(box.run("health", "nix-deploy-health", ["sshd"]).stdout);
+    expect(sections.get("state")).toEqual(["running"]);
+    expect(sections.get("failed")).toEqual([]);
+    expect(readFileSync(join(box.dir, "systemctl.calls"), "utf8")).toBe(
+      "is-system-running\nis-active sshd\n",
+    );
   });
 
   it("no critical services: an empty section", () => {

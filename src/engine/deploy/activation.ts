@@ -7,10 +7,9 @@ import {
   activationDir,
   parseLogTail,
   parsePending,
-  parseState,
   RUN_DIR,
   type SupervisorState,
-  splitLaunchOutput,
+  splitActivationAnswer,
 } from "../host/protocol.js";
 import { hostScript } from "../host/scripts.js";
 import { connectionFailureReason, type RemoteResult } from "../remote/ssh.js";
@@ -52,6 +51,11 @@ export interface ActivationRequest {
    * runs with NIXOS_INSTALL_BOOTLOADER=1. Only for the switch and boot goals.
    */
   installBootloader?: boolean;
+  /**
+   * Compare previousSystem and newSystem on the host while it activates (changes.sh): the launch's
+   * answer brings the comparison along when it has finished by then (ActivationOutcome.changes).
+   */
+  compareSystems?: boolean;
 }
 
 export interface ActivationOutcome {
@@ -69,6 +73,8 @@ export interface ActivationOutcome {
   generation?: number;
   /** Whether the supervisor ran under systemd-run (else setsid). */
   supervisor?: "systemd-run" | "setsid";
+  /** What changes.sh printed, when compareSystems was asked and it finished within the launch. */
+  changes?: string;
 }
 
 /** The health verdict the deployer reaches after activation; a failure triggers the rollback. */
@@ -172,13 +178,16 @@ export async function activateWithMagicRollback(
       request.previousGeneration === undefined ? "" : String(request.previousGeneration),
       String(request.activationTimeoutSec),
       request.targetGeneration === undefined ? "" : String(request.targetGeneration),
-      // The health check right after a successful activation, in the same round trip.
+      // What changes, compared beside the activation, and the health check right after a successful
+      // activation: both in the same round trip.
+      request.compareSystems ? hostScript("changes") : "",
       hostScript("health"),
       ...host.criticalServices,
     ]),
     { timeoutMs: (request.activationTimeoutSec + 30) * 1000, signal: options.signal, root: true },
   );
-  const { state: launched, health: launchHealth } = splitLaunchOutput(launch.stdout);
+  const { state: launched, health: launchHealth, changes } = splitActivationAnswer(launch.stdout);
+  if (changes !== undefined) outcome.changes = changes;
   let state = launched;
   if (!state.supervisor) {
     // Nothing was activated: the launcher stops before the supervisor on any error.
@@ -212,7 +221,9 @@ export async function activateWithMagicRollback(
       outcome.connectionLost = true;
       return undefined;
     }
-    return parseState(result.stdout);
+    const answer = splitActivationAnswer(result.stdout);
+    if (answer.changes !== undefined) outcome.changes = answer.changes;
+    return answer.state;
   };
   const deadline = Date.now() + (request.activationTimeoutSec + request.confirmTimeoutSec) * 1000 + 30_000;
   let verdict: HealthVerdict | undefined;
@@ -241,7 +252,10 @@ export async function activateWithMagicRollback(
       if (verdict.ok) {
         // A new login, not the multiplexed one: if it fails, the host reverts by itself. This
         // machine has no login to prove: the health check passing is the confirmation.
-        next = await call("confirm", [], false);
+        // The comparison of the systems, when the launch's answer came without it, comes with
+        // the confirmation: it waits for it once the verdict is in.
+        const late = request.compareSystems && outcome.changes === undefined ? ["changes"] : [];
+        next = await call("confirm", late, false);
         options.onStep?.(
           !next
             ? "could not confirm; the host will revert by itself"

@@ -92,3 +92,12 @@ export function describePackageChange(change: PackageChange): string {
     ? `${change.name}: rebuilt`
     : `${change.name}: ${show(change.oldVersions)} → ${show(change.newVersions)}`;
 }
+
+/** What changes.sh prints: `@@packages` (nix store diff-closures), then `@@units`. */
+export function parseChanges(output: string): { packages: PackageChange[]; units: UnitChange[] } {
+  const [packagesPart = "", unitsPart = ""] = output.split("@@units");
+  return {
+    packages: parseDiffClosures(packagesPart.replace("@@packages", "")),
+    units: parseUnitChanges(unitsPart.split("\n")),
+  };
+}

@@ -10,7 +10,7 @@ import { parseState } from "../host/protocol.js";
 import { hostCommand } from "../host/scripts.js";
 import { connectionFailureReason } from "../remote/ssh.js";
 import { earlierActivationBoundSec, settleEarlierActivations } from "./activation.js";
-import { type PackageChange, parseDiffClosures, parseUnitChanges, type UnitChange } from "./changes.js";
+import { type PackageChange, parseChanges, type UnitChange } from "./changes.js";
 import { parseResources, type ResourceFigures } from "./health.js";
 
 /** Comparing two closures on the host: `nix store diff-closures` and the units, both local there. */
@@ -32,11 +32,7 @@ export async function detectChanges(
     });
   if (result.exitCode !== 0)
     throw new UserError(`could not compare systems on ${host.name}: ${result.stderr.trim()}`);
-  const [packagesPart = "", unitsPart = ""] = result.stdout.split("@@units");
-  return {
-    packages: parseDiffClosures(packagesPart.replace("@@packages", "")),
-    units: parseUnitChanges(unitsPart.split("\n")),
-  };
+  return parseChanges(result.stdout);
 }
 
 export async function dryActivate(engine: Engine, host: Host, newSystem: string): Promise<string[]> {

@@ -12,7 +12,7 @@ import type { Semaphore } from "../process.js";
 import { newNonce } from "./activation.js";
 import { realiseOnHost } from "./build.js";
 import type { CachePushes } from "./cache.js";
-import { describePackageChange } from "./changes.js";
+import { describePackageChange, parseChanges } from "./changes.js";
 import { copyClosure } from "./copy.js";
 import type { HostEvaluation } from "./evaluation.js";
 import { acquireHostLock } from "./host-lock.js";
@@ -192,29 +192,33 @@ async function deployHost(
         ),
       ),
     );
-    // What changes is for the result and the report: it is computed on the host while the host
-    // activates (a dry run waits for it), and a failure to compare is a note, not the host's outcome.
-    const changes = phase("changes", async () => {
-      const found = await detectChanges(engine, host, before.currentSystem, newSystem);
-      details.packages = found.packages;
-      details.units = found.units;
-    }).catch((error: unknown) => {
-      notes.push(`could not list what changes: ${describeError(error)}`);
-    });
+    // What changes is for the result and the report: the host compares the systems while it
+    // activates and the launch's answer brings the result along (a dry run asks for it alone, as
+    // does a deployment whose launch ended first); a failure to compare is a note, not the outcome.
+    const compare = (output?: string) =>
+      (output === undefined
+        ? phase("changes", () => detectChanges(engine, host, before.currentSystem, newSystem))
+        : Promise.resolve(parseChanges(output))
+      ).then(
+        (found) => {
+          details.packages = found.packages;
+          details.units = found.units;
+        },
+        (error: unknown) => {
+          notes.push(`could not list what changes: ${describeError(error)}`);
+        },
+      );
 
     if (request.dryRun) {
-      await changes;
+      await compare();
       details.dryActivation = await phase("dry-activate", () => dryActivate(engine, host, newSystem));
       hostRecord.generationAfter = hostRecord.generationBefore;
       return finish("dry-run");
     }
 
-    let switched: SwitchResult;
-    try {
-      switched = await context.running.activate.run(() => activate(newSystem, before));
-    } finally {
-      await changes;
-    }
+    const switched = await context.running.activate.run(() => activate(newSystem, before));
+    // A host that did not keep the new system is not asked again.
+    if (switched.changes !== undefined || switched.outcome === "confirmed") await compare(switched.changes);
     hostRecord.supervisor = switched.supervisor;
     if (host.local && switched.outcome === "confirmed")
       notes.push("this machine: confirmed by the health check passing (there is no new login to prove)");
@@ -237,6 +241,7 @@ async function deployHost(
           previousGeneration: hostRecord.generationBefore,
           confirmTimeoutSec: request.confirmTimeoutSec,
           installBootloader: request.installBootloader,
+          compareSystems: true,
           nonce: newNonce(record.id, host.name),
         },
         details,

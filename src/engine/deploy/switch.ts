@@ -13,6 +13,8 @@ export interface SwitchResult {
   generationAfter?: number;
   /** What ran the activation on the host, when it started. */
   supervisor?: "systemd-run" | "setsid";
+  /** What changes.sh printed during the activation (request.compareSystems), when it finished in time. */
+  changes?: string;
   extra: Partial<HostResult>;
 }
 
@@ -42,6 +44,7 @@ export async function switchAndVerify(
       confirmTimeoutSec: request.confirmTimeoutSec,
       activationTimeoutSec: ACTIVATION_TIMEOUT_SEC,
       installBootloader: request.installBootloader,
+      compareSystems: request.compareSystems,
     },
     request.nonce,
     async (output) => {
@@ -53,7 +56,7 @@ export async function switchAndVerify(
     hooks,
   );
   details.activationLog = outcome.activationLog;
-  const { supervisor } = outcome;
+  const { supervisor, changes } = outcome;
 
   // The supervisor's last report says where the host ended; ask again only when it could not.
   const after =
@@ -71,12 +74,13 @@ export async function switchAndVerify(
         outcome: "failed",
         generationAfter,
         supervisor,
+        changes,
         extra: {
           error: `after activation /run/current-system is ${after.currentSystem ?? "unknown"}, not ${expected}`,
         },
       };
     }
-    return { outcome: "confirmed", generationAfter, supervisor, extra: {} };
+    return { outcome: "confirmed", generationAfter, supervisor, changes, extra: {} };
   }
   if (outcome.status === "rolled-back") {
     const failedUnits = failedUnitsOf(outcome.activationLog);
@@ -95,6 +99,7 @@ export async function switchAndVerify(
       outcome: "rolled-back",
       generationAfter,
       supervisor,
+      changes,
       extra: {
         error: `${lost}rolled back: ${outcome.rollbackReason ?? "unknown reason"}${units}${back}`,
         connectionLost: outcome.connectionLost || undefined,
@@ -106,6 +111,7 @@ export async function switchAndVerify(
     outcome: "failed",
     generationAfter,
     supervisor,
+    changes,
     extra: {
       error: `${outcome.rollbackReason ?? "the host did not report an outcome in time"}${outcome.connectionLost ? " (connection lost; the host reverts by itself if nobody confirms)" : ""}`,
       connectionLost: outcome.connectionLost || undefined,

@@ -88,13 +88,26 @@ export function parseState(stdout: string): SupervisorState {
 }
 
 /**
- * `activation.sh launch`: the state, and after a line `@@health` what health.sh printed once the
- * activation succeeded (undefined when it did not run).
+ * `activation.sh launch` (and `confirm ... changes`): the state; after a line `@@health` what
+ * health.sh printed once the activation succeeded; after a line `@@changes` what changes.sh printed,
+ * when it had finished (each undefined when it is not there).
  */
-export function splitLaunchOutput(stdout: string): { state: SupervisorState; health?: string } {
-  const at = stdout.search(/^@@health$/m);
-  if (at < 0) return { state: parseState(stdout) };
-  return { state: parseState(stdout.slice(0, at)), health: stdout.slice(at + "@@health".length + 1) };
+export function splitActivationAnswer(stdout: string): {
+  state: SupervisorState;
+  health?: string;
+  changes?: string;
+} {
+  const [before, changes] = cutAtLine(stdout, "@@changes");
+  const [head, health] = cutAtLine(before, "@@health");
+  return { state: parseState(head), health, changes };
+}
+
+/** The text before the first line that is exactly `marker`, and the text after that line. */
+function cutAtLine(text: string, marker: string): [string, string | undefined] {
+  const at = text.startsWith(`${marker}\n`) ? 0 : text.indexOf(`\n${marker}\n`);
+  if (at < 0) return [text, undefined];
+  const start = at === 0 ? 0 : at + 1;
+  return [text.slice(0, start), text.slice(start + marker.length + 1)];
 }
 
 /** The generation a profile link names: `system-12-link` (or a path ending so) is 12. */

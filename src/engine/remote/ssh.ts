@@ -33,7 +33,11 @@ export interface RemoteResult extends CommandResult {
 
 export interface RemoteRunOptions {
   timeoutMs?: number;
-  /** false opens a fresh connection that cannot reuse a master: proof that a new login works. */
+  /**
+   * false opens a fresh connection that cannot reuse a master: proof that a new login works. Such a
+   * login carries a command and its answer, never a secret, so it prefers the classical
+   * curve25519 key exchange where the host's ssh configuration allows it (see loginKexOptions).
+   */
   multiplex?: boolean;
   input?: string | Uint8Array;
   signal?: AbortSignal;
@@ -91,6 +95,7 @@ export function sshOptionArgs(target: SshTarget, settings: SshSettings, multiple
  */
 export class RemoteRunner {
   private readonly mastersUsed = new Map<string, SshTarget>();
+  private readonly loginKex = new Map<string, Promise<string[]>>();
   /** A directory this runner made with mkdtemp, removed at close(). */
   private ownControlDir?: string;
 
@@ -126,9 +131,11 @@ export class RemoteRunner {
     argv: readonly string[],
     options: RemoteRunOptions = {},
   ): Promise<RemoteResult> {
+    const multiplex = options.multiplex ?? true;
     // `--` ends ssh's options, so neither the destination nor the command is ever read as one.
     const args = [
-      ...this.optionArgs(target, options.multiplex ?? true),
+      ...this.optionArgs(target, multiplex),
+      ...(multiplex ? [] : await this.loginKexOptions(target)),
       "--",
       target.destination,
       remoteCommandLine(argv),
@@ -139,6 +146,30 @@ export class RemoteRunner {
       signal: options.signal,
     });
     return { ...result, connectionFailed: result.exitCode === 255 || result.timedOut };
+  }
+
+  /**
+   * For a fresh login that carries no secret: the key exchanges ssh would offer this target (`ssh -G`
+   * reads its configuration, once per target and runner), with curve25519-sha256 first when they
+   * include it. OpenSSH's default, the post-quantum sntrup761x25519 or mlkem768x25519, protects
+   * recorded sessions against a future quantum computer and costs about three times the CPU on
+   * both ends; a confirmation's nonce has nothing to protect once used. An algorithm the
+   * configuration leaves out is never added.
+   */
+  private loginKexOptions(target: SshTarget): Promise<string[]> {
+    const key = JSON.stringify([target.destination, target.port, target.identityFile, target.options]);
+    let options = this.loginKex.get(key);
+    if (!options) {
+      options = runCommand(
+        "ssh",
+        ["-G", ...sshOptionArgs(target, this.settings, false), "--", target.destination],
+        {
+          timeoutMs: 5_000,
+        },
+      ).then((result) => classicalKexFirst(result.exitCode === 0 ? result.stdout : ""));
+      this.loginKex.set(key, options);
+    }
+    return options;
   }
 
   /** Ends every ControlMaster this runner may have started. */
@@ -158,6 +189,17 @@ export class RemoteRunner {
     );
     if (this.ownControlDir) rmSync(this.ownControlDir, { recursive: true, force: true });
   }
+}
+
+/** The key exchange was reordered for logins with nothing to protect: see loginKexOptions. */
+export const CLASSICAL_KEX = "curve25519-sha256";
+
+/** `-o KexAlgorithms=…` with CLASSICAL_KEX first, from `ssh -G`'s output; none when it is not allowed. */
+export function classicalKexFirst(sshG: string): string[] {
+  const line = /^kexalgorithms (\S+)$/m.exec(sshG)?.[1];
+  const allowed = line?.split(",") ?? [];
+  if (!allowed.includes(CLASSICAL_KEX) || allowed[0] === CLASSICAL_KEX) return [];
+  return ["-o", `KexAlgorithms=${[CLASSICAL_KEX, ...allowed.filter((k) => k !== CLASSICAL_KEX)].join(",")}`];
 }
 
 function targetKey(target: SshTarget): string {

@@ -3,7 +3,7 @@
 # reads its state, confirms, asks for the rollback, lists undecided activations, tails the log.
 # Run as `sh -c ACTIVATION nix-deploy-ACTION ACTION ARGS...`; ACTION and its arguments:
 #   launch WATCHDOG INSTALL_BOOTLOADER PROFILE NEW GOAL NONCE TIMEOUT PREVIOUS PREVIOUS_GENERATION \
-#       ACTIVATION_TIMEOUT TARGET_GENERATION [HEALTH UNIT...]
+#       ACTIVATION_TIMEOUT TARGET_GENERATION [CHANGES [HEALTH UNIT...]]
 #     Makes RUN/NONCE (0700) with the FIFOs `wake` and `events` and launcher.pid, starts WATCHDOG (the text of
 #     watchdog.sh) with the arguments from PROFILE on, detached: as the systemd-run unit
 #     nix-deploy-NONCE.service where systemd runs (its name in RUN/NONCE/unit), else under setsid
@@ -14,10 +14,14 @@
 #     prints no `supervisor=` line.
 #     With HEALTH (the text of health.sh), once the activation succeeded: a line `@@health`, then
 #     what HEALTH prints for the UNITs, so that the health check costs no round trip of its own.
+#     With CHANGES (the text of changes.sh), it compares PREVIOUS and NEW while the activation runs
+#     and, if that has finished by the end, prints a line `@@changes` and what CHANGES printed (it
+#     never waits for it: the confirmation window is running; `confirm ... changes` brings it later).
 #   status NONCE PROFILE             prints the state
-#   confirm NONCE PROFILE            writes NONCE to RUN/NONCE/confirm, wakes the supervisor, waits
+#   confirm NONCE PROFILE [changes]  writes NONCE to RUN/NONCE/confirm, wakes the supervisor, waits
 #                                    up to 10 s for its verdict, prints the state; exit 3 if RUN/NONCE
-#                                    does not exist
+#                                    does not exist. With `changes`, then waits up to 60 s for the
+#                                    launch's comparison of the systems and prints it as launch does
 #   request-rollback NONCE PROFILE REASON
 #                                    writes REASON to RUN/NONCE/rollback-request, wakes the
 #                                    supervisor, waits up to 120 s for its verdict, prints the state
@@ -112,10 +116,11 @@ report() {
 # /proc/uptime is `SECONDS.HH ...`: hundredths as one integer (the leading 1 keeps `08` decimal).
 now() { read -r up _ < /proc/uptime; now=$((${up%.*} * 100 + 1${up#*.} - 100)); }
 
-# `wait_for FILE SECONDS`: until the supervisor wrote FILE, it is gone, or SECONDS passed. The
-# supervisor names each file it writes on the FIFO `events`, which wakes this wait at once; a ticker
-# wakes it once a second to check the clock and whether the supervisor still runs. The FIFO is
-# opened before the first check, so that an event written in between waits in it.
+# `wait_for FILE SECONDS [PIDFILE]`: until the supervisor wrote FILE, it is gone, or SECONDS passed.
+# The supervisor names each file it writes on the FIFO `events`, which wakes this wait at once; a
+# ticker wakes it once a second to check the clock and whether the supervisor still runs. The FIFO is
+# opened before the first check, so that an event written in between waits in it. With PIDFILE, the
+# writer watched is the process whose pid it holds (the comparison of the systems), not the supervisor.
 wait_for() {
   [ ! -f "$dir/$1" ] || return 0
   # A directory made without the FIFO gets one: then only the ticker wakes the wait.
@@ -131,10 +136,16 @@ wait_for() {
     now
     [ "$now" -lt "$until" ] || break
     read -r event <&4
-    # A supervisor that is gone will write nothing more.
+    # A writer that is gone will write nothing more.
     if [ "$event" = tick ]; then
-      supervisor_process
-      [ "$process" != gone ] || break
+      if [ -n "${3:-}" ]; then
+        pid=
+        read -r pid 2> /dev/null < "$dir/$3"
+        if [ -z "$pid" ] || [ ! -e "/proc/$pid" ]; then break; fi
+      else
+        supervisor_process
+        [ "$process" != gone ] || break
+      fi
     fi
   done
   kill "$ticker" 2> /dev/null
@@ -145,7 +156,7 @@ launch() {
   set -e
   watchdog=$1 install_bootloader=$2
   shift 2
-  profile=$1 nonce=$4 activation_timeout=$8 health=${10:-}
+  profile=$1 nonce=$4 activation_timeout=$8 changes=${10:-} health=${11:-}
   dir=$root/$nonce
   # RUN exists after the first activation: one mkdir then.
   mkdir -m 0700 "$dir" 2> /dev/null || { mkdir -p "$root" && chmod 0700 "$root" && mkdir -m 0700 "$dir"; }
@@ -174,14 +185,34 @@ launch() {
     echo supervisor=setsid
   fi
   set +e
+  if [ -n "$changes" ]; then
+    # Beside the activation, holding none of this session's descriptors; changes.done says it ended
+    # (and `events` tells a confirmation waiting for it).
+    {
+      sh -c "$changes" nix-deploy-changes "$6" "$2" > "$dir/changes" 2>&1
+      : > "$dir/changes.done"
+      [ ! -p "$dir/events" ] || echo changes.done 1<> "$dir/events"
+    } < /dev/null > /dev/null 2>&1 &
+    echo "$!" > "$dir/changes.pid"
+  fi
   wait_for activation-status "$activation_timeout"
   report
   status=
   read -r status 2> /dev/null < "$dir/activation-status"
   if [ -n "$health" ] && [ "$status" = 0 ]; then
-    shift 10
+    shift 11
     echo "@@health"
     sh -c "$health" nix-deploy-health "$@"
+  fi
+  # Not waited for: the confirmation window runs; the confirmation brings them when they are late.
+  print_changes
+}
+
+# A line `@@changes` and what changes.sh printed, once it has ended.
+print_changes() {
+  if [ -f "$dir/changes.done" ]; then
+    echo "@@changes"
+    cat "$dir/changes"
   fi
 }
 
@@ -225,6 +256,11 @@ case $action in
     wake
     wait_for result 10
     report
+    # Asked for when the launch's answer came without them: the verdict is in, so waiting is safe.
+    if [ "${3:-}" = changes ] && [ -f "$dir/changes.pid" ]; then
+      wait_for changes.done 60 changes.pid
+      print_changes
+    fi
     ;;
   request-rollback)
     nonce=$1 profile=$2 dir=$root/$1

@@ -4,7 +4,7 @@
 # alone (the probe before a deployment: activation.sh pending).
 # Arguments: the critical services (systemd unit names) whose state to report; none is fine.
 # Output: sections, each a line `@@NAME` followed by its lines:
-#   @@failed    `systemctl --failed --no-legend --plain`
+#   @@failed    `systemctl --failed --no-legend --plain` (empty when the state is `running`)
 #   @@state     `systemctl is-system-running`
 #   @@critical  `UNIT STATE` for each argument (`systemctl is-active`; empty state if unknown)
 #   @@meminfo   the MemTotal and MemAvailable lines of /proc/meminfo
@@ -18,8 +18,11 @@
 if [ "${1:-}" = --resources ]; then
   shift
 else
-  echo "@@failed"; systemctl --failed --no-legend --plain 2>/dev/null
-  echo "@@state"; systemctl is-system-running 2>/dev/null
+  # A system that is `running` has no failed unit (one failed unit makes it `degraded`): the list
+  # is asked for only when the state is something else.
+  state=$(systemctl is-system-running 2>/dev/null)
+  echo "@@failed"; [ "$state" = running ] || systemctl --failed --no-legend --plain 2>/dev/null
+  echo "@@state"; [ -z "$state" ] || echo "$state"
   echo "@@critical"
   if [ "$#" -gt 0 ]; then
     # One answer line per unit, in the order asked.
