@@ -25,6 +25,7 @@ import { hostsInFlight, resolveLimits } from "../src/engine/deploy/limits.js";
 import { DeploymentStore } from "../src/engine/deploy/record.js";
 import { createEngine } from "../src/engine/engine.js";
 import { fleetUnavailableReason, lightHostNames, type SimFleet, startFleet } from "../test/fleet/harness.js";
+import { bareSequence } from "./bare.js";
 import { median } from "./median.js";
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? "1,10,20,30").split(",").map(Number);
@@ -323,6 +324,15 @@ async function deployTo(fleet: SimFleet, hosts: string[], wrapper: { binDir: str
   };
 }
 
+/** The bare sequence for every host at once (what a loop of nixos-rebuild in the background does). */
+async function bareTo(fleet: SimFleet, hosts: string[]): Promise<{ wallMs: number; busyMs: number }> {
+  await change(fleet, hosts);
+  const machine0 = machineCounters();
+  const started = performance.now();
+  await Promise.all(hosts.map((name) => bareSequence(fleet, name)));
+  return { wallMs: performance.now() - started, busyMs: machineCounters().busyMs - machine0.busyMs };
+}
+
 /** ssh logins the hosts' sshd accepted so far (their logs). */
 function acceptedLogins(fleet: SimFleet, hosts: readonly string[]): number {
   let logins = 0;
@@ -348,6 +358,7 @@ async function main(): Promise<void> {
   const fleet = await startFleet({ hosts: names, heavyEvaluation: true });
   const fleetStartMs = performance.now() - startedFleet;
   const results: Array<SizeResult & { parallelism: number }> = [];
+  const floor = new Map<number, { wallMs: number; busyMs: number }>();
   let backgroundBusy = 0;
   try {
     const wrapper = await nixWrapper(fleet.dir);
@@ -358,6 +369,8 @@ async function main(): Promise<void> {
     // One untimed deploy first: the page cache and the store's first lookups are not one size's cost.
     await deployTo(fleet, [names[names.length - 1] as string], wrapper);
     for (const size of SIZES) results.push(await deployTo(fleet, names.slice(0, size), wrapper));
+    // The floor: the bare nixos-rebuild sequence for one host, then for the largest size at once.
+    for (const size of [1, FLEET_SIZE]) floor.set(size, await bareTo(fleet, names.slice(0, size)));
   } finally {
     await fleet.stop();
   }
@@ -408,6 +421,16 @@ async function main(): Promise<void> {
     "",
     "  where the time went (from each deployment's record): per phase, median / longest per host, and span over the fleet",
   );
+  const bareOne = floor.get(1);
+  const bareAll = floor.get(FLEET_SIZE);
+  if (bareOne && bareAll)
+    lines.splice(
+      lines.length - 2,
+      0,
+      `  the machine's floor: the bare nixos-rebuild sequence (its own nix build per host) for 1 host ${sec(bareOne.wallMs)} ` +
+        `(${sec(bareOne.busyMs)} CPU), for ${FLEET_SIZE} at once ${sec(bareAll.wallMs)} (${sec(bareAll.busyMs)} CPU): ` +
+        `${(bareAll.wallMs / bareOne.wallMs).toFixed(2)}x; nix-deploy's ${FLEET_SIZE} hosts took ${(largest.wallMs / bareAll.wallMs).toFixed(2)}x the bare ones' time`,
+    );
   for (const r of results) {
     lines.push(
       `  ${r.hosts} host${r.hosts === 1 ? "" : "s"}: host median ${sec(r.hostMedianMs)}, syntax check ${sec(r.syntaxMs)}; nix: ${summarize(r.nix)}`,
