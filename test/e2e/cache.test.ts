@@ -51,6 +51,16 @@ describe.skipIf(skip)(
       await fleet.commit("nginx everywhere");
       const result = await deployVia(server, { hosts: ["p620", "p510"], mode: "fast" });
       expect(result.status, JSON.stringify(result.hosts)).toBe("succeeded");
+      // The report names the cache each host took its closure from, without the URL's query.
+      const report = String(
+        (
+          (await server.client.readResource({ uri: `nix-deploy://reports/${result.deploymentId}` }))
+            .contents[0] as { text: string }
+        ).text,
+      );
+      expect(report.split("\n").filter((line) => line === `Closure from the cache ${cacheUrl}`)).toHaveLength(
+        2,
+      );
       for (const name of ["p620", "p510"]) {
         const host = result.hosts.find((h) => h.host === name);
         expect(host?.outcome).toBe("deployed");

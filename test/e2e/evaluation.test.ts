@@ -137,6 +137,16 @@ describe.skipIf(skip)("evaluating a deployment's hosts together", () => {
     expect(most).toBe(1);
     // One copy and one activation at a time, by the phases in the deployment's record.
     const record = new DeploymentStore(context.fleet.env).load(result.deploymentId);
+    // The report says which limits the deployment ran with.
+    const report = String(
+      (
+        (await context.server.client.readResource({ uri: `nix-deploy://reports/${result.deploymentId}` }))
+          .contents[0] as { text: string }
+      ).text,
+    );
+    expect(report).toContain(
+      "| Limits | build 1, copy 1, activate 1 at once; evalChunk 1 hosts per evaluation |",
+    );
     for (const name of ["copy", "activate"]) {
       const spansOf = Object.values(record?.hosts ?? {})
         .flatMap((h) => h.phases.filter((p) => p.name === name))

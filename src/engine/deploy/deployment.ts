@@ -90,6 +90,7 @@ export const deploy = operation<DeployOptions, DeployResult>(async (engine, opti
       signal: hooks.signal,
     },
   );
+  record.limits = { ...limits, evalChunk: evaluation.chunkSize };
 
   // Validation (by mode) runs while the hosts build and are probed; nothing reaches a host before
   // it has passed, and a failed check blocks every host.

@@ -108,6 +108,8 @@ export class HostEvaluation {
   private readonly chunkOf = new Map<string, Chunk>();
   /** Evaluator processes started so far (chunk evaluations plus per-host retries). */
   evaluatorProcesses = 0;
+  /** Hosts per evaluator process (options.chunk, or sized from free memory). */
+  readonly chunkSize: number;
 
   constructor(
     private readonly engine: Engine,
@@ -115,8 +117,8 @@ export class HostEvaluation {
     hosts: readonly string[],
     private readonly options: HostEvaluationOptions = {},
   ) {
-    const size = evalChunkSize(freemem(), options.chunk);
-    for (const names of chunksOf([...new Set(hosts)], size)) {
+    this.chunkSize = evalChunkSize(freemem(), options.chunk);
+    for (const names of chunksOf([...new Set(hosts)], this.chunkSize)) {
       const chunk: Chunk = { hosts: names };
       for (const name of names) this.chunkOf.set(name, chunk);
     }

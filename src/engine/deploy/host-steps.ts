@@ -12,6 +12,7 @@ import type { Semaphore } from "../process.js";
 import { newNonce } from "./activation.js";
 import { realiseOnHost } from "./build.js";
 import type { CachePushes } from "./cache.js";
+import { cacheLabel } from "./cache.js";
 import { describePackageChange, parseChanges } from "./changes.js";
 import { copyClosure } from "./copy.js";
 import type { HostEvaluation } from "./evaluation.js";
@@ -180,6 +181,7 @@ async function deployHost(
     }
 
     context.step("copying closure");
+    if (host.cache) hostRecord.cache = cacheLabel(host.cache);
     await context.running.copy.run(() =>
       phase("copy", async () =>
         notes.push(

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { deploymentsDir, listJsonFiles, processAlive, readJson, writeFileAtomic } from "../state.js";
-import type { LimitsInput } from "./limits.js";
+import type { DeployLimits, LimitsInput } from "./limits.js";
 import type { Rollout, ValidationCheck } from "./schemas.js";
 
 /** The state of a deployment, on disk so that an interrupted one can be resumed. */
@@ -31,6 +31,8 @@ export interface HostRecord {
   finishedEarlier?: boolean;
   /** What ran the activation on the host: a systemd-run unit, or setsid where systemd does not run. */
   supervisor?: "systemd-run" | "setsid";
+  /** The binary cache the host substituted its closure from (its label: no query, no key path). */
+  cache?: string;
 }
 
 export interface DeploymentRequest {
@@ -72,6 +74,8 @@ export interface DeploymentRecord {
   checks?: ValidationCheck[];
   /** The full results, for the report; written when the deployment ends. */
   results?: unknown;
+  /** The limits the last run of the deployment ran with, the chunk size worked out (for the report). */
+  limits?: Required<DeployLimits>;
 }
 
 export function newDeploymentId(): string {

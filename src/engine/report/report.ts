@@ -38,6 +38,10 @@ export const reportSchema = z.object({
   dryRun: z.boolean(),
   confirmTimeoutSec: z.number().describe("how long each host waited for the confirmation"),
   substituteOnDestination: z.boolean().describe("hosts fetched what they could from their own caches"),
+  limits: z
+    .object({ build: z.number(), copy: z.number(), activate: z.number(), evalChunk: z.number() })
+    .optional()
+    .describe("at most this many build processes, copies and activations at once; hosts per evaluation"),
   startedAt: z.string(),
   finishedAt: z.string(),
   totalMs: z.number(),
@@ -56,6 +60,7 @@ export const reportSchema = z.object({
           detail: z.string().optional(),
         }),
       ),
+      cache: z.string().optional().describe("the binary cache the host substituted its closure from"),
       packageChanges: z.array(z.string()),
       unitChanges: z.array(z.object({ unit: z.string(), action: z.string() })),
       resourcesBefore: resourcesSchema.optional(),
@@ -89,6 +94,7 @@ export function buildReport(record: DeploymentRecord): Report {
         ok: p.ok,
         detail: p.detail,
       })),
+      cache: hostRecord.cache,
       packageChanges: (details?.packages ?? []).map(describePackageChange),
       unitChanges: details?.units ?? [],
       resourcesBefore: details?.resourcesBefore,
@@ -120,6 +126,7 @@ export function buildReport(record: DeploymentRecord): Report {
     dryRun: record.request.dryRun,
     confirmTimeoutSec: record.request.confirmTimeoutSec,
     substituteOnDestination: record.request.substituteOnDestination ?? false,
+    ...(record.limits ? { limits: record.limits } : {}),
     startedAt: record.createdAt,
     finishedAt: record.updatedAt,
     totalMs: Math.max(0, finished - started),
@@ -223,6 +230,7 @@ function hostSection(host: Report["hosts"][number]): string {
   const lines = [`## ${host.host}: ${OUTCOME_LINE[host.outcome] ?? host.outcome}`, ""];
   if (host.generationBefore !== undefined)
     lines.push(`Generation: ${host.generationBefore} → ${host.generationAfter ?? "?"}`, "");
+  if (host.cache) lines.push(`Closure from the cache ${host.cache}`, "");
   if (host.error) lines.push(`**What failed:** ${host.error}`, "");
   lines.push(
     "Phases:",
@@ -270,6 +278,9 @@ export function renderReportMarkdown(report: Report): string {
     dry_run: report.dryRun ? " (dry run)" : "",
     confirm_timeout: String(report.confirmTimeoutSec),
     substitute: report.substituteOnDestination ? ", hosts substitute from their caches" : "",
+    limits: report.limits
+      ? `\n| Limits | build ${report.limits.build}, copy ${report.limits.copy}, activate ${report.limits.activate} at once; evalChunk ${report.limits.evalChunk} hosts per evaluation |`
+      : "",
     started: report.startedAt,
     total: seconds(report.totalMs),
     flake: report.flake,
