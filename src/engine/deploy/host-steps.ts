@@ -11,8 +11,7 @@ import { deployKeys } from "../keys/deploy.js";
 import type { Semaphore } from "../process.js";
 import { newNonce } from "./activation.js";
 import { realiseOnHost } from "./build.js";
-import type { CachePushes } from "./cache.js";
-import { cacheLabel } from "./cache.js";
+import { type CachePushes, cacheLabel } from "./cache.js";
 import { describePackageChange, parseChanges } from "./changes.js";
 import { copyClosure } from "./copy.js";
 import type { HostEvaluation } from "./evaluation.js";
@@ -195,8 +194,9 @@ async function deployHost(
       ),
     );
     // What changes is for the result and the report: the host compares the systems while it
-    // activates and the launch's answer brings the result along (a dry run asks for it alone, as
-    // does a deployment whose launch ended first); a failure to compare is a note, not the outcome.
+    // activates, and the launch's answer (or the confirmation's, when it was late) brings the result
+    // along. A dry run asks for it in a round trip of its own, as does a confirmed host whose
+    // comparison came with neither. A failure to compare is a note, not the host's outcome.
     const compare = (output?: string) =>
       (output === undefined
         ? phase("changes", () => detectChanges(engine, host, before.currentSystem, newSystem))
