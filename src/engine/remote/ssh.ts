@@ -80,7 +80,9 @@ export function sshOptionArgs(target: SshTarget, settings: SshSettings, multiple
       `ControlPersist=${settings.controlPersistSec}`,
     );
   } else {
-    args.push("-o", "ControlMaster=no", "-o", "ControlPath=none");
+    // A login of its own proves that a login works; learning the host's other keys is the master's
+    // job (each key it offers is one more signature for the host to make).
+    args.push("-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "UpdateHostKeys=no");
   }
   if (target.port !== undefined) args.push("-p", String(target.port));
   if (target.identityFile) args.push("-i", target.identityFile, "-o", "IdentitiesOnly=yes");
