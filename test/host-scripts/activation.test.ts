@@ -82,26 +82,32 @@ describe("activation.sh", () => {
         expect(changes).toBe(`@@packages\n${join(box.dir, "old")} -> ${next}\n`);
       });
 
-      it("a comparison still running when the activation is over is not waited for: the confirmation brings it", () => {
-        // The comparison ends only once the confirmation has come.
-        const slow = `i=0; while [ ! -f "${dir()}/confirm" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; echo "@@packages"; echo late`;
-        const launched = launch(system("new", 0), "", [slow]);
-        box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
-        box.track(Number(readFileSync(join(dir(), "changes.pid"), "utf8")));
-        expect(splitActivationAnswer(launched.stdout)).toEqual({
-          state: expect.objectContaining({ activationStatus: 0 }),
-        });
-        const confirmed = box.run("activation", "nix-deploy-confirm", [
-          "confirm",
-          NONCE,
-          profile(),
-          "changes",
-        ]);
-        expect(splitActivationAnswer(confirmed.stdout)).toEqual({
-          state: expect.objectContaining({ result: "confirmed" }),
-          changes: "@@packages\nlate\n",
-        });
-      });
+      for (const shell of ["the machine's sh", "bash, the sh of NixOS"])
+        it.skipIf(shell.startsWith("bash") && !existsSync("/bin/bash"))(
+          `a comparison still running when the activation is over is not waited for: the confirmation brings it (${shell})`,
+          () => {
+            // Under bash, the supervisor and every script it starts run in bash too, as on NixOS.
+            if (shell.startsWith("bash")) symlinkSync("/bin/bash", join(box.dir, "bin", "sh"));
+            // The comparison ends only once the confirmation has come.
+            const slow = `i=0; while [ ! -f "${dir()}/confirm" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; echo "@@packages"; echo late`;
+            const launched = launch(system("new", 0), "", [slow]);
+            box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
+            box.track(Number(readFileSync(join(dir(), "changes.pid"), "utf8")));
+            expect(splitActivationAnswer(launched.stdout)).toEqual({
+              state: expect.objectContaining({ activationStatus: 0 }),
+            });
+            const confirmed = box.run("activation", "nix-deploy-confirm", [
+              "confirm",
+              NONCE,
+              profile(),
+              "changes",
+            ]);
+            expect(splitActivationAnswer(confirmed.stdout)).toEqual({
+              state: expect.objectContaining({ result: "confirmed" }),
+              changes: "@@packages\nlate\n",
+            });
+          },
+        );
 
       it("with a health script and a failed activation: no health check, the rollback's state alone", () => {
         const launched = launch(system("broken", 3), "", ["", 'echo "@@critical"', "sshd.service"]);
@@ -219,6 +225,21 @@ describe("activation.sh", () => {
     expect(parseState(confirmed.stdout)).toMatchObject({ supervisorProcess: "gone" });
     expect(readFileSync(join(dir(), "confirm"), "utf8")).toBe(NONCE);
   });
+
+  describe.skipIf(!existsSync("/bin/bash"))(
+    "under bash, the sh of NixOS, whose read times out by itself",
+    () => {
+      // `sh` on PATH is bash (in its POSIX mode, as a link named sh runs it): so are the supervisor
+      // and every script it starts, as on a NixOS host.
+      beforeEach(() => symlinkSync("/bin/bash", join(box.dir, "bin", "sh")));
+
+      it("a gone supervisor still ends a confirmation's wait, with no ticker process", () => {
+        state(NONCE, { "supervisor.pid": "999999999" });
+        const confirmed = box.run("activation", "nix-deploy-confirm", ["confirm", NONCE, profile()]);
+        expect(parseState(confirmed.stdout)).toMatchObject({ supervisorProcess: "gone" });
+      });
+    },
+  );
 
   it("request-rollback writes the reason as given, quotes and all", () => {
     state(NONCE, { "supervisor.pid": "999999999" });

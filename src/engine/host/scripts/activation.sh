@@ -128,14 +128,18 @@ wait_for() {
   exec 4<> "$dir/events"
   now
   until=$((now + $2 * 100))
-  # The ticker ends with this shell: `kill -0` on its parent fails once the parent is gone. It holds
+  # bash (the sh of NixOS) times a read out by itself: there no ticker process is needed. Elsewhere
+  # the ticker ends with this shell: `kill -0` on its parent fails once the parent is gone. It holds
   # none of the session's descriptors, or its last `sleep` would keep the ssh session open.
-  { while kill -0 "$$" 2> /dev/null; do sleep 1; echo tick; done; } < /dev/null >&4 2> /dev/null &
-  ticker=$!
+  ticker=
+  if [ -z "${BASH_VERSION:-}" ]; then
+    { while kill -0 "$$" 2> /dev/null; do sleep 1; echo tick; done; } < /dev/null >&4 2> /dev/null &
+    ticker=$!
+  fi
   while [ ! -f "$dir/$1" ]; do
     now
     [ "$now" -lt "$until" ] || break
-    read -r event <&4
+    if [ -n "$ticker" ]; then read -r event <&4; else timed_read; fi
     # A writer that is gone will write nothing more.
     if [ "$event" = tick ]; then
       if [ -n "${3:-}" ]; then
@@ -148,9 +152,13 @@ wait_for() {
       fi
     fi
   done
-  kill "$ticker" 2> /dev/null
+  [ -z "$ticker" ] || kill "$ticker" 2> /dev/null
   exec 4<&-
 }
+
+# A line from the FIFO, or `tick` after a second without one (bash only: see wait_for).
+# shellcheck disable=SC3045
+timed_read() { read -r -t 1 event <&4 || event=tick; }
 
 launch() {
   set -e
