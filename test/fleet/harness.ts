@@ -20,6 +20,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createConnection, createServer } from "node:net";
@@ -347,6 +348,8 @@ export async function startFleet(
           mkdirSync(join(hostDir, sub), { recursive: true });
         if (options.systemd) mkdirSync(join(hostDir, "run", "systemd", "system"), { recursive: true });
         cpSync(join(FIXTURE, "host-bin"), join(hostDir, "bin"), { recursive: true });
+        // The sh a command line names is bash, as on NixOS (its /bin/sh), where it can be had.
+        if (existsSync("/bin/bash")) symlinkSync("/bin/bash", join(hostDir, "bin", "sh"));
         prepareHardware(hostDir, installer ? "installer" : name, installer);
         // The host's own nix.conf, as NixOS generates one: ssh sessions do not carry the deployer's
         // NIX_CONFIG, and the fixture's builders are /bin/sh, which a build sandbox does not have.

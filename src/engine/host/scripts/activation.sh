@@ -156,6 +156,17 @@ wait_for() {
   exec 4<&-
 }
 
+# `run_script TEXT ARGS...`: another host script (health.sh, changes.sh), given as its text, with
+# ARGS as its positional parameters, in a subshell of this one: a fork, not a new shell started
+# (bash, the sh of NixOS, costs a few milliseconds of CPU to start).
+run_script() {
+  (
+    script=$1
+    shift
+    eval "$script"
+  )
+}
+
 # A line from the FIFO, or `tick` after a second without one (bash only: see wait_for).
 # shellcheck disable=SC3045
 timed_read() { read -r -t 1 event <&4 || event=tick; }
@@ -197,7 +208,7 @@ launch() {
     # Beside the activation, holding none of this session's descriptors; changes.done says it ended
     # (and `events` tells a confirmation waiting for it).
     {
-      sh -c "$changes" nix-deploy-changes "$6" "$2" > "$dir/changes" 2>&1
+      run_script "$changes" "$6" "$2" > "$dir/changes" 2>&1
       : > "$dir/changes.done"
       [ ! -p "$dir/events" ] || echo changes.done 1<> "$dir/events"
     } < /dev/null > /dev/null 2>&1 &
@@ -210,7 +221,7 @@ launch() {
   if [ -n "$health" ] && [ "$status" = 0 ]; then
     shift 11
     echo "@@health"
-    sh -c "$health" nix-deploy-health "$@"
+    run_script "$health" "$@"
   fi
   # Not waited for: the confirmation window runs; the confirmation brings them when they are late.
   print_changes
@@ -248,7 +259,7 @@ probe() {
   links "$1"
   echo "current=$current"
   echo "profile=$link"
-  [ -z "${2:-}" ] || sh -c "$2" nix-deploy-health --resources
+  [ -z "${2:-}" ] || run_script "$2" --resources
 }
 
 case $action in
