@@ -62,6 +62,25 @@ describe.skipIf(skip)("the remote runner against a real sshd", () => {
     }
   });
 
+  it("holds a conversation over the master: output as it comes, input later, hostile words intact", async () => {
+    const host = await p620();
+    const running = engine.remote.start(host.ssh, [
+      "sh",
+      "-c",
+      'printf "%s\\0" "$@"; echo; echo "@@ready"; read -r line; echo "got $line"',
+      "talk",
+      ...HOSTILE,
+    ]);
+    const before = await running.untilLine("@@ready");
+    expect(before?.split("\0").slice(0, -1)).toEqual(HOSTILE);
+    running.write("hello\n");
+    running.end();
+    const result = await running.result;
+    expect(result).toMatchObject({ exitCode: 0, connectionFailed: false });
+    expect(result.stdout.endsWith("@@ready\ngot hello\n")).toBe(true);
+    expect(existsSync(PWNED)).toBe(false);
+  });
+
   it("ends its ControlMaster connections on close", async () => {
     const host = await p620();
     await engine.remote.run(host.ssh, ["true"]);

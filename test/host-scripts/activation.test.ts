@@ -109,6 +109,86 @@ describe("activation.sh", () => {
           },
         );
 
+      /** activation.sh session: launch's arguments without the systems, which `input` brings. */
+      const session = (input: string, extra: string[] = []) =>
+        box.run(
+          "activation",
+          "nix-deploy-session",
+          [
+            "session",
+            hostScript("watchdog"),
+            "",
+            profile(),
+            "",
+            "switch",
+            NONCE,
+            "30",
+            "",
+            "",
+            "60",
+            "",
+            ...extra,
+          ],
+          undefined,
+          input,
+        );
+      const afterReady = (stdout: string): [string, string] | undefined => {
+        const at = stdout.indexOf("@@ready\n");
+        return at < 0 ? undefined : [stdout.slice(0, at), stdout.slice(at + "@@ready\n".length)];
+      };
+
+      for (const shell of ["the machine's sh", "bash, the sh of NixOS"])
+        it.skipIf(shell.startsWith("bash") && !existsSync("/bin/bash"))(
+          `session: the probe's answer, then the launch with the systems of the line that names the nonce; other lines go unseen (${shell})`,
+          () => {
+            if (shell.startsWith("bash")) symlinkSync("/bin/bash", join(box.dir, "bin", "sh"));
+            symlinkSync("system-7-link", profile());
+            // The probe asks HEALTH for the resources alone; the launch, for the units.
+            const health =
+              'if [ "$1" = --resources ]; then echo "@@resources"; exit 0; fi; echo "@@critical"; for unit in "$@"; do echo "$unit active"; done';
+            const next = system("new", 0);
+            // What sudo -S leaves unread when it needed no password: the password line, first.
+            const ran = session(`hunter2 is my password\n${NONCE} ${next} ${system("old", 0)} 7\n`, [
+              "",
+              health,
+              "sshd.service",
+            ]);
+            box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
+            expect(ran.status).toBe(0);
+            const [probe, launched] = afterReady(ran.stdout) ?? ["", ""];
+            expect(parsePending(probe)).toEqual({ pending: [], pruned: [] });
+            expect(parseState(probe).generation).toBe(7);
+            expect(probe.endsWith("@@resources\n")).toBe(true);
+            expect(splitActivationAnswer(launched)).toEqual({
+              state: expect.objectContaining({ supervisor: "setsid", activationStatus: 0 }),
+              health: "@@critical\nsshd.service active\n",
+            });
+            // The supervisor got the systems and the generation of the line.
+            const confirmed = box.run("activation", "nix-deploy-confirm", ["confirm", NONCE, profile()]);
+            expect(parseState(confirmed.stdout)).toMatchObject({ result: "confirmed" });
+            expect(`${ran.stdout}${ran.stderr}${confirmed.stdout}`).not.toContain("hunter2");
+          },
+        );
+
+      it("session: the end of its input ends it with nothing started", () => {
+        const ran = session("not the nonce\n", ["", hostScript("health")]);
+        expect(ran.status).toBe(0);
+        expect(ran.stdout.endsWith("@@ready\n")).toBe(true);
+        expect(existsSync(dir())).toBe(false);
+      });
+
+      it("session with an undecided activation on the host: the probe's answer alone, nothing launched", () => {
+        state("live run", { "supervisor.pid": String(box.sleeper("live run")) });
+        const ran = session(`${NONCE} ${system("new", 0)} ${system("old", 0)} -\n`, [
+          "",
+          hostScript("health"),
+        ]);
+        expect(ran.status).toBe(0);
+        expect(afterReady(ran.stdout)).toBeUndefined();
+        expect(parsePending(ran.stdout).pending).toEqual(["live run"]);
+        expect(existsSync(dir())).toBe(false);
+      });
+
       it("with a health script and a failed activation: no health check, the rollback's state alone", () => {
         const launched = launch(system("broken", 3), "", ["", 'echo "@@critical"', "sshd.service"]);
         box.track(Number(readFileSync(join(dir(), "supervisor.pid"), "utf8")));
@@ -307,6 +387,6 @@ describe("activation.sh", () => {
   it("an unknown action is refused, naming the known ones", () => {
     const result = box.run("activation", "nix-deploy-x", ["frobnicate"]);
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain("unknown action 'frobnicate' (launch, status, confirm");
+    expect(result.stderr).toContain("unknown action 'frobnicate' (launch, session, status, confirm");
   });
 });

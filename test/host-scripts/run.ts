@@ -63,12 +63,14 @@ export class ScriptSandbox {
     program: string,
     args: readonly string[] = [],
     env?: NodeJS.ProcessEnv,
+    input?: string,
   ): ScriptRun {
     const [command, ...rest] = hostCommand(name, program, args);
     const result = spawnSync(command as string, rest, {
       env: this.env(env),
       encoding: "utf8",
       timeout: 60_000,
+      input,
     });
     return { stdout: result.stdout, stderr: result.stderr, status: result.status };
   }

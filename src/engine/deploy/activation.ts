@@ -109,18 +109,24 @@ export async function settleEarlierActivations(
   boundSec: number,
   signal?: AbortSignal,
   profile?: string,
+  /** The first answer, when an activation session already asked (openActivationSession). */
+  first?: RemoteResult,
 ): Promise<{ waited: boolean; notes: string[]; last: RemoteResult }> {
   const deadline = Date.now() + boundSec * 1000;
   const pruned: string[] = [];
   let waitedFor: string | undefined;
+  let answer = first;
   while (true) {
-    const result = await engine
-      .connect(host)
-      .run(activationCommand("pending", profile === undefined ? [] : [profile, hostScript("health")]), {
-        timeoutMs: 15_000,
-        root: true,
-        signal,
-      });
+    const result =
+      answer ??
+      (await engine
+        .connect(host)
+        .run(activationCommand("pending", profile === undefined ? [] : [profile, hostScript("health")]), {
+          timeoutMs: PROBE_TIMEOUT_MS,
+          root: true,
+          signal,
+        }));
+    answer = undefined;
     const listed = parsePending(result.exitCode === 0 ? result.stdout : "");
     pruned.push(...listed.pruned);
     const { pending } = listed;
@@ -145,6 +151,129 @@ export async function settleEarlierActivations(
   }
 }
 
+/** Bound on one probe of the host (its state and resources; the earlier activations it lists). */
+const PROBE_TIMEOUT_MS = 15_000;
+
+/** What activation.sh session prints between the probe's answer and the launch's. */
+const SESSION_READY = "@@ready";
+
+/**
+ * The probe and the launch of one host's activation in one session on the host: the probe's answer
+ * now; the launch later, once the new system is on the host, through the session's stdin. It saves
+ * the host a session and a shell start, and the deployer an ssh client, per deployment.
+ */
+export interface ActivationSession {
+  /** The probe's answer: what `activation.sh pending PROFILE HEALTH` prints. */
+  readonly probe: Promise<RemoteResult>;
+  /**
+   * Launches the activation in the session, and returns what launch printed. Undefined when the
+   * session cannot: it ended (an earlier activation was pending, or the connection dropped before
+   * anything was sent), or it was opened for another activation; the caller then launches with a
+   * command of its own.
+   */
+  launch(request: ActivationRequest, nonce: string): Promise<RemoteResult | undefined>;
+  /** Ends the session when nothing is to be launched (the host needs no activation, or failed). */
+  close(): void;
+}
+
+/** The activation a session is opened for: everything but the systems, which come at launch. */
+export type SessionRequest = Omit<ActivationRequest, "newSystem" | "previousSystem" | "previousGeneration">;
+
+/** A store path or generation that travels in the session's one line: no blanks, nothing else. */
+const LINE_WORD = /^[A-Za-z0-9+._/=-]+$/;
+
+/** Opens the session and asks the probe (activation.sh session; see its header). */
+export function openActivationSession(
+  engine: Engine,
+  request: SessionRequest,
+  nonce: string,
+  signal?: AbortSignal,
+): ActivationSession {
+  const opened = sessionArguments(request, nonce);
+  const running = engine
+    .connect(request.host)
+    .start(activationCommand("session", opened), { root: true, signal });
+  running.deadline(PROBE_TIMEOUT_MS);
+  // Read by the probe or the launch; a session closed with nothing launched has no reader left.
+  running.result.catch(() => {});
+  const ready = running.untilLine(SESSION_READY);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    running.end();
+  };
+  return {
+    probe: ready.then(async (answer) => {
+      if (answer === undefined) return running.result;
+      // Waiting for the build and the copy is not the probe's time.
+      running.deadline(undefined);
+      const probed: RemoteResult = {
+        command: "activation.sh session",
+        exitCode: 0,
+        stdout: answer,
+        stderr: "",
+        timedOut: false,
+        connectionFailed: false,
+      };
+      return probed;
+    }),
+    async launch(launched, launchNonce) {
+      const answer = await ready;
+      const words = [launched.newSystem, launched.previousSystem, String(launched.previousGeneration ?? "-")];
+      const fits =
+        answer !== undefined &&
+        !closed &&
+        !running.ended &&
+        launchNonce === nonce &&
+        launched.targetGeneration === undefined &&
+        JSON.stringify(sessionArguments(launched, launchNonce)) === JSON.stringify(opened) &&
+        words.every((word) => LINE_WORD.test(word));
+      if (!fits) {
+        close();
+        return undefined;
+      }
+      closed = true;
+      running.deadline((launched.activationTimeoutSec + 30) * 1000);
+      running.write(`${nonce} ${words.join(" ")}\n`);
+      running.end();
+      const result = await running.result;
+      return { ...result, stdout: result.stdout.slice(answer.length + SESSION_READY.length + 1) };
+    },
+    close,
+  };
+}
+
+/** launch's arguments without the systems: what a session starts with (activation.sh session). */
+function sessionArguments(request: SessionRequest, nonce: string): string[] {
+  return launchArguments(
+    { ...request, newSystem: "", previousSystem: "", previousGeneration: undefined },
+    nonce,
+  );
+}
+
+/** launch's arguments (activation.sh): the supervisor, the systems, and what comes back with it. */
+function launchArguments(request: ActivationRequest, nonce: string): string[] {
+  return [
+    hostScript("watchdog"),
+    request.installBootloader ? "1" : "",
+    request.host.profile,
+    request.newSystem,
+    request.goal,
+    nonce,
+    String(request.confirmTimeoutSec),
+    request.previousSystem,
+    request.previousGeneration === undefined ? "" : String(request.previousGeneration),
+    String(request.activationTimeoutSec),
+    request.targetGeneration === undefined ? "" : String(request.targetGeneration),
+    // What changes, compared beside the activation, and the health check right after a successful
+    // activation: both in the same round trip.
+    request.compareSystems ? hostScript("changes") : "",
+    hostScript("health"),
+    ...request.host.criticalServices,
+  ];
+}
+
 export function newNonce(deploymentId: string, host: string): string {
   return `${deploymentId}-${host}-${randomBytes(6).toString("hex")}`.replace(/[^A-Za-z0-9_.-]/g, "-");
 }
@@ -160,32 +289,18 @@ export async function activateWithMagicRollback(
   nonce: string,
   /** The health verdict; given health.sh's output when the launch brought it along. */
   health: (output?: string) => Promise<HealthVerdict>,
-  options: { signal?: AbortSignal; onStep?: (step: string) => void } = {},
+  options: { signal?: AbortSignal; onStep?: (step: string) => void; session?: ActivationSession } = {},
 ): Promise<ActivationOutcome> {
   const { host } = request;
   const outcome: ActivationOutcome = { status: "unknown", nonce, activationLog: [], connectionLost: false };
   const connection = engine.connect(host);
-  const launch = await connection.run(
-    activationCommand("launch", [
-      hostScript("watchdog"),
-      request.installBootloader ? "1" : "",
-      host.profile,
-      request.newSystem,
-      request.goal,
-      nonce,
-      String(request.confirmTimeoutSec),
-      request.previousSystem,
-      request.previousGeneration === undefined ? "" : String(request.previousGeneration),
-      String(request.activationTimeoutSec),
-      request.targetGeneration === undefined ? "" : String(request.targetGeneration),
-      // What changes, compared beside the activation, and the health check right after a successful
-      // activation: both in the same round trip.
-      request.compareSystems ? hostScript("changes") : "",
-      hostScript("health"),
-      ...host.criticalServices,
-    ]),
-    { timeoutMs: (request.activationTimeoutSec + 30) * 1000, signal: options.signal, root: true },
-  );
+  const launch =
+    (await options.session?.launch(request, nonce)) ??
+    (await connection.run(activationCommand("launch", launchArguments(request, nonce)), {
+      timeoutMs: (request.activationTimeoutSec + 30) * 1000,
+      signal: options.signal,
+      root: true,
+    }));
   const { state: launched, health: launchHealth, changes } = splitActivationAnswer(launch.stdout);
   if (changes !== undefined) outcome.changes = changes;
   let state = launched;

@@ -9,7 +9,7 @@ import { splitSections } from "../fleet/status.js";
 import { parseState } from "../host/protocol.js";
 import { hostCommand } from "../host/scripts.js";
 import { connectionFailureReason } from "../remote/ssh.js";
-import { earlierActivationBoundSec, settleEarlierActivations } from "./activation.js";
+import { type ActivationSession, earlierActivationBoundSec, settleEarlierActivations } from "./activation.js";
 import { type PackageChange, parseChanges, type UnitChange } from "./changes.js";
 import { parseResources, type ResourceFigures } from "./health.js";
 
@@ -66,6 +66,8 @@ export async function probeBeforeDeploy(
   host: Host,
   confirmTimeoutSec: number,
   signal?: AbortSignal,
+  /** The activation's session, whose first answer is the probe's (openActivationSession). */
+  session?: ActivationSession,
 ): Promise<{ before: HostBefore; notes: string[] }> {
   const earlier = await settleEarlierActivations(
     engine,
@@ -73,6 +75,7 @@ export async function probeBeforeDeploy(
     earlierActivationBoundSec(confirmTimeoutSec),
     signal,
     host.profile,
+    await session?.probe,
   );
   const { last } = earlier;
   if (last.connectionFailed)

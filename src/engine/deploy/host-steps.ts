@@ -9,7 +9,7 @@ import { describeError } from "../errors.js";
 import type { Host } from "../fleet/hosts.js";
 import { deployKeys } from "../keys/deploy.js";
 import type { Semaphore } from "../process.js";
-import { newNonce } from "./activation.js";
+import { ACTIVATION_TIMEOUT_SEC, newNonce, openActivationSession } from "./activation.js";
 import { realiseOnHost } from "./build.js";
 import { type CachePushes, cacheLabel } from "./cache.js";
 import { describePackageChange, parseChanges } from "./changes.js";
@@ -133,9 +133,28 @@ async function deployHost(
     const { deploymentId, pid } = lock.tookOverFrom;
     notes.push(`took over the lock of deployment ${deploymentId}, whose process (pid ${pid}) is gone`);
   }
+  // The probe and the launch share one session on the host (a dry run launches nothing).
+  const nonce = newNonce(record.id, host.name);
+  const goal = request.goal === "dry-activate" ? "switch" : request.goal;
+  const session = request.dryRun
+    ? undefined
+    : openActivationSession(
+        engine,
+        {
+          host,
+          goal,
+          confirmTimeoutSec: request.confirmTimeoutSec,
+          activationTimeoutSec: ACTIVATION_TIMEOUT_SEC,
+          installBootloader: request.installBootloader,
+          compareSystems: true,
+        },
+        nonce,
+        context.signal,
+      );
   try {
     return await deployLocked();
   } finally {
+    session?.close();
     lock.release();
   }
 
@@ -158,7 +177,13 @@ async function deployHost(
           : context.evaluation.build(host.name),
       ),
       phase("probe", async () => {
-        const probe = await probeBeforeDeploy(engine, host, request.confirmTimeoutSec, context.signal);
+        const probe = await probeBeforeDeploy(
+          engine,
+          host,
+          request.confirmTimeoutSec,
+          context.signal,
+          session,
+        );
         notes.push(...probe.notes);
         return probe.before;
       }),
@@ -231,7 +256,6 @@ async function deployHost(
 
   async function activate(newSystem: string, before: HostBefore): Promise<SwitchResult> {
     await keys.upload("pre-activation");
-    const goal = request.goal === "dry-activate" ? "switch" : request.goal;
     return phase("activate", () =>
       switchAndVerify(
         engine,
@@ -244,10 +268,10 @@ async function deployHost(
           confirmTimeoutSec: request.confirmTimeoutSec,
           installBootloader: request.installBootloader,
           compareSystems: true,
-          nonce: newNonce(record.id, host.name),
+          nonce,
         },
         details,
-        { signal: context.signal, onStep: context.step },
+        { signal: context.signal, onStep: context.step, session },
       ),
     );
   }

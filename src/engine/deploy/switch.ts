@@ -1,7 +1,12 @@
 import type { Engine } from "../engine.js";
 import type { Host } from "../fleet/hosts.js";
 import { hostStatus } from "../fleet/status.js";
-import { ACTIVATION_TIMEOUT_SEC, type ActivationRequest, activateWithMagicRollback } from "./activation.js";
+import {
+  ACTIVATION_TIMEOUT_SEC,
+  type ActivationRequest,
+  type ActivationSession,
+  activateWithMagicRollback,
+} from "./activation.js";
 import { checkHealth, judgeHealth, unitLogs } from "./health.js";
 import type { HostDetails, HostResult } from "./schemas.js";
 
@@ -27,7 +32,7 @@ export async function switchAndVerify(
   host: Host,
   request: SwitchRequest,
   details: HostDetails,
-  hooks: { signal?: AbortSignal; onStep?: (step: string) => void } = {},
+  hooks: { signal?: AbortSignal; onStep?: (step: string) => void; session?: ActivationSession } = {},
 ): Promise<SwitchResult> {
   if (!details.resourcesBefore)
     details.resourcesBefore = (await checkHealth(engine, host, { withLogs: false })).resources;

@@ -44,8 +44,15 @@ export function activationDir(nonce: string): string {
   return `${RUN_DIR}/${nonce}`;
 }
 
-/** The actions of activation.sh; each is one round trip. */
-export type ActivationAction = "launch" | "status" | "confirm" | "request-rollback" | "pending" | "log";
+/** The actions of activation.sh; each is one round trip, but session: the probe's and the launch's. */
+export type ActivationAction =
+  | "launch"
+  | "session"
+  | "status"
+  | "confirm"
+  | "request-rollback"
+  | "pending"
+  | "log";
 
 /** The argv that runs one action of activation.sh on a host (`ps` there shows nix-deploy-ACTION). */
 export function activationCommand(action: ActivationAction, args: readonly string[] = []): string[] {

@@ -1,6 +1,6 @@
-import { type CommandResult, runCommand } from "../process.js";
+import { type CommandResult, runCommand, startCommand, withResult } from "../process.js";
 import { escalate, escalationRefusal } from "./escalation.js";
-import type { RemoteResult, RemoteRunner, RemoteRunOptions, SshTarget } from "./ssh.js";
+import type { RemoteResult, RemoteRunner, RemoteRunOptions, RunningRemote, SshTarget } from "./ssh.js";
 
 /**
  * One interface for every machine a step runs on, as colmena's host trait has: the same pipeline
@@ -37,6 +37,11 @@ export interface HostConnection {
    */
   run(argv: readonly string[], options?: HostRunOptions): Promise<RemoteResult>;
   /**
+   * Starts argv on the host and keeps its stdin open for more input: a conversation in one session
+   * (see RunningCommand). Its result throws the escalation command's refusal as run() does.
+   */
+  start(argv: readonly string[], options?: HostRunOptions): RunningRemote;
+  /**
    * The host's store for `nix copy`, with the environment that reaches it; undefined when the host's
    * store is this machine's (nothing to copy).
    */
@@ -57,15 +62,19 @@ export class HostConnector {
   }
 }
 
-/** Runs through the escalation command when asked for root, and turns its refusal into an error. */
-async function runMaybeRoot(
+/**
+ * argv and its input as they run: through the escalation command when the step needs root (its
+ * password line first on stdin, then the command's own input), and a check of the result that turns
+ * the escalation command's refusal into an error.
+ */
+function withEscalation(
   host: HostAccess,
   password: string | undefined,
   argv: readonly string[],
   options: HostRunOptions,
-  runArgv: (argv: string[], input: string | Uint8Array | undefined) => Promise<RemoteResult>,
-): Promise<RemoteResult> {
-  if (!options.root || host.sudo.length === 0) return runArgv([...argv], options.input);
+): { argv: string[]; input: string | Uint8Array | undefined; check: (result: RemoteResult) => RemoteResult } {
+  if (!options.root || host.sudo.length === 0)
+    return { argv: [...argv], input: options.input, check: (result) => result };
   const escalated = escalate(argv, host.sudo, password, host.name);
   // sudo -S reads the password line first; the command's own input (maybe a binary key) follows.
   const input =
@@ -74,15 +83,42 @@ async function runMaybeRoot(
       : typeof options.input === "string" || options.input === undefined
         ? `${escalated.input}${options.input ?? ""}`
         : Buffer.concat([Buffer.from(escalated.input), options.input]);
-  const result = await runArgv(escalated.argv, input);
-  if (result.connectionFailed) return result;
-  const refusal = escalationRefusal(result, host.sudo, {
-    host: host.name,
-    user: host.user,
-    withPassword: password !== undefined,
-  });
-  if (refusal) throw refusal;
-  return result;
+  const check = (result: RemoteResult) => {
+    if (result.connectionFailed) return result;
+    const refusal = escalationRefusal(result, host.sudo, {
+      host: host.name,
+      user: host.user,
+      withPassword: password !== undefined,
+    });
+    if (refusal) throw refusal;
+    return result;
+  };
+  return { argv: escalated.argv, input, check };
+}
+
+/** Runs through the escalation command when asked for root, and turns its refusal into an error. */
+async function runMaybeRoot(
+  host: HostAccess,
+  password: string | undefined,
+  argv: readonly string[],
+  options: HostRunOptions,
+  runArgv: (argv: string[], input: string | Uint8Array | undefined) => Promise<RemoteResult>,
+): Promise<RemoteResult> {
+  const command = withEscalation(host, password, argv, options);
+  return command.check(await runArgv(command.argv, command.input));
+}
+
+/** Starts through the escalation command when asked for root; the result throws its refusal. */
+function startMaybeRoot(
+  host: HostAccess,
+  password: string | undefined,
+  argv: readonly string[],
+  options: HostRunOptions,
+  startArgv: (argv: string[], input: string | Uint8Array | undefined) => RunningRemote,
+): RunningRemote {
+  const command = withEscalation(host, password, argv, options);
+  const running = startArgv(command.argv, command.input);
+  return withResult(running, command.check);
 }
 
 class SshHost implements HostConnection {
@@ -100,6 +136,12 @@ class SshHost implements HostConnection {
   run(argv: readonly string[], options: HostRunOptions = {}): Promise<RemoteResult> {
     return runMaybeRoot(this.host, this.password, argv, options, (command, input) =>
       this.runner.run(this.host.ssh, command, { ...options, input }),
+    );
+  }
+
+  start(argv: readonly string[], options: HostRunOptions = {}): RunningRemote {
+    return startMaybeRoot(this.host, this.password, argv, options, (command, input) =>
+      this.runner.start(this.host.ssh, command, { ...options, input }),
     );
   }
 
@@ -132,6 +174,18 @@ class LocalHost implements HostConnection {
         signal: options.signal,
       });
       return { ...result, connectionFailed: false };
+    });
+  }
+
+  start(argv: readonly string[], options: HostRunOptions = {}): RunningRemote {
+    return startMaybeRoot(this.host, this.password, argv, options, ([file, ...args], input) => {
+      const running = startCommand(file as string, args, {
+        timeoutMs: options.timeoutMs,
+        input,
+        signal: options.signal,
+        keepStdinOpen: true,
+      });
+      return withResult(running, (result) => ({ ...result, connectionFailed: false }));
     });
   }
 

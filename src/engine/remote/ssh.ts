@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CommandResult, runCommand } from "../process.js";
+import { type CommandResult, type RunningCommand, runCommand, startCommand, withResult } from "../process.js";
 import { checkPrivateDir } from "../trust.js";
 import { remoteCommandLine } from "./quote.js";
 
@@ -29,6 +29,13 @@ export interface SshSettings {
 export interface RemoteResult extends CommandResult {
   /** ssh itself failed (exit 255): the host was not reached or the connection dropped. */
   connectionFailed: boolean;
+}
+
+/** A command still running on a host (RemoteRunner.start). */
+export type RunningRemote = RunningCommand<RemoteResult>;
+
+function remoteResult(result: CommandResult): RemoteResult {
+  return { ...result, connectionFailed: result.exitCode === 255 || result.timedOut };
 }
 
 export interface RemoteRunOptions {
@@ -133,21 +140,42 @@ export class RemoteRunner {
     argv: readonly string[],
     options: RemoteRunOptions = {},
   ): Promise<RemoteResult> {
+    const result = await runCommand("ssh", await this.commandArgs(target, argv, options), {
+      timeoutMs: options.timeoutMs,
+      input: options.input,
+      signal: options.signal,
+    });
+    return remoteResult(result);
+  }
+
+  /**
+   * Starts argv on the host over the master and keeps the conversation open: its stdin takes more
+   * input later (an activation session: the probe now, the launch once the system is copied).
+   */
+  start(target: SshTarget, argv: readonly string[], options: RemoteRunOptions = {}): RunningRemote {
+    const running = startCommand(
+      "ssh",
+      this.optionArgs(target).concat("--", target.destination, remoteCommandLine(argv)),
+      {
+        timeoutMs: options.timeoutMs,
+        input: options.input,
+        signal: options.signal,
+        keepStdinOpen: true,
+      },
+    );
+    return withResult(running, remoteResult);
+  }
+
+  private async commandArgs(target: SshTarget, argv: readonly string[], options: RemoteRunOptions) {
     const multiplex = options.multiplex ?? true;
     // `--` ends ssh's options, so neither the destination nor the command is ever read as one.
-    const args = [
+    return [
       ...this.optionArgs(target, multiplex),
       ...(multiplex ? [] : await this.loginKexOptions(target)),
       "--",
       target.destination,
       remoteCommandLine(argv),
     ];
-    const result = await runCommand("ssh", args, {
-      timeoutMs: options.timeoutMs,
-      input: options.input,
-      signal: options.signal,
-    });
-    return { ...result, connectionFailed: result.exitCode === 255 || result.timedOut };
   }
 
   /**

@@ -35,6 +35,16 @@
 #                                    (@@meminfo, @@disk, @@load, @@cpus): the rollback point and the
 #                                    baseline in one round trip
 #   log NONCE LINES                  prints the last LINES lines of the activation's log
+#   session LAUNCH-ARGS...           the probe and the launch in one session (one ssh channel and one
+#                                    shell fewer per host): LAUNCH-ARGS are launch's, with NEW,
+#                                    PREVIOUS and PREVIOUS_GENERATION empty. Runs `pending PROFILE
+#                                    HEALTH`; if that lists an undecided activation, stops there (the
+#                                    deployer waits for it and launches on its own). Else prints
+#                                    `@@ready` and reads lines from stdin until one is `NONCE NEW
+#                                    PREVIOUS PREVIOUS_GENERATION` (`-` for none), then launches with
+#                                    them; any other line is skipped unseen (sudo -S may leave its
+#                                    password line unread), and the end of the input ends the session
+#                                    with nothing started (the host needed no activation)
 # The state, one `key=value` a line (src/engine/host/protocol.ts parses it):
 #   supervisor-process=running|gone|unknown   read first: a supervisor seen gone has written all it
 #                                             will; unknown until it wrote its pid
@@ -63,7 +73,14 @@ runs() {
   pid=
   read -r pid 2> /dev/null < "$1/$2"
   case $pid in '' | *[!0-9]*) return 1 ;; esac
-  [ -e "/proc/$pid" ] && grep -qxzF -e "${1##*/}" "/proc/$pid/cmdline" 2> /dev/null
+  [ -e "/proc/$pid" ] || return 1
+  if [ -n "${BASH_VERSION:-}" ]; then
+    # bash reads the NUL-separated words itself: no grep.
+    # shellcheck disable=SC3045
+    while IFS= read -r -d '' word; do [ "$word" != "${1##*/}" ] || return 0; done 2> /dev/null < "/proc/$pid/cmdline"
+    return 1
+  fi
+  grep -qxzF -e "${1##*/}" "/proc/$pid/cmdline" 2> /dev/null
 }
 
 # Sets `process` to running, gone or unknown. A supervisor under systemd-run writes its pid itself:
@@ -205,13 +222,14 @@ launch() {
   fi
   set +e
   if [ -n "$changes" ]; then
-    # Beside the activation, holding none of this session's descriptors; changes.done says it ended
-    # (and `events` tells a confirmation waiting for it).
+    # Beside the activation, in a subshell that holds none of this session's descriptors and runs
+    # CHANGES itself (its `exit` ends the subshell, whose EXIT trap writes changes.done, which says
+    # it ended; `events` tells a confirmation waiting for it).
     {
-      run_script "$changes" "$6" "$2" > "$dir/changes" 2>&1
-      : > "$dir/changes.done"
-      [ ! -p "$dir/events" ] || echo changes.done 1<> "$dir/events"
-    } < /dev/null > /dev/null 2>&1 &
+      trap ': > "$dir/changes.done"; [ ! -p "$dir/events" ] || echo changes.done 1<> "$dir/events"' EXIT
+      set -- "$6" "$2"
+      eval "$changes"
+    } < /dev/null > "$dir/changes" 2>&1 &
     echo "$!" > "$dir/changes.pid"
   fi
   wait_for activation-status "$activation_timeout"
@@ -231,22 +249,22 @@ launch() {
 print_changes() {
   if [ -f "$dir/changes.done" ]; then
     echo "@@changes"
-    cat "$dir/changes"
+    while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$dir/changes"
   fi
 }
 
 pending() {
-  old=unread
+  old=unread waiting=
   cd "$root" 2> /dev/null && for d in *; do
     [ -d "$d" ] || continue
     if runs "$d" supervisor.pid; then
-      [ -f "$d/result" ] || echo "pending=$d"
+      [ -f "$d/result" ] || { echo "pending=$d" && waiting=1; }
     elif [ -f "$d/result" ]; then
       # The directories older than a day, listed once for all of them.
       [ "$old" != unread ] || old=$(find . -mindepth 1 -maxdepth 1 -mmin +1440)
       case "$nl$old$nl" in *"$nl./$d$nl"*) rm -rf -- "$d" ;; esac
     elif runs "$d" launcher.pid || { [ ! -f "$d/launcher.pid" ] && [ -z "$(find "./$d" -maxdepth 0 -mmin +1)" ]; }; then
-      echo "pending=$d"
+      echo "pending=$d" && waiting=1
     else
       rm -rf -- "$d" && echo "pruned=$d"
     fi
@@ -262,8 +280,22 @@ probe() {
   [ -z "${2:-}" ] || run_script "$2" --resources
 }
 
+# The probe now, the launch once the deployer has the new system on the host (see the header).
+session() {
+  pending "$3" "${13:-}"
+  [ -z "$waiting" ] || exit 0
+  echo "@@ready"
+  key=
+  until [ "$key" = "$6" ]; do read -r key new previous generation || exit 0; done
+  [ "$generation" != - ] || generation=
+  a1=$1 a2=$2 a3=$3 a5=$5 a6=$6 a7=$7 a10=${10} a11=${11}
+  shift 11
+  launch "$a1" "$a2" "$a3" "$new" "$a5" "$a6" "$a7" "$previous" "$generation" "$a10" "$a11" "$@"
+}
+
 case $action in
   launch) launch "$@" ;;
+  session) session "$@" ;;
   status)
     nonce=$1 profile=$2 dir=$root/$1
     report
@@ -291,7 +323,7 @@ case $action in
   pending) pending "$@" ;;
   log) tail -n "$2" "$root/$1/activation.log" 2> /dev/null ;;
   *)
-    echo "activation.sh: unknown action '$action' (launch, status, confirm, request-rollback, pending, log)" >&2
+    echo "activation.sh: unknown action '$action' (launch, session, status, confirm, request-rollback, pending, log)" >&2
     exit 2
     ;;
 esac

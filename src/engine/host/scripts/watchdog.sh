@@ -31,8 +31,8 @@
 #
 # The window is kept by the clock: a deadline in hundredths of a second from /proc/uptime (monotonic,
 # read without starting a process), checked on every wake-up. It sleeps on the FIFO `wake`, which the
-# confirmation, the rollback request and one timer write to: it answers a request at once, costs no
-# process per check, and under load can only wake late, never early, so the host keeps the new system
+# confirmation, the rollback request and one timer write to (under bash, a read timed out at the
+# deadline instead): it answers a request at once, costs no process per check, and under load can only wake late, never early, so the host keeps the new system
 # for the whole window and reverts right after it.
 profile=$1 new=$2 goal=$3 nonce=$4 timeout=$5 previous=$6 previous_generation=$7 activation_timeout=$8 target_generation=$9
 dir=${NIX_DEPLOY_RUN_DIR:-/run/nix-deploy}/$nonce
@@ -91,11 +91,18 @@ while :; do
   if [ -f "$dir/rollback-request" ]; then rollback "$(cat "$dir/rollback-request")"; fi
   now
   [ "$now" -lt "$deadline" ] || rollback "no confirmation within ${timeout}s"
+  left=$((deadline - now))
+  left="$((left / 100)).$((left / 10 % 10))$((left % 10))"
+  if [ -n "${BASH_VERSION:-}" ]; then
+    # bash (the sh of NixOS) times the read itself, to the hundredth: no timer process.
+    # shellcheck disable=SC3045
+    read -r -t "$left" woke <&3 || :
+    continue
+  fi
   if [ -z "$timer" ]; then
     # One timer for the rest of the window. Killed when the supervisor decides early, its sleep
     # outlives it by at most the window (a unit's end stops it at once).
-    left=$((deadline - now))
-    { sleep "$((left / 100)).$((left / 10 % 10))$((left % 10))"; echo timer; } >&3 &
+    { sleep "$left"; echo timer; } >&3 &
     timer=$!
   fi
   read -r woke <&3
