@@ -148,7 +148,10 @@ export class HostEvaluation {
   async build(host: string): Promise<string> {
     const chunk = this.chunk(host);
     const { attributes, builtHere } = this.options;
-    const derivationOnly = attributes === undefined || attributes === SYSTEM_DERIVATION;
+    // A host built alone is evaluated by `nix build` itself, which yields no other values.
+    const derivationOnly = Object.keys(attributes ?? SYSTEM_DERIVATION).every(
+      (name) => name in SYSTEM_DERIVATION,
+    );
     const alone = chunk.hosts.length === 1 && (!builtHere || builtHere.has(host));
     if (!chunk.builds && !chunk.values && alone && derivationOnly)
       chunk.builds = this.buildAlone(chunk, host);
