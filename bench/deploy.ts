@@ -20,6 +20,7 @@ import { DeploymentStore } from "../src/engine/deploy/record.js";
 import { createEngine } from "../src/engine/engine.js";
 import { fleetUnavailableReason, type SimFleet, startFleet } from "../test/fleet/harness.js";
 import { bareSequence } from "./bare.js";
+import { describeScaling, processStartScaling } from "./machine.js";
 import { median } from "./median.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -104,6 +105,8 @@ async function main(): Promise<void> {
     process.stdout.write(`deploy benchmarks skipped: ${unavailable}\n`);
     return;
   }
+  // Before the fleet starts: how much a second core helps work made of short processes here.
+  const scaling = await processStartScaling();
   const fleet = await startFleet();
   const env = { ...process.env, ...fleet.env, LOG_LEVEL: "warn" };
   const engine = createEngine({ flake: fleet.flakeDir, env, logFile: false });
@@ -172,6 +175,7 @@ async function main(): Promise<void> {
       `  3 hosts in parallel:           ${wall(three).toFixed(0)} ms, ${cpu(three).toFixed(2)} CPU-s`,
       `  ratio 3 hosts/one host:        ${(wall(three) / wall(one)).toFixed(2)}x (goal ≤ 1.5x)`,
       `  the same for the bare sequence: ${(wall(bareThree) / wall(bare)).toFixed(2)}x (3 at once: ${wall(bareThree).toFixed(0)} ms, ${cpu(bareThree).toFixed(2)} CPU-s; the machine's floor)`,
+      `  the machine: ${describeScaling(scaling)}`,
       `  ratio no-change/changed (3):   ${(wall(unchanged) / wall(three)).toFixed(2)}x`,
       `  one host's phases (median ms): ${[...phases].map(([name, ms]) => `${name} ${median(ms).toFixed(0)}`).join(", ")}`,
       "",

@@ -26,6 +26,7 @@ import { DeploymentStore } from "../src/engine/deploy/record.js";
 import { createEngine } from "../src/engine/engine.js";
 import { fleetUnavailableReason, lightHostNames, type SimFleet, startFleet } from "../test/fleet/harness.js";
 import { bareSequence } from "./bare.js";
+import { describeScaling, processStartScaling } from "./machine.js";
 import { median } from "./median.js";
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? "1,10,20,30").split(",").map(Number);
@@ -360,6 +361,8 @@ async function main(): Promise<void> {
   const results: Array<SizeResult & { parallelism: number }> = [];
   const floor = new Map<number, { wallMs: number; busyMs: number }>();
   let backgroundBusy = 0;
+  // Before any deploy: how much a second core helps work made of short processes on this machine.
+  const scaling = await processStartScaling();
   try {
     const wrapper = await nixWrapper(fleet.dir);
     // What the machine's other work costs while nothing is deployed (the machine may be shared).
@@ -382,6 +385,7 @@ async function main(): Promise<void> {
     "fleet size on the simulated fleet: fast-mode deploy of a real change, one run per size",
     `  machine: ${cores} cores, ${mib(totalmem())} RAM, busy ${backgroundBusy.toFixed(2)} cores with other work before the run; ` +
       `${FLEET_SIZE} light hosts started in ${sec(fleetStartMs)}; evaluation ~1 s CPU and ~200 MB per evaluator process`,
+    `  ${describeScaling(scaling)}`,
     `  hosts in flight ${one.parallelism}; chunk = hosts per evaluator process (from free memory, or NIX_DEPLOY_EVAL_CHUNK)`,
     "",
     "  hosts  wall     x one   chunk  evals  builds  nix runs  peak memory (node + children)  growth/host  CPU deployer  CPU hosts  CPU machine  logins  forks",
