@@ -6,8 +6,7 @@ import { operation } from "../hooks.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { mapLimit } from "../process.js";
 import { hostSelectorAllByDefault, nextSchema } from "../schemas.js";
-import { evaluationFailed, evaluationLimits, HostEvaluation } from "./evaluation.js";
-import { resolveLimits } from "./limits.js";
+import { evaluationFailed, fleetEvaluationLimits, HostEvaluation } from "./evaluation.js";
 
 export const testBuildOptionsSchema = z.object({
   hosts: hostSelectorAllByDefault,
@@ -55,7 +54,7 @@ export const testBuild = operation<TestBuildOptions, TestBuildResult>(async (eng
     fleet.flake,
     hosts.map((h) => h.name),
     {
-      ...evaluationLimits(resolveLimits(undefined, engine.env, fleet.limits)),
+      ...fleetEvaluationLimits(engine.env, fleet.limits),
       builtHere: builder ? new Set() : undefined,
       signal: hooks.signal,
     },

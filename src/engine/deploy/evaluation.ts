@@ -3,7 +3,7 @@ import type { Engine } from "../engine.js";
 import { UserError } from "../errors.js";
 import { hostInstallable, nixErrorExcerpt } from "../nix.js";
 import { Semaphore } from "../process.js";
-import type { DeployLimits } from "./limits.js";
+import { type DeployLimits, type LimitsInput, resolveLimits } from "./limits.js";
 
 /**
  * Evaluating a NixOS host costs one evaluator process with its own copy of nixpkgs (hundreds of MB
@@ -32,6 +32,17 @@ export function evalChunkSize(freeBytes: number, override?: number): number {
 /** The evaluation options a deployment's limits give: hosts per evaluator, processes at once. */
 export function evaluationLimits(limits: DeployLimits): Pick<HostEvaluationOptions, "chunk" | "processes"> {
   return { chunk: limits.evalChunk, processes: new Semaphore(limits.build) };
+}
+
+/**
+ * The evaluation options of an operation that takes no limits of its own (test_build,
+ * preview_updates): the environment's, else the inventory's, else the defaults, as a deployment's.
+ */
+export function fleetEvaluationLimits(
+  env: NodeJS.ProcessEnv,
+  inventory: LimitsInput | undefined,
+): Pick<HostEvaluationOptions, "chunk" | "processes"> {
+  return evaluationLimits(resolveLimits(undefined, env, inventory));
 }
 
 /** `items` cut into consecutive runs of at most `size`. */

@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { z } from "zod";
 import { describePackageChange, type PackageChange, parseDiffClosures } from "../deploy/changes.js";
-import { evaluationLimits, HostEvaluation } from "../deploy/evaluation.js";
-import { resolveLimits } from "../deploy/limits.js";
+import { fleetEvaluationLimits, HostEvaluation } from "../deploy/evaluation.js";
 import type { Engine } from "../engine.js";
 import { describeError, UserError } from "../errors.js";
 import { discoverFleet, selectFlakeHosts } from "../fleet/hosts.js";
@@ -108,7 +107,7 @@ export const preview = operation<PreviewOptions, Preview>(async (engine, options
     // would then report every input up to date: a wrong name is an error, before any build.
     if (options.inputs) await assertFlakeInputs(engine, copy, options.inputs, hooks.signal);
     // Each lock's hosts are evaluated together, in chunks, as a deployment evaluates them.
-    const limits = evaluationLimits(resolveLimits(undefined, engine.env, fleet.limits));
+    const limits = fleetEvaluationLimits(engine.env, fleet.limits);
     const names = hosts.map((h) => h.name);
     let evaluation = new HostEvaluation(engine, copy, names, { ...limits, signal: hooks.signal });
     const realise = (host: string) => (evalOnly ? evaluation.derivation(host) : evaluation.build(host));

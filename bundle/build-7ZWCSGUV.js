@@ -1,2 +1,0 @@
-import{createRequire as __nixDeployRequire}from"node:module";const require=__nixDeployRequire(import.meta.url);
-import{derivationOf,failingDerivation,realiseOnHost,testBuild,testBuildOptionsSchema,testBuildResultSchema}from"./chunk-MIZZA46E.js";import"./chunk-5DIGTVEK.js";import"./chunk-L44ASYTR.js";import"./chunk-KKI6LPWE.js";import"./chunk-JTWNH4NT.js";import"./chunk-OLWWD6BV.js";import"./chunk-XMFTS6JJ.js";import"./chunk-JFUJNYKZ.js";import"./chunk-XW3ZPYZB.js";export{derivationOf,failingDerivation,realiseOnHost,testBuild,testBuildOptionsSchema,testBuildResultSchema};
