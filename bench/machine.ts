@@ -2,8 +2,9 @@
  * What the machine itself allows for work made of many short processes, as a deployment is: the
  * time two streams of process starts take side by side against one stream alone. On an idle
  * machine with two free cores that ratio is near 1.0x; 2.0x means a second core gains nothing for
- * such work, whatever the tool that runs it, so N hosts deployed in parallel cannot beat N/1.0 to
- * N/2.0 of the hosts' process work. Measured with /bin/true under sh: the cheapest exec there is.
+ * such work, whatever the tool that runs it: the process work of hosts deployed in parallel then
+ * takes as long as the same hosts one after another. Measured with /bin/true under sh: the
+ * cheapest exec there is.
  */
 
 import { performance } from "node:perf_hooks";

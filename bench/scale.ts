@@ -354,6 +354,8 @@ async function main(): Promise<void> {
     process.stdout.write(`fleet-size benchmark skipped: ${unavailable}\n`);
     return;
   }
+  // Before the fleet starts: how much a second core helps work made of short processes here.
+  const scaling = await processStartScaling();
   const names = lightHostNames(FLEET_SIZE);
   const startedFleet = performance.now();
   const fleet = await startFleet({ hosts: names, heavyEvaluation: true });
@@ -361,8 +363,6 @@ async function main(): Promise<void> {
   const results: Array<SizeResult & { parallelism: number }> = [];
   const floor = new Map<number, { wallMs: number; busyMs: number }>();
   let backgroundBusy = 0;
-  // Before any deploy: how much a second core helps work made of short processes on this machine.
-  const scaling = await processStartScaling();
   try {
     const wrapper = await nixWrapper(fleet.dir);
     // What the machine's other work costs while nothing is deployed (the machine may be shared).
